@@ -1,0 +1,16 @@
+//! libtorch-backed core of shift: device choice, seeding, determinism, checkpoint IO and the native C++ extension.
+
+pub mod checkpoint;
+pub mod determinism;
+pub mod device;
+mod error;
+pub mod info;
+pub mod native;
+pub mod seed;
+
+pub use checkpoint::{load_named, save_named};
+pub use determinism::set_deterministic;
+pub use device::DeviceSpec;
+pub use error::TensorError;
+pub use seed::{seed_everything, HostRng};
+pub use tch;

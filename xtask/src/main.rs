@@ -1,0 +1,38 @@
+//! `cargo xtask`: one module per subcommand, each with a `run`. Depends on no libtorch crate, so it works
+//! before libtorch is installed (it is what installs it).
+
+mod cmd;
+mod setup;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "shift's project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Install libtorch 2.11.0 from PyPI into .venv and link .libtorch (skipped when present or LIBTORCH is set).
+    Setup,
+    /// Everything CI runs: setup, cargo fmt --check, clippy -D warnings, cargo test --workspace.
+    Test,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Setup => setup::run().map(|_| ()),
+        Command::Test => test::run(),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
