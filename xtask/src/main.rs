@@ -2,6 +2,7 @@
 //! before libtorch is installed (it is what installs it).
 
 mod cmd;
+mod download;
 mod setup;
 mod test;
 
@@ -18,6 +19,8 @@ struct Cli {
 enum Command {
     /// Install libtorch 2.11.0 from PyPI into .venv and link .libtorch (skipped when present or LIBTORCH is set).
     Setup,
+    /// Download and verify data sets (mnist, mnist-m, bsds500, office31, all) from a mirror or their sources.
+    Download(download::DownloadArgs),
     /// Everything CI runs: setup, cargo fmt --check, clippy -D warnings, cargo test --workspace.
     Test,
 }
@@ -27,6 +30,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Setup => setup::run().map(|_| ()),
         Command::Test => test::run(),
+        Command::Download(args) => download::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
