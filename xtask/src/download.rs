@@ -42,8 +42,12 @@ impl DataPlace {
     }
 
     pub fn mirror(&self) -> Result<Option<Mirror>> {
-        let spec = self.mirror.clone().or_else(|| std::env::var("SHIFT_MIRROR").ok().filter(|s| !s.is_empty()));
-        spec.map(|s| Mirror::parse(&s).with_context(|| format!("--mirror {s}"))).transpose()
+        let spec = self
+            .mirror
+            .clone()
+            .or_else(|| std::env::var("SHIFT_MIRROR").ok().filter(|s| !s.is_empty()));
+        spec.map(|s| Mirror::parse(&s).with_context(|| format!("--mirror {s}")))
+            .transpose()
     }
 }
 
@@ -76,22 +80,38 @@ pub fn ensure(manifest: &Manifest, name: &str, place: &DataPlace, force: bool) -
     eprintln!("xtask: download: {name}: {}", artifact.about);
     match installer.install(artifact)? {
         Outcome::Present => eprintln!("xtask: download: {name}: present and verified in {}", folder.display()),
-        Outcome::Installed { from } => eprintln!("xtask: download: {name}: installed in {} from {from}", folder.display()),
+        Outcome::Installed { from } => {
+            eprintln!("xtask: download: {name}: installed in {} from {from}", folder.display())
+        }
         Outcome::NeedsRebuild { tried } => {
-            let Some(recipe) = &artifact.rebuild else { unreachable!("NeedsRebuild only for rebuildable artifacts") };
+            let Some(recipe) = &artifact.rebuild else {
+                unreachable!("NeedsRebuild only for rebuildable artifacts")
+            };
             if recipe != "mnist-m" {
                 bail!("{name}: unknown rebuild recipe `{recipe}` in the manifest");
             }
             eprintln!("xtask: download: {name}: no archive reachable:\n  {tried}");
-            eprintln!("xtask: download: {name}: rebuilding MNIST-M from MNIST + BSDS500 (Ganin et al.'s recipe, seed 0)");
+            eprintln!(
+                "xtask: download: {name}: rebuilding MNIST-M from MNIST + BSDS500 (Ganin et al.'s recipe, seed 0)"
+            );
             ensure(manifest, "mnist", place, false)?;
             ensure(manifest, "bsds500", place, false)?;
             let libtorch = setup::run()?;
             let data = place.data_dir();
             cmd::run(
-                cmd::cargo(["run", "--release", "--quiet", "-p", "shift-cli", "--", "data", "rebuild-mnist-m", "--data"])
-                    .arg(&data)
-                    .env("LIBTORCH", libtorch),
+                cmd::cargo([
+                    "run",
+                    "--release",
+                    "--quiet",
+                    "-p",
+                    "shift-cli",
+                    "--",
+                    "data",
+                    "rebuild-mnist-m",
+                    "--data",
+                ])
+                .arg(&data)
+                .env("LIBTORCH", libtorch),
             )?;
         }
     }

@@ -13,7 +13,11 @@ pub enum FetchError {
     #[error("{url}: {msg}")]
     Transfer { url: String, msg: String },
     #[error("{path}: checksum mismatch: expected {expected}, got {actual}")]
-    Checksum { path: PathBuf, expected: String, actual: String },
+    Checksum {
+        path: PathBuf,
+        expected: String,
+        actual: String,
+    },
     #[error("{path}: {msg}")]
     Check { path: PathBuf, msg: String },
     #[error("archive {archive}: entry `{entry}` would land outside the target folder")]

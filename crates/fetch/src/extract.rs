@@ -6,7 +6,10 @@ use std::path::{Component, Path, PathBuf};
 /// Extracts `archive` into `into`, taking only entries under `select` (with that prefix removed), and
 /// returns the number of files written. Directory entries are created; symbolic and hard links are refused.
 pub fn extract_tar_gz(archive: &Path, into: &Path, select: Option<&str>) -> Result<usize, FetchError> {
-    let bad = |msg: String| FetchError::Archive { archive: archive.to_path_buf(), msg };
+    let bad = |msg: String| FetchError::Archive {
+        archive: archive.to_path_buf(),
+        msg,
+    };
     let file = std::fs::File::open(archive).map_err(FetchError::io(archive))?;
     let mut tar = tar::Archive::new(flate2::read::GzDecoder::new(std::io::BufReader::new(file)));
     let mut written = 0;
@@ -37,7 +40,10 @@ pub fn extract_tar_gz(archive: &Path, into: &Path, select: Option<&str>) -> Resu
             std::io::copy(&mut entry, &mut out).map_err(|e| bad(format!("corrupt or truncated at `{name}`: {e}")))?;
             written += 1;
         } else if kind.is_symlink() || kind.is_hard_link() {
-            return Err(FetchError::UnsafeEntry { archive: archive.to_path_buf(), entry: name });
+            return Err(FetchError::UnsafeEntry {
+                archive: archive.to_path_buf(),
+                entry: name,
+            });
         }
     }
     Ok(written)

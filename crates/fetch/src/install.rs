@@ -50,7 +50,12 @@ enum Plan {
 
 impl Installer {
     pub fn new(data_dir: impl Into<PathBuf>, mirror: Option<Mirror>) -> Self {
-        Self { data_dir: data_dir.into(), mirror, force: false, progress: false }
+        Self {
+            data_dir: data_dir.into(),
+            mirror,
+            force: false,
+            progress: false,
+        }
     }
 
     pub fn folder(&self, artifact: &Artifact) -> PathBuf {
@@ -62,7 +67,10 @@ impl Installer {
         if !self.force && is_complete(&dest) {
             match check_artifact(&dest, artifact) {
                 Ok(()) => return Ok(Outcome::Present),
-                Err(e) => eprintln!("{}: installed copy fails verification ({e}); installing again", artifact.name),
+                Err(e) => eprintln!(
+                    "{}: installed copy fails verification ({e}); installing again",
+                    artifact.name
+                ),
             }
         }
         let mut tried = Vec::new();
@@ -79,7 +87,10 @@ impl Installer {
         if artifact.rebuild.is_some() {
             Ok(Outcome::NeedsRebuild { tried })
         } else {
-            Err(FetchError::NoSource { artifact: artifact.name.clone(), tried })
+            Err(FetchError::NoSource {
+                artifact: artifact.name.clone(),
+                tried,
+            })
         }
     }
 
@@ -123,7 +134,11 @@ impl Installer {
                 let rel = ar.path.clone().unwrap_or_default();
                 plans.push((label, Plan::Archives(vec![(ar.clone(), m.locate(&rel))])));
             } else if let Some(dir) = &a.mirror_dir {
-                let files = a.files.iter().map(|f| (f.path.clone(), m.locate(&format!("{dir}/{}", f.path)))).collect();
+                let files = a
+                    .files
+                    .iter()
+                    .map(|f| (f.path.clone(), m.locate(&format!("{dir}/{}", f.path))))
+                    .collect();
                 plans.push((label, Plan::Files(files)));
             }
         }
@@ -140,7 +155,11 @@ impl Installer {
                 plans.push((label, Plan::Archives(picks)));
             }
         } else if a.archives.is_empty() && !a.files.is_empty() && a.files.iter().all(|f| !f.urls.is_empty()) {
-            let files = a.files.iter().map(|f| (f.path.clone(), Location::from_url(&f.urls[0]))).collect();
+            let files = a
+                .files
+                .iter()
+                .map(|f| (f.path.clone(), Location::from_url(&f.urls[0])))
+                .collect();
             plans.push(("canonical URLs".into(), Plan::Files(files)));
         }
         plans
@@ -154,7 +173,11 @@ impl Installer {
                     if let Some(parent) = target.parent() {
                         std::fs::create_dir_all(parent).map_err(FetchError::io(parent))?;
                     }
-                    let entry = a.files.iter().find(|f| &f.path == rel).expect("plan built from the files");
+                    let entry = a
+                        .files
+                        .iter()
+                        .find(|f| &f.path == rel)
+                        .expect("plan built from the files");
                     match loc {
                         Location::File(_) => {
                             fetch(loc, &target, self.progress)?;
@@ -183,12 +206,18 @@ impl Installer {
                     match loc {
                         Location::File(path) => {
                             if !path.is_file() {
-                                return Err(FetchError::Check { path: path.clone(), msg: "missing".into() });
+                                return Err(FetchError::Check {
+                                    path: path.clone(),
+                                    msg: "missing".into(),
+                                });
                             }
                             extract_tar_gz(path, &into, ar.select.as_deref())?;
                         }
                         Location::Url(url) => {
-                            let name = ar.path.clone().unwrap_or_else(|| url.rsplit('/').next().unwrap_or("archive").into());
+                            let name = ar
+                                .path
+                                .clone()
+                                .unwrap_or_else(|| url.rsplit('/').next().unwrap_or("archive").into());
                             let part = self.part_path(a, &name);
                             fetch(loc, &part, self.progress)?;
                             let result = extract_tar_gz(&part, &into, ar.select.as_deref());

@@ -94,7 +94,10 @@ impl Manifest {
     }
 
     pub fn parse(text: &str, origin: &Path) -> Result<Self, FetchError> {
-        let err = |msg: String| FetchError::Manifest { path: origin.to_path_buf(), msg };
+        let err = |msg: String| FetchError::Manifest {
+            path: origin.to_path_buf(),
+            msg,
+        };
         let m: Manifest = toml::from_str(text).map_err(|e| err(e.to_string()))?;
         if m.version != 1 {
             return Err(err(format!("version {} is not supported (expected 1)", m.version)));
@@ -127,9 +130,10 @@ impl Manifest {
     }
 
     pub fn get(&self, name: &str) -> Result<&Artifact, FetchError> {
-        self.artifacts.iter().find(|a| a.name == name).ok_or_else(|| {
-            FetchError::UnknownArtifact(name.to_string(), self.names().join(", "))
-        })
+        self.artifacts
+            .iter()
+            .find(|a| a.name == name)
+            .ok_or_else(|| FetchError::UnknownArtifact(name.to_string(), self.names().join(", ")))
     }
 
     pub fn names(&self) -> Vec<String> {
@@ -140,6 +144,5 @@ impl Manifest {
 /// A relative path without `..`, root or empty components.
 pub fn is_relative_clean(p: &str) -> bool {
     let path = PathBuf::from(p);
-    !p.is_empty()
-        && path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
+    !p.is_empty() && path.components().all(|c| matches!(c, std::path::Component::Normal(_)))
 }

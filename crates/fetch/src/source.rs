@@ -24,7 +24,10 @@ impl Mirror {
         }
         let path = PathBuf::from(spec.strip_prefix("file://").unwrap_or(spec));
         if !path.is_dir() {
-            return Err(FetchError::Check { path, msg: "mirror folder does not exist".into() });
+            return Err(FetchError::Check {
+                path,
+                msg: "mirror folder does not exist".into(),
+            });
         }
         Ok(Self::Dir(path))
     }
@@ -71,15 +74,22 @@ pub fn fetch(from: &Location, part: &Path, progress: bool) -> Result<u64, FetchE
             let mut input = File::open(src).map_err(FetchError::io(src))?;
             let total = input.metadata().map(|m| m.len()).ok();
             let mut out = File::create(part).map_err(FetchError::io(part))?;
-            copy_with_progress(&mut input, &mut out, 0, total, progress, &src.display().to_string())
-                .map_err(|e| FetchError::Io { path: src.clone(), source: e })
+            copy_with_progress(&mut input, &mut out, 0, total, progress, &src.display().to_string()).map_err(|e| {
+                FetchError::Io {
+                    path: src.clone(),
+                    source: e,
+                }
+            })
         }
         Location::Url(url) => http_fetch(url, part, progress),
     }
 }
 
 fn http_fetch(url: &str, part: &Path, progress: bool) -> Result<u64, FetchError> {
-    let transfer = |msg: String| FetchError::Transfer { url: url.to_string(), msg };
+    let transfer = |msg: String| FetchError::Transfer {
+        url: url.to_string(),
+        msg,
+    };
     let have = std::fs::metadata(part).map(|m| m.len()).unwrap_or(0);
     let agent = ureq::AgentBuilder::new()
         .timeout_connect(Duration::from_secs(20))
@@ -102,18 +112,28 @@ fn http_fetch(url: &str, part: &Path, progress: bool) -> Result<u64, FetchError>
     let resumed = response.status() == 206 && have > 0;
     let length: Option<u64> = response.header("Content-Length").and_then(|v| v.parse().ok());
     let mut out = if resumed {
-        OpenOptions::new().append(true).open(part).map_err(FetchError::io(part))?
+        OpenOptions::new()
+            .append(true)
+            .open(part)
+            .map_err(FetchError::io(part))?
     } else {
         File::create(part).map_err(FetchError::io(part))?
     };
     let start = if resumed { have } else { 0 };
     let total = length.map(|l| l + start);
     let mut reader = response.into_reader();
-    let got = copy_with_progress(&mut reader, &mut out, start, total, progress, url)
-        .map_err(|e| transfer(format!("transfer broke off after {} bytes ({e}); run again to resume", have_now(part))))?;
+    let of = total.map(|t| format!(" of {t}")).unwrap_or_default();
+    let got = copy_with_progress(&mut reader, &mut out, start, total, progress, url).map_err(|e| {
+        transfer(format!(
+            "transfer cut off after {}{of} bytes ({e}); run again to resume",
+            have_now(part)
+        ))
+    })?;
     if let Some(total) = total {
         if got != total {
-            return Err(transfer(format!("transfer cut off after {got} of {total} bytes; run again to resume")));
+            return Err(transfer(format!(
+                "transfer cut off after {got} of {total} bytes; run again to resume"
+            )));
         }
     }
     Ok(got)

@@ -28,20 +28,29 @@ pub fn sha256_file(path: &Path) -> Result<String, FetchError> {
 /// sha256 of the decompressed content of a gzip file; a truncated or corrupt gzip is an error naming the file.
 pub fn gunzip_sha256_file(path: &Path) -> Result<String, FetchError> {
     let f = std::fs::File::open(path).map_err(FetchError::io(path))?;
-    sha256_reader(flate2::read::GzDecoder::new(std::io::BufReader::new(f)))
-        .map_err(|e| FetchError::Check { path: path.to_path_buf(), msg: format!("not a valid gzip file: {e}") })
+    sha256_reader(flate2::read::GzDecoder::new(std::io::BufReader::new(f))).map_err(|e| FetchError::Check {
+        path: path.to_path_buf(),
+        msg: format!("not a valid gzip file: {e}"),
+    })
 }
 
 /// Checks one file's checksums (those the manifest gives).
 pub fn check_file(path: &Path, entry: &FileEntry) -> Result<(), FetchError> {
     if !path.is_file() {
-        return Err(FetchError::Check { path: path.to_path_buf(), msg: "missing".into() });
+        return Err(FetchError::Check {
+            path: path.to_path_buf(),
+            msg: "missing".into(),
+        });
     }
     let compare = |expected: &str, actual: String| {
         if expected.eq_ignore_ascii_case(&actual) {
             Ok(())
         } else {
-            Err(FetchError::Checksum { path: path.to_path_buf(), expected: expected.to_string(), actual })
+            Err(FetchError::Checksum {
+                path: path.to_path_buf(),
+                expected: expected.to_string(),
+                actual,
+            })
         }
     };
     if let Some(expected) = &entry.sha256 {
@@ -74,7 +83,10 @@ fn check_count(root: &Path, c: &CountCheck) -> Result<(), FetchError> {
     let dir = root.join(&c.dir);
     let n = count_files(&dir, &c.ext)?;
     if n != c.n {
-        return Err(FetchError::Check { path: dir, msg: format!("expected {} .{} files, found {n}", c.n, c.ext) });
+        return Err(FetchError::Check {
+            path: dir,
+            msg: format!("expected {} .{} files, found {n}", c.n, c.ext),
+        });
     }
     Ok(())
 }
