@@ -1,0 +1,33 @@
+//! Data sets for shift: MNIST, MNIST-M (released layout and the rebuild recipe), BSDS500 photos, Office-31,
+//! image transforms, a threaded image pipeline, and a device-resident digits batcher.
+
+pub mod batcher;
+pub mod bsds500;
+pub mod digits;
+mod error;
+pub mod idx;
+pub mod mnist;
+pub mod mnist_m;
+pub mod office31;
+pub mod pipeline;
+pub mod transforms;
+
+pub use batcher::DigitBatcher;
+pub use digits::Digits;
+pub use error::DataError;
+pub use mnist::Mnist;
+pub use mnist_m::MnistM;
+
+use std::path::Path;
+
+/// Loaders accept only folders that `cargo xtask download` completed (its marker is written last).
+pub(crate) fn require_complete(folder: &Path, name: &str) -> Result<(), DataError> {
+    if shift_fetch::install::is_complete(folder) {
+        Ok(())
+    } else {
+        Err(DataError::NotDownloaded {
+            path: folder.to_path_buf(),
+            command: format!("cargo xtask download {name}"),
+        })
+    }
+}
