@@ -1,5 +1,6 @@
 //! The `shift` binary: transfer learning and domain adaptation experiments on libtorch.
 
+mod data;
 mod info;
 
 use clap::{Parser, Subcommand};
@@ -19,6 +20,9 @@ struct Cli {
 enum Command {
     /// Versions, CUDA and cuDNN availability, devices and threads.
     Info(info::InfoArgs),
+    /// Data-set work that needs shift's loaders (rebuilding MNIST-M).
+    #[command(subcommand)]
+    Data(data::DataCommand),
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Info(args) => info::run(args),
+        Command::Data(cmd) => data::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
