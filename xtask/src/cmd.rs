@@ -23,6 +23,13 @@ where
     c
 }
 
+/// `cargo run --release -p shift-cli --` against `libtorch`: the shift binary, built when needed.
+pub fn shift_release(libtorch: &std::path::Path) -> Command {
+    let mut c = cargo(["run", "--release", "--quiet", "-p", "shift-cli", "--"]);
+    c.env("LIBTORCH", libtorch);
+    c
+}
+
 /// Runs `cmd` with inherited output; an error names the command and its exit status.
 pub fn run(cmd: &mut Command) -> Result<()> {
     let shown = show(cmd);

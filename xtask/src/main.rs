@@ -1,6 +1,7 @@
 //! `cargo xtask`: one module per subcommand, each with a `run`. Depends on no libtorch crate, so it works
 //! before libtorch is installed (it is what installs it).
 
+mod bench;
 mod cmd;
 mod download;
 mod setup;
@@ -21,6 +22,8 @@ enum Command {
     Setup,
     /// Download and verify data sets (mnist, mnist-m, bsds500, office31, all) from a mirror or their sources.
     Download(download::DownloadArgs),
+    /// Benchmarks that print a table: `data` (loading, rebuild, image pipeline).
+    Bench(bench::BenchArgs),
     /// Everything CI runs: setup, cargo fmt --check, clippy -D warnings, cargo test --workspace.
     Test,
 }
@@ -31,6 +34,7 @@ fn main() -> std::process::ExitCode {
         Command::Setup => setup::run().map(|_| ()),
         Command::Test => test::run(),
         Command::Download(args) => download::run(args),
+        Command::Bench(args) => bench::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! The `shift` binary: transfer learning and domain adaptation experiments on libtorch.
 
+mod bench;
 mod data;
 mod info;
 
@@ -23,6 +24,15 @@ enum Command {
     /// Data-set work that needs shift's loaders (rebuilding MNIST-M).
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Benchmarks that print a table (data loading and the image pipeline).
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Data loading, MNIST-M rebuild and image pipeline throughput.
+    Data(bench::BenchDataArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -35,6 +45,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(args),
         Command::Data(cmd) => data::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

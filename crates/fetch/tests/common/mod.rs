@@ -13,10 +13,12 @@ pub struct Route {
     pub cut_first_at: Option<usize>,
 }
 
+/// Every request seen: (path, Range header if any).
+pub type RequestLog = Arc<Mutex<Vec<(String, Option<String>)>>>;
+
 pub struct Server {
     pub base: String,
-    /// Every request seen: (path, Range header if any).
-    pub log: Arc<Mutex<Vec<(String, Option<String>)>>>,
+    pub log: RequestLog,
 }
 
 pub fn serve(routes: HashMap<String, Route>, max_requests: usize) -> Server {
