@@ -1,0 +1,37 @@
+//! PyTorch's default initialisation for `nn.Linear` and `nn.Conv2d`: weights and biases uniform in
+//! +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)), so that shift starts where the PyTorch reference does.
+
+use shift_tensor::tch::nn::{self, Init};
+
+fn bound(fan_in: i64) -> f64 {
+    1.0 / (fan_in as f64).sqrt()
+}
+
+pub fn linear(p: nn::Path, i: i64, o: i64) -> nn::Linear {
+    let b = bound(i);
+    nn::linear(
+        p,
+        i,
+        o,
+        nn::LinearConfig {
+            ws_init: Init::Uniform { lo: -b, up: b },
+            bs_init: Some(Init::Uniform { lo: -b, up: b }),
+            bias: true,
+        },
+    )
+}
+
+pub fn conv2d(p: nn::Path, i: i64, o: i64, k: i64) -> nn::Conv2D {
+    let b = bound(i * k * k);
+    nn::conv2d(
+        p,
+        i,
+        o,
+        k,
+        nn::ConvConfig {
+            ws_init: Init::Uniform { lo: -b, up: b },
+            bs_init: Init::Uniform { lo: -b, up: b },
+            ..Default::default()
+        },
+    )
+}

@@ -1,0 +1,75 @@
+//! Office-31 network: ResNet-50 (He et al. 2016; torchvision parameter names under `features.backbone.`, so
+//! ImageNet weights load) -> bottleneck Linear 2048-256 + BatchNorm + ReLU -> 31-way head; domain
+//! discriminator 256-1024-1024-1 with ReLU and dropout 0.5 (the DANN setup of Transfer-Learning-Library).
+
+use crate::{init, AdaptNet, CLASSIFIER, DISCRIMINATOR, FEATURES};
+use shift_tensor::tch::{nn, nn::Module, nn::ModuleT, vision::resnet, Device, Tensor};
+
+pub const BOTTLENECK: i64 = 256;
+
+#[derive(Debug)]
+pub struct OfficeNet {
+    vs: nn::VarStore,
+    backbone: nn::FuncT<'static>,
+    bottleneck: nn::Linear,
+    bottleneck_bn: nn::BatchNorm,
+    head: nn::Linear,
+    dom: [nn::Linear; 3],
+    classes: i64,
+}
+
+impl OfficeNet {
+    pub fn new(device: Device, classes: i64) -> Self {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let f = &root / FEATURES;
+        let backbone = resnet::resnet50_no_final_layer(&(&f / "backbone"));
+        let bottleneck = init::linear(&f / "bottleneck" / "0", 2048, BOTTLENECK);
+        let bottleneck_bn = nn::batch_norm1d(&f / "bottleneck" / "1", BOTTLENECK, Default::default());
+        let head = init::linear(&root / CLASSIFIER / "0", BOTTLENECK, classes);
+        let d = &root / DISCRIMINATOR;
+        let dom = [
+            init::linear(&d / "0", BOTTLENECK, 1024),
+            init::linear(&d / "3", 1024, 1024),
+            init::linear(&d / "6", 1024, 1),
+        ];
+        Self {
+            vs,
+            backbone: boxed(backbone),
+            bottleneck,
+            bottleneck_bn,
+            head,
+            dom,
+            classes,
+        }
+    }
+}
+
+fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
+    nn::func_t(move |x, train| m.forward_t(x, train))
+}
+
+impl AdaptNet for OfficeNet {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        let h = self.backbone.forward_t(x, train);
+        self.bottleneck.forward(&h).apply_t(&self.bottleneck_bn, train).relu()
+    }
+
+    fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
+        self.head.forward(f)
+    }
+
+    fn discriminate(&self, f: &Tensor, train: bool) -> Tensor {
+        let h = self.dom[0].forward(f).relu().dropout(0.5, train);
+        let h = self.dom[1].forward(&h).relu().dropout(0.5, train);
+        self.dom[2].forward(&h).squeeze_dim(1)
+    }
+
+    fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    fn num_classes(&self) -> i64 {
+        self.classes
+    }
+}

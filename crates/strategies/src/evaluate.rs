@@ -1,0 +1,25 @@
+//! Evaluation: the label predictor's accuracy, in batches, in evaluation mode, without gradients.
+
+use shift_models::AdaptNet;
+use shift_tensor::tch::{Kind, Tensor};
+
+/// Fraction of examples whose arg-max class equals the label.
+pub fn accuracy(net: &dyn AdaptNet, x: &Tensor, y: &Tensor, batch: i64) -> f64 {
+    let n = x.size()[0];
+    if n == 0 {
+        return 0.0;
+    }
+    let correct = shift_tensor::tch::no_grad(|| {
+        let mut correct = Tensor::zeros([], (Kind::Int64, x.device()));
+        for start in (0..n).step_by(batch as usize) {
+            let len = batch.min(n - start);
+            let logits = net.classify(&net.features(&x.narrow(0, start, len), false), false);
+            correct += logits
+                .argmax(-1, false)
+                .eq_tensor(&y.narrow(0, start, len))
+                .sum(Kind::Int64);
+        }
+        correct
+    });
+    correct.int64_value(&[]) as f64 / n as f64
+}

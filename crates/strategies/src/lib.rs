@@ -1,0 +1,18 @@
+//! Training strategies for domain adaptation: source-only, target-only, DANN with the gradient reversal layer
+//! or with alternating updates (Ganin & Lempitsky, ICML 2015; Ganin et al., JMLR 2016), SGD with momentum and
+//! parameter groups, the paper's schedules, evaluation, and the epoch loop.
+
+mod error;
+pub mod evaluate;
+pub mod method;
+pub mod runner;
+pub mod schedule;
+pub mod sgd;
+pub mod strategy;
+
+pub use error::StrategyError;
+pub use method::Method;
+pub use runner::{fit, DigitTask, EpochRecord, FitEnd, Observer, Position, TrainConfig};
+pub use schedule::LrSchedule;
+pub use sgd::{freeze_outside, GroupSpec, Sgd};
+pub use strategy::{Adapt, StepBatch, StepMetrics, Strategy};

@@ -1,0 +1,227 @@
+//! The epoch loop for digit tasks: seeded per epoch (so a run resumed at any step replays exactly), the
+//! paper's schedules fed per step, metrics read once per epoch, target test accuracy after every epoch.
+
+use crate::{LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError};
+use serde::{Deserialize, Serialize};
+use shift_data::DigitBatcher;
+use shift_grl::LambdaSchedule;
+use shift_tensor::tch::Tensor;
+use std::time::Instant;
+
+/// The data of one digit run: what the label predictor learns from, the unlabelled target stream (DANN),
+/// and the target test split (used for reporting only, never to choose a model).
+#[derive(Debug)]
+pub struct DigitTask {
+    pub labelled: DigitBatcher,
+    pub unlabelled: Option<DigitBatcher>,
+    pub test: (Tensor, Tensor),
+}
+
+/// Optimisation settings of one run (saved in the run folder's config.json).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainConfig {
+    pub epochs: usize,
+    /// Examples per domain per step (the paper: 64 source + 64 target).
+    pub batch: i64,
+    /// Cap on steps per epoch (None: one pass over the labelled data).
+    pub steps_per_epoch: Option<i64>,
+    pub lr: LrSchedule,
+    pub lambda: LambdaSchedule,
+    pub momentum: f64,
+    pub weight_decay: f64,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 20,
+            batch: 64,
+            steps_per_epoch: None,
+            lr: LrSchedule::default(),
+            lambda: LambdaSchedule::default(),
+            momentum: 0.9,
+            weight_decay: 0.0,
+        }
+    }
+}
+
+impl TrainConfig {
+    pub fn validate(&self) -> Result<(), StrategyError> {
+        let bad = |field: &str, msg: String| {
+            Err(StrategyError::Invalid {
+                field: field.into(),
+                msg,
+            })
+        };
+        if self.epochs == 0 {
+            return bad("epochs", "must be at least 1".into());
+        }
+        if self.batch <= 0 {
+            return bad("batch", format!("must be at least 1, got {}", self.batch));
+        }
+        if let Some(s) = self.steps_per_epoch.filter(|&s| s <= 0) {
+            return bad("steps_per_epoch", format!("must be at least 1, got {s}"));
+        }
+        if !(0.0..1.0).contains(&self.momentum) {
+            return bad("momentum", format!("must be in [0, 1), got {}", self.momentum));
+        }
+        if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
+            return bad("weight_decay", format!("must be >= 0, got {}", self.weight_decay));
+        }
+        self.lr.validate()?;
+        self.lambda.validate().map_err(|e| StrategyError::Invalid {
+            field: "lambda".into(),
+            msg: e.to_string(),
+        })
+    }
+}
+
+/// Where a run stands: the next step to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Position {
+    pub epoch: usize,
+    pub step: i64,
+}
+
+/// One line of metrics.jsonl.
+#[derive(Debug, Clone, Serialize)]
+pub struct EpochRecord {
+    pub epoch: usize,
+    pub steps: i64,
+    pub lr: f64,
+    pub lambda: f64,
+    #[serde(flatten)]
+    pub train: StepMetrics,
+    pub target_acc: f64,
+    pub seconds: f64,
+}
+
+/// Hooks for progress display, checkpoints and interruption.
+pub trait Observer {
+    fn on_step(&mut self, _at: Position, _steps_per_epoch: i64) {}
+    fn stop_requested(&self) -> bool {
+        false
+    }
+    /// After each epoch (the CLI writes metrics and a checkpoint here).
+    fn on_epoch(&mut self, record: &EpochRecord, next: Position, strategy: &dyn Strategy) -> Result<(), StrategyError>;
+    /// When a stop was requested: `next` is where a resumed run continues.
+    fn on_interrupt(&mut self, next: Position, strategy: &dyn Strategy) -> Result<(), StrategyError>;
+}
+
+/// How `fit` ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum FitEnd {
+    Finished { records: Vec<EpochRecord> },
+    Interrupted { next: Position },
+}
+
+impl PartialEq for EpochRecord {
+    fn eq(&self, o: &Self) -> bool {
+        self.epoch == o.epoch && self.train == o.train && self.target_acc == o.target_acc && self.lr == o.lr
+    }
+}
+
+fn epoch_seed(seed: u64, epoch: usize) -> i64 {
+    (seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64 + 1) & 0x7fff_ffff_ffff) as i64
+}
+
+/// Trains from `start` to the configured number of epochs.
+pub fn fit(
+    strategy: &mut dyn Strategy,
+    task: &DigitTask,
+    cfg: &TrainConfig,
+    seed: u64,
+    start: Position,
+    observer: &mut dyn Observer,
+) -> Result<FitEnd, StrategyError> {
+    cfg.validate()?;
+    let full = task.labelled.steps_per_epoch(cfg.batch);
+    if full == 0 {
+        return Err(StrategyError::Invalid {
+            field: "batch".into(),
+            msg: format!(
+                "{} is larger than the {} labelled examples",
+                cfg.batch,
+                task.labelled.len()
+            ),
+        });
+    }
+    let steps = cfg.steps_per_epoch.map_or(full, |s| s.min(full));
+    let total = (cfg.epochs as i64 * steps) as f64;
+    let needs_target = strategy.method().is_adversarial();
+    if needs_target && task.unlabelled.is_none() {
+        return Err(StrategyError::Other(format!(
+            "{} needs unlabelled target data",
+            strategy.method()
+        )));
+    }
+    let mut records = Vec::new();
+    for epoch in start.epoch..cfg.epochs {
+        let t0 = Instant::now();
+        // Every epoch draws from its own seed: a run resumed at any step sees the same batches.
+        shift_tensor::tch::manual_seed(epoch_seed(seed, epoch));
+        let order = task.labelled.shuffled();
+        let draws = match (&task.unlabelled, needs_target) {
+            (Some(t), true) => Some(t.draws(steps * cfg.batch)),
+            _ => None,
+        };
+        let first = if epoch == start.epoch { start.step } else { 0 };
+        let (mut lr, mut lambda) = (0.0, 0.0);
+        for step in first..steps {
+            let p = (epoch as i64 * steps + step) as f64 / total;
+            lr = cfg.lr.at(p);
+            lambda = cfg.lambda.value(p);
+            let (xs, ys) = task.labelled.batch(&order, step, cfg.batch);
+            let xt = match (&task.unlabelled, &draws) {
+                (Some(t), Some(d)) => Some(t.batch(d, step, cfg.batch).0),
+                _ => None,
+            };
+            strategy.train_step(
+                &StepBatch {
+                    labelled: (&xs, &ys),
+                    unlabelled: xt.as_ref(),
+                },
+                lr,
+                lambda,
+            )?;
+            observer.on_step(Position { epoch, step }, steps);
+            if observer.stop_requested() {
+                observer.on_interrupt(Position { epoch, step: step + 1 }, strategy)?;
+                return Ok(FitEnd::Interrupted {
+                    next: Position { epoch, step: step + 1 },
+                });
+            }
+        }
+        let train = strategy.take_metrics();
+        for (what, value) in [("class loss", train.class_loss), ("domain loss", train.domain_loss)] {
+            if !value.is_finite() {
+                return Err(StrategyError::NonFinite {
+                    epoch: epoch + 1,
+                    what,
+                    value,
+                });
+            }
+        }
+        let target_acc = strategy.accuracy(&task.test.0, &task.test.1);
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            steps,
+            lr,
+            lambda,
+            train,
+            target_acc,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        observer.on_epoch(
+            &record,
+            Position {
+                epoch: epoch + 1,
+                step: 0,
+            },
+            strategy,
+        )?;
+        records.push(record);
+    }
+    Ok(FitEnd::Finished { records })
+}

@@ -1,0 +1,255 @@
+//! The `Strategy` trait (a train step, evaluation, checkpoint state) and `Adapt`, which implements
+//! source-only, target-only and both DANN variants on any [`AdaptNet`].
+
+use crate::{evaluate, Method, Sgd, StrategyError};
+use shift_grl::GradientReversal;
+use shift_models::{AdaptNet, Part};
+use shift_tensor::tch::{Kind, Reduction, Tensor};
+
+/// One step's data. `labelled` is what the label predictor learns from (source, or target for target-only);
+/// `unlabelled` is the target batch the discriminator sees (DANN only).
+#[derive(Debug)]
+pub struct StepBatch<'a> {
+    pub labelled: (&'a Tensor, &'a Tensor),
+    pub unlabelled: Option<&'a Tensor>,
+}
+
+/// Means over the steps since the last read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct StepMetrics {
+    pub steps: usize,
+    pub class_loss: f64,
+    pub label_acc: f64,
+    pub domain_loss: f64,
+    pub domain_acc: f64,
+}
+
+pub trait Strategy {
+    fn method(&self) -> Method;
+    /// One optimisation step at learning rate `lr` and reversal weight `lambda`. Metrics accumulate on the
+    /// device; nothing here waits for the device.
+    fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError>;
+    /// Reads and resets the accumulated metrics (one device sync).
+    fn take_metrics(&mut self) -> StepMetrics;
+    /// Accuracy of the label predictor on (x, y), in evaluation mode.
+    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64;
+    /// Everything a checkpoint needs: variables, optimiser buffers, metric accumulators.
+    fn state(&self) -> Vec<(String, Tensor)>;
+    fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError>;
+}
+
+/// Accumulators on the device: [class loss, label correct, labelled count, domain loss, domain correct, domain count].
+const ACC_LEN: i64 = 6;
+
+#[derive(Debug)]
+pub struct Adapt<N: AdaptNet> {
+    pub net: N,
+    method: Method,
+    /// Features + classifier (+ discriminator for `Dann`).
+    main: Sgd,
+    /// The discriminator's own optimiser (`DannAlt` only).
+    disc: Option<Sgd>,
+    acc: Tensor,
+    steps: usize,
+    grl: GradientReversal,
+}
+
+impl<N: AdaptNet> Adapt<N> {
+    /// `main` must cover what the method trains; for `DannAlt`, `disc` covers the discriminator.
+    pub fn new(net: N, method: Method, main: Sgd, disc: Option<Sgd>) -> Self {
+        let acc = Tensor::zeros([ACC_LEN], (Kind::Double, net.var_store().device()));
+        Self {
+            net,
+            method,
+            main,
+            disc,
+            acc,
+            steps: 0,
+            grl: GradientReversal,
+        }
+    }
+
+    /// The usual groups: everything for `Dann`; features + classifier otherwise (and the discriminator apart).
+    pub fn groups_for(method: Method, features_lr_mult: f64) -> (Vec<crate::GroupSpec>, Option<Vec<crate::GroupSpec>>) {
+        use crate::GroupSpec;
+        let base = vec![
+            GroupSpec {
+                part: Part::Features,
+                prefix: None,
+                lr_mult: features_lr_mult,
+            },
+            GroupSpec::part(Part::Classifier),
+        ];
+        match method {
+            Method::Dann => (
+                base.into_iter().chain([GroupSpec::part(Part::Discriminator)]).collect(),
+                None,
+            ),
+            Method::DannAlt => (base, Some(vec![GroupSpec::part(Part::Discriminator)])),
+            Method::SourceOnly | Method::TargetOnly => (base, None),
+        }
+    }
+
+    fn accumulate(&mut self, values: &[Tensor]) {
+        let _ = self.acc.g_add_(&Tensor::stack(values, 0).to_kind(Kind::Double));
+    }
+
+    fn label_terms(&self, logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+        let loss = logits.cross_entropy_for_logits(y);
+        let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
+        let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
+        (loss, correct, count)
+    }
+
+    fn domain_labels(ns: i64, nt: i64, device: shift_tensor::tch::Device) -> Tensor {
+        Tensor::cat(
+            &[
+                Tensor::zeros([ns], (Kind::Float, device)),
+                Tensor::ones([nt], (Kind::Float, device)),
+            ],
+            0,
+        )
+    }
+
+    fn domain_terms(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor, Tensor) {
+        let loss = logits.binary_cross_entropy_with_logits::<Tensor>(labels, None, None, Reduction::Mean);
+        let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
+        let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
+        (loss, correct, count)
+    }
+}
+
+impl<N: AdaptNet> Strategy for Adapt<N> {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
+        let (xs, ys) = batch.labelled;
+        let ns = xs.size()[0];
+        let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
+        match self.method {
+            Method::SourceOnly | Method::TargetOnly => {
+                self.main.zero_grad();
+                let f = self.net.features(xs, true);
+                let (lc, correct, count) = self.label_terms(&self.net.classify(&f, true), ys);
+                lc.backward();
+                self.main.step(lr);
+                self.accumulate(&[lc.detach(), correct, count, zero(), zero(), zero()]);
+            }
+            Method::Dann => {
+                let xt = batch
+                    .unlabelled
+                    .ok_or_else(|| StrategyError::Other("DANN needs a target batch".into()))?;
+                let nt = xt.size()[0];
+                self.main.zero_grad();
+                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
+                let (lc, correct, count) = self.label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
+                let reversed = self.grl.apply(&f, lambda)?;
+                let labels = Self::domain_labels(ns, nt, xs.device());
+                let (ld, dcorrect, dcount) = Self::domain_terms(&self.net.discriminate(&reversed, true), &labels);
+                (&lc + &ld).backward();
+                self.main.step(lr);
+                self.accumulate(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
+            }
+            Method::DannAlt => {
+                let xt = batch
+                    .unlabelled
+                    .ok_or_else(|| StrategyError::Other("DANN needs a target batch".into()))?;
+                let nt = xt.size()[0];
+                let disc = self
+                    .disc
+                    .as_mut()
+                    .ok_or_else(|| StrategyError::Other("dann-alt needs a discriminator optimiser".into()))?;
+                let labels = Self::domain_labels(ns, nt, xs.device());
+                // 1. Discriminator step on detached features, true domain labels.
+                disc.zero_grad();
+                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
+                let (ld, dcorrect, dcount) = Self::domain_terms(&self.net.discriminate(&f.detach(), true), &labels);
+                ld.backward();
+                disc.step(lr);
+                // 2. Feature and label step against flipped domain labels, weighted by lambda.
+                self.main.zero_grad();
+                let (lc, correct, count) = self.label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
+                let flipped = Self::domain_labels(ns, nt, xs.device())
+                    .g_mul_scalar(-1.0)
+                    .g_add_scalar(1.0);
+                let fool = self
+                    .net
+                    .discriminate(&f, true)
+                    .binary_cross_entropy_with_logits::<Tensor>(&flipped, None, None, Reduction::Mean);
+                (&lc + fool * lambda).backward();
+                self.main.step(lr);
+                self.accumulate(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
+            }
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn take_metrics(&mut self) -> StepMetrics {
+        let v = Vec::<f64>::try_from(&self.acc).unwrap_or_else(|_| vec![f64::NAN; ACC_LEN as usize]);
+        let _ = self.acc.zero_();
+        let steps = std::mem::take(&mut self.steps);
+        let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        StepMetrics {
+            steps,
+            class_loss: per_step(v[0]),
+            label_acc: ratio(v[1], v[2]),
+            domain_loss: per_step(v[3]),
+            domain_acc: ratio(v[4], v[5]),
+        }
+    }
+
+    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
+        evaluate::accuracy(&self.net, x, y, 1000)
+    }
+
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut named: Vec<(String, Tensor)> = self
+            .net
+            .var_store()
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (format!("model.{n}"), t))
+            .collect();
+        named.extend(self.main.state("opt.main."));
+        if let Some(d) = &self.disc {
+            named.extend(d.state("opt.disc."));
+        }
+        named.push(("metrics.acc".into(), self.acc.shallow_clone()));
+        named.push(("metrics.steps".into(), Tensor::from(self.steps as i64)));
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named
+    }
+
+    fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
+        let get = |key: &str| {
+            named
+                .iter()
+                .find(|(n, _)| n == key)
+                .map(|(_, t)| t)
+                .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))
+        };
+        for (name, mut var) in self.net.var_store().variables() {
+            let src = get(&format!("model.{name}"))?;
+            if src.size() != var.size() {
+                return Err(StrategyError::Checkpoint(format!(
+                    "`{name}` has shape {:?}, expected {:?}",
+                    src.size(),
+                    var.size()
+                )));
+            }
+            shift_tensor::tch::no_grad(|| var.copy_(src));
+        }
+        self.main.load_state("opt.main.", named)?;
+        if let Some(d) = &mut self.disc {
+            d.load_state("opt.disc.", named)?;
+        }
+        let acc = get("metrics.acc")?;
+        shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
+        self.steps = get("metrics.steps")?.int64_value(&[]) as usize;
+        Ok(())
+    }
+}

@@ -1,0 +1,316 @@
+//! SGD exactness, freezing, DANN steps, reproducibility, resume after interruption, and config validation.
+
+use shift_data::DigitBatcher;
+use shift_models::{digit::DigitNet, AdaptNet, Part};
+use shift_strategies::{
+    fit, freeze_outside, Adapt, DigitTask, EpochRecord, FitEnd, GroupSpec, Method, Observer, Position, Sgd, Strategy,
+    StrategyError, TrainConfig,
+};
+use shift_tensor::tch::{nn, Device, Kind, Tensor};
+
+const CPU: Device = Device::Cpu;
+
+/// libtorch's generator is process-wide and tests run on parallel threads: tests that draw from it take turns.
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+#[test]
+fn sgd_equals_per_tensor_momentum_sgd_exactly() {
+    let _rng = rng_lock();
+    let vs = nn::VarStore::new(CPU);
+    let w = vs
+        .root()
+        .sub("features")
+        .var("w", &[4, 3], nn::Init::Randn { mean: 0.0, stdev: 1.0 });
+    let b = vs.root().sub("classifier").var("b", &[3], nn::Init::Const(0.5));
+    let mut sgd = Sgd::new(
+        &vs,
+        &[
+            GroupSpec {
+                part: Part::Features,
+                prefix: None,
+                lr_mult: 0.1,
+            },
+            GroupSpec::part(Part::Classifier),
+        ],
+        0.9,
+        1e-3,
+    )
+    .unwrap();
+    let (mut w_ref, mut b_ref) = (w.detach().copy(), b.detach().copy());
+    let (mut mw, mut mb) = (w_ref.zeros_like(), b_ref.zeros_like());
+    let x = Tensor::randn([5, 4], (Kind::Float, CPU));
+    for step in 0..4 {
+        let lr = 0.01 / (1.0 + step as f64);
+        sgd.zero_grad();
+        x.matmul(&w).g_add(&b).tanh().sum(Kind::Float).backward();
+        let (gw, gb) = (w.grad().copy(), b.grad().copy());
+        sgd.step(lr);
+        // PyTorch's SGD: d_p = g + wd * p; buf = momentum * buf + d_p; p -= lr * buf.
+        mw = &mw * 0.9 + (&gw + &w_ref * 1e-3);
+        mb = &mb * 0.9 + (&gb + &b_ref * 1e-3);
+        w_ref = &w_ref + &mw * (-lr * 0.1);
+        b_ref = &b_ref + &mb * (-lr);
+        assert!(w.equal(&w_ref) && b.equal(&b_ref), "step {step}");
+    }
+    assert_eq!(sgd.names(), vec!["classifier.b", "features.w"]);
+    let e = Sgd::new(&vs, &[], 1.5, 0.0).unwrap_err().to_string();
+    assert!(e.contains("`momentum`"), "{e}");
+}
+
+fn synthetic_task(n: i64, seed: u64) -> DigitTask {
+    shift_tensor::seed_everything(seed);
+    let xs = Tensor::randn([n, 3, 32, 32], (Kind::Float, CPU));
+    let ys = Tensor::randint(10, [n], (Kind::Int64, CPU));
+    // The "target": the same digits shifted and scaled.
+    let xt = &xs * 0.5 + 0.3;
+    DigitTask {
+        labelled: DigitBatcher::new(xs, ys.shallow_clone()),
+        unlabelled: Some(DigitBatcher::new(xt.shallow_clone(), ys.shallow_clone())),
+        test: (xt, ys),
+    }
+}
+
+fn strategy(method: Method) -> Adapt<DigitNet> {
+    let net = DigitNet::new(CPU);
+    let (main, disc) = Adapt::<DigitNet>::groups_for(method, 1.0);
+    let main = Sgd::new(net.var_store(), &main, 0.9, 0.0).unwrap();
+    let disc = disc.map(|g| Sgd::new(net.var_store(), &g, 0.9, 0.0).unwrap());
+    Adapt::new(net, method, main, disc)
+}
+
+fn tiny_config() -> TrainConfig {
+    TrainConfig {
+        epochs: 2,
+        batch: 16,
+        steps_per_epoch: Some(6),
+        ..Default::default()
+    }
+}
+
+/// Records epochs; optionally asks to stop after a given number of steps and keeps the state it was given.
+#[derive(Default)]
+struct Recorder {
+    stop_after: Option<usize>,
+    steps: usize,
+    records: Vec<EpochRecord>,
+    saved: Option<(Position, Vec<(String, Tensor)>)>,
+}
+
+impl Observer for Recorder {
+    fn on_step(&mut self, _at: Position, _steps: i64) {
+        self.steps += 1;
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop_after.is_some_and(|n| self.steps >= n)
+    }
+    fn on_epoch(&mut self, r: &EpochRecord, _next: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
+        self.records.push(r.clone());
+        Ok(())
+    }
+    fn on_interrupt(&mut self, next: Position, s: &dyn Strategy) -> Result<(), StrategyError> {
+        let state = s.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+        self.saved = Some((next, state));
+        Ok(())
+    }
+}
+
+fn run(method: Method, seed: u64) -> Vec<EpochRecord> {
+    let task = synthetic_task(128, 100);
+    shift_tensor::seed_everything(seed);
+    let mut s = strategy(method);
+    let mut rec = Recorder::default();
+    let end = fit(&mut s, &task, &tiny_config(), seed, Position::default(), &mut rec).unwrap();
+    assert!(matches!(end, FitEnd::Finished { .. }));
+    rec.records
+}
+
+#[test]
+fn every_method_trains_and_the_same_seed_gives_identical_numbers() {
+    let _rng = rng_lock();
+    for method in Method::ALL {
+        let a = run(method, 3);
+        let b = run(method, 3);
+        assert_eq!(a.len(), 2);
+        assert_eq!(a, b, "{method}: same seed must reproduce exactly");
+        assert!(
+            a.iter().all(|r| r.train.class_loss.is_finite() && r.train.steps == 6),
+            "{method}"
+        );
+        if method.is_adversarial() {
+            assert!(
+                a[0].train.domain_loss > 0.0 && a[0].train.domain_acc > 0.0,
+                "{method}: {:?}",
+                a[0]
+            );
+        } else {
+            assert_eq!(a[0].train.domain_loss, 0.0);
+        }
+    }
+    assert_ne!(
+        run(Method::Dann, 3),
+        run(Method::Dann, 4),
+        "another seed, other numbers"
+    );
+}
+
+#[test]
+fn interrupted_and_resumed_run_equals_the_uninterrupted_one() {
+    let _rng = rng_lock();
+    for method in [Method::Dann, Method::DannAlt] {
+        let whole = run(method, 9);
+        let task = synthetic_task(128, 100);
+        shift_tensor::seed_everything(9);
+        let mut first = strategy(method);
+        let mut rec = Recorder {
+            stop_after: Some(8),
+            ..Default::default()
+        };
+        let end = fit(&mut first, &task, &tiny_config(), 9, Position::default(), &mut rec).unwrap();
+        assert_eq!(
+            end,
+            FitEnd::Interrupted {
+                next: Position { epoch: 1, step: 2 }
+            }
+        );
+        let (next, state) = rec.saved.take().unwrap();
+        // A fresh process: new network, state loaded from the "checkpoint".
+        shift_tensor::seed_everything(12345);
+        let mut resumed = strategy(method);
+        resumed.load_state(&state).unwrap();
+        let mut rec2 = Recorder::default();
+        fit(&mut resumed, &task, &tiny_config(), 9, next, &mut rec2).unwrap();
+        let combined: Vec<_> = rec.records.into_iter().chain(rec2.records).collect();
+        assert_eq!(combined, whole, "{method}");
+    }
+}
+
+#[test]
+fn frozen_parts_stay_bit_identical_and_have_no_optimiser_state() {
+    let _rng = rng_lock();
+    let task = synthetic_task(64, 1);
+    let net = DigitNet::new(CPU);
+    let keep = [GroupSpec::part(Part::Classifier)];
+    let frozen = freeze_outside(net.var_store(), &keep);
+    assert!(frozen.contains(&"features.c1.weight".to_string()) && frozen.contains(&"discriminator.0.bias".to_string()));
+    let before: Vec<(String, Tensor)> = net
+        .var_store()
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (n, t.copy()))
+        .collect();
+    let sgd = Sgd::new(net.var_store(), &keep, 0.9, 0.0).unwrap();
+    assert!(sgd.names().iter().all(|n| n.starts_with("classifier.")));
+    let mut s = Adapt::new(net, Method::SourceOnly, sgd, None);
+    assert!(s.state().iter().all(|(n, _)| !n.starts_with("opt.main.features")));
+    fit(
+        &mut s,
+        &task,
+        &TrainConfig {
+            epochs: 1,
+            batch: 16,
+            ..Default::default()
+        },
+        0,
+        Position::default(),
+        &mut Recorder::default(),
+    )
+    .unwrap();
+    let after = s.net.var_store().variables();
+    let mut changed = 0;
+    for (name, old) in before {
+        let same = after[&name].equal(&old);
+        if name.starts_with("classifier.") {
+            changed += usize::from(!same);
+        } else {
+            assert!(same, "{name} is frozen but changed");
+        }
+    }
+    assert!(changed > 0, "the trained part must change");
+}
+
+#[test]
+fn invalid_settings_are_refused_naming_the_field() {
+    let _rng = rng_lock();
+    let cases: [(TrainConfig, &str); 5] = [
+        (
+            TrainConfig {
+                batch: 0,
+                ..Default::default()
+            },
+            "`batch`",
+        ),
+        (
+            TrainConfig {
+                epochs: 0,
+                ..Default::default()
+            },
+            "`epochs`",
+        ),
+        (
+            TrainConfig {
+                lr: shift_strategies::LrSchedule::Paper {
+                    lr0: -0.01,
+                    alpha: 10.0,
+                    beta: 0.75,
+                },
+                ..Default::default()
+            },
+            "`lr_schedule.lr0`",
+        ),
+        (
+            TrainConfig {
+                momentum: 1.0,
+                ..Default::default()
+            },
+            "`momentum`",
+        ),
+        (
+            TrainConfig {
+                lambda: shift_grl::LambdaSchedule::Constant { value: -1.0 },
+                ..Default::default()
+            },
+            "`lambda`",
+        ),
+    ];
+    for (cfg, field) in cases {
+        let e = cfg.validate().unwrap_err().to_string();
+        assert!(e.contains(field), "{field}: {e}");
+    }
+    let e = "dan".parse::<Method>().unwrap_err().to_string();
+    assert!(e.contains("`methods`") && e.contains("unknown method `dan`"), "{e}");
+    let task = synthetic_task(8, 0);
+    let e = fit(
+        &mut strategy(Method::SourceOnly),
+        &task,
+        &TrainConfig {
+            batch: 16,
+            ..Default::default()
+        },
+        0,
+        Position::default(),
+        &mut Recorder::default(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(e.contains("larger than the 8 labelled examples"), "{e}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message() {
+    let _rng = rng_lock();
+    let task = synthetic_task(64, 2);
+    let mut s = strategy(Method::SourceOnly);
+    let cfg = TrainConfig {
+        epochs: 1,
+        batch: 16,
+        lr: shift_strategies::LrSchedule::Constant { lr: 1e30 },
+        ..Default::default()
+    };
+    let e = fit(&mut s, &task, &cfg, 0, Position::default(), &mut Recorder::default()).unwrap_err();
+    assert!(matches!(e, StrategyError::NonFinite { epoch: 1, .. }), "{e}");
+    assert!(e.to_string().contains("last good checkpoint is kept"));
+}
