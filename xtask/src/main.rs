@@ -4,6 +4,7 @@
 mod bench;
 mod cmd;
 mod download;
+mod experiment;
 mod setup;
 mod test;
 
@@ -22,6 +23,11 @@ enum Command {
     Setup,
     /// Download and verify data sets (mnist, mnist-m, bsds500, office31, all) from a mirror or their sources.
     Download(download::DownloadArgs),
+    /// Run an experiment: `dann` (MNIST -> MNIST-M by default). Flags go to `shift experiment dann`.
+    Experiment {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Benchmarks that print a table: `data` (loading, rebuild, image pipeline).
     Bench(bench::BenchArgs),
     /// Everything CI runs: setup, cargo fmt --check, clippy -D warnings, cargo test --workspace.
@@ -35,6 +41,7 @@ fn main() -> std::process::ExitCode {
         Command::Test => test::run(),
         Command::Download(args) => download::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Experiment { args } => experiment::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -2,7 +2,9 @@
 
 mod bench;
 mod data;
+mod experiment;
 mod info;
+mod office;
 
 use clap::{Parser, Subcommand};
 
@@ -24,9 +26,18 @@ enum Command {
     /// Data-set work that needs shift's loaders (rebuilding MNIST-M).
     #[command(subcommand)]
     Data(data::DataCommand),
+    /// Experiments: `dann` (source-only, DANN, target-only; results beside the paper's numbers).
+    #[command(subcommand)]
+    Experiment(Box<ExperimentCommand>),
     /// Benchmarks that print a table (data loading and the image pipeline).
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ExperimentCommand {
+    /// MNIST -> MNIST-M (or Office-31): source-only, DANN, target-only over seeds.
+    Dann(experiment::DannArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -45,6 +56,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Info(args) => info::run(args),
         Command::Data(cmd) => data::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Experiment(e) => match *e {
+            ExperimentCommand::Dann(args) => experiment::run(args).map(|()| std::process::ExitCode::SUCCESS),
+        },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {

@@ -45,6 +45,13 @@ impl OfficeNet {
     }
 }
 
+impl OfficeNet {
+    /// For loading pretrained weights into the variables.
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+}
+
 fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
     nn::func_t(move |x, train| m.forward_t(x, train))
 }

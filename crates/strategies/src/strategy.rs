@@ -17,6 +17,7 @@ pub struct StepBatch<'a> {
 /// Means over the steps since the last read.
 #[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
 pub struct StepMetrics {
+    #[serde(skip)]
     pub steps: usize,
     pub class_loss: f64,
     pub label_acc: f64,

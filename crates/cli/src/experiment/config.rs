@@ -1,0 +1,122 @@
+//! The experiment's configuration: serde structs with defaults, filled from a TOML/JSON file and CLI flags,
+//! validated (naming the field) and saved into every run folder.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use shift_strategies::{Method, TrainConfig};
+use std::path::Path;
+
+/// What `shift experiment dann` runs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExperimentConfig {
+    /// `mnist:mnist-m`, or `office31:A-W` (any of A, D, W).
+    pub task: String,
+    pub methods: Vec<Method>,
+    pub seeds: Vec<u64>,
+    /// auto, cpu, cuda, cuda:N.
+    pub device: String,
+    pub deterministic: bool,
+    /// Use only the first N labelled source examples (None: all).
+    pub source_limit: Option<usize>,
+    /// Use only the first N target train examples (None: all).
+    pub target_limit: Option<usize>,
+    /// Office-31 only: the backbone and its ImageNet weights.
+    pub backbone: String,
+    pub pretrained: Option<std::path::PathBuf>,
+    pub train: TrainConfig,
+}
+
+impl Default for ExperimentConfig {
+    fn default() -> Self {
+        Self {
+            task: "mnist:mnist-m".into(),
+            methods: vec![Method::SourceOnly, Method::Dann, Method::TargetOnly],
+            seeds: vec![0, 1, 2],
+            device: "auto".into(),
+            deterministic: false,
+            source_limit: None,
+            target_limit: None,
+            backbone: "resnet50".into(),
+            pretrained: None,
+            train: TrainConfig::default(),
+        }
+    }
+}
+
+/// `--quick`: a few minutes on two CPU cores for three methods and one seed: 5 epochs of 600 steps
+/// (3,000 steps, about a third of one pass of the full schedule's 20 epochs x 937 steps).
+pub fn quick(mut c: ExperimentConfig) -> ExperimentConfig {
+    c.train.epochs = 5;
+    c.train.steps_per_epoch = Some(600);
+    c
+}
+
+/// A parsed task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Task {
+    MnistToMnistM,
+    Office31 {
+        source: shift_data::office31::Domain,
+        target: shift_data::office31::Domain,
+    },
+}
+
+impl Task {
+    pub fn parse(s: &str) -> Result<Self> {
+        if s == "mnist:mnist-m" || s == "mnist-mnistm" {
+            return Ok(Self::MnistToMnistM);
+        }
+        if let Some(pair) = s.strip_prefix("office31:") {
+            if let Some((a, b)) = pair.split_once('-') {
+                let (source, target) = (a.parse()?, b.parse()?);
+                if source == target {
+                    bail!("`task`: `{s}` adapts a domain to itself; pick two different domains");
+                }
+                return Ok(Self::Office31 { source, target });
+            }
+        }
+        bail!("`task`: unknown task `{s}` (known: mnist:mnist-m, office31:A-W, D-W, W-D, A-D, D-A, W-A)")
+    }
+
+    /// A name for folders: `mnist-mnistm`, `office31-A-W`.
+    pub fn slug(self) -> String {
+        match self {
+            Self::MnistToMnistM => "mnist-mnistm".into(),
+            Self::Office31 { source, target } => format!("office31-{}-{}", source.letter(), target.letter()),
+        }
+    }
+}
+
+impl ExperimentConfig {
+    pub fn load(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
+        let parsed = if path.extension().is_some_and(|e| e == "json") {
+            serde_json::from_str(&text).map_err(anyhow::Error::from)
+        } else {
+            toml::from_str(&text).map_err(anyhow::Error::from)
+        };
+        parsed.with_context(|| format!("--config {}", path.display()))
+    }
+
+    pub fn validate(&self) -> Result<Task> {
+        let task = Task::parse(&self.task)?;
+        if self.methods.is_empty() {
+            bail!("`methods`: give at least one method");
+        }
+        if self.seeds.is_empty() {
+            bail!("`seeds`: give at least one seed");
+        }
+        if self.source_limit == Some(0) || self.target_limit == Some(0) {
+            bail!("`source_limit`/`target_limit`: must be at least 1");
+        }
+        self.device
+            .parse::<shift_tensor::DeviceSpec>()
+            .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
+        if matches!(task, Task::Office31 { .. }) && self.backbone != "resnet50" {
+            bail!("`backbone`: `{}` is not supported (resnet50)", self.backbone);
+        }
+        self.train.validate()?;
+        Ok(task)
+    }
+}

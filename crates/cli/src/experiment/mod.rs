@@ -1,0 +1,315 @@
+//! `shift experiment dann`: source-only, DANN and target-only on MNIST -> MNIST-M (or Office-31), over seeds,
+//! with a run folder per run, a results table beside the paper's numbers, and a plot.
+
+pub(crate) mod config;
+mod report;
+pub(crate) mod run_folder;
+
+use anyhow::{bail, Context, Result};
+use clap::Args;
+use config::{ExperimentConfig, Task};
+use run_folder::{Checkpoint, RunFolder, RunObserver, RunResult};
+use shift_data::{DigitBatcher, Mnist, MnistM};
+use shift_models::{digit::DigitNet, AdaptNet};
+use shift_strategies::{fit, Adapt, DigitTask, FitEnd, Method, Position, Sgd, Strategy};
+use shift_tensor::tch::Device;
+use shift_tensor::DeviceSpec;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Debug, Args)]
+pub struct DannArgs {
+    /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
+    #[arg(long)]
+    task: Option<String>,
+    /// Comma-separated: source-only, dann, dann-alt, target-only.
+    #[arg(long, value_delimiter = ',')]
+    methods: Option<Vec<Method>>,
+    /// Comma-separated seeds.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Option<Vec<u64>>,
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// auto, cpu, cuda, cuda:N.
+    #[arg(long)]
+    device: Option<String>,
+    /// A few minutes on two CPU cores: 5 epochs of 600 steps.
+    #[arg(long)]
+    quick: bool,
+    /// A TOML or JSON file with any of the settings (flags override it).
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Output folder.
+    #[arg(long, default_value = "runs/dann")]
+    out: PathBuf,
+    /// Data folder (installed by `cargo xtask download`).
+    #[arg(long, default_value = "datasets")]
+    data: PathBuf,
+    /// Continue runs from their checkpoints; finished runs are reused.
+    #[arg(long)]
+    resume: bool,
+    /// cuDNN deterministic, no benchmarking, deterministic kernels where libtorch has them.
+    #[arg(long)]
+    deterministic: bool,
+    /// Examples per domain per step.
+    #[arg(long)]
+    batch: Option<i64>,
+    /// Cap on steps per epoch.
+    #[arg(long)]
+    steps_per_epoch: Option<i64>,
+    #[arg(long)]
+    source_limit: Option<usize>,
+    #[arg(long)]
+    target_limit: Option<usize>,
+    /// Office-31: resnet50.
+    #[arg(long)]
+    backbone: Option<String>,
+    /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot).
+    #[arg(long)]
+    pretrained: Option<PathBuf>,
+}
+
+impl DannArgs {
+    fn config(&self) -> Result<ExperimentConfig> {
+        let mut c = match &self.config {
+            Some(path) => ExperimentConfig::load(path)?,
+            None => ExperimentConfig::default(),
+        };
+        if self.quick {
+            c = config::quick(c);
+        }
+        macro_rules! set {
+            ($field:ident) => {
+                if let Some(v) = &self.$field {
+                    c.$field = v.clone();
+                }
+            };
+        }
+        set!(task);
+        set!(methods);
+        set!(seeds);
+        set!(device);
+        set!(backbone);
+        if let Some(v) = self.epochs {
+            c.train.epochs = v;
+        }
+        if let Some(v) = self.batch {
+            c.train.batch = v;
+        }
+        if self.steps_per_epoch.is_some() {
+            c.train.steps_per_epoch = self.steps_per_epoch;
+        }
+        if self.source_limit.is_some() {
+            c.source_limit = self.source_limit;
+        }
+        if self.target_limit.is_some() {
+            c.target_limit = self.target_limit;
+        }
+        if self.pretrained.is_some() {
+            c.pretrained = self.pretrained.clone();
+        }
+        c.deterministic |= self.deterministic;
+        Ok(c)
+    }
+}
+
+fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+pub fn run(args: DannArgs) -> Result<()> {
+    let cfg = args.config()?;
+    let task = cfg.validate()?;
+    let device = cfg.device.parse::<DeviceSpec>()?.resolve()?;
+    shift_tensor::set_deterministic(cfg.deterministic)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
+        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
+    }
+    let started = Instant::now();
+    eprintln!(
+        "shift: {} on {device:?}: methods {:?}, seeds {:?}, {} epochs",
+        task.slug(),
+        cfg.methods,
+        cfg.seeds,
+        cfg.train.epochs
+    );
+    let runs = match task {
+        Task::MnistToMnistM => run_digits(&args, &cfg, device, &stop)?,
+        Task::Office31 { .. } => super::office::run(&args.data, &args.out, &cfg, task, device, &stop, args.resume)?,
+    };
+    let Some(runs) = runs else {
+        eprintln!("shift: interrupted; the checkpoint is saved. Continue with the same command and --resume.");
+        std::process::exit(130);
+    };
+    let config_json = serde_json::to_value(&cfg)?;
+    let paper = |m: Method| {
+        if task == Task::MnistToMnistM {
+            m.paper_mnist_m()
+        } else {
+            None
+        }
+    };
+    let summaries = report::summarise(&cfg.methods, &runs, paper);
+    let table = report::table(&task.slug(), &summaries, "paper (JMLR 2016, Table 2)");
+    report::write(&args.out, &task.slug(), &config_json, &runs, &summaries, &table)?;
+    println!("\n{table}");
+    println!(
+        "results: {} (results.md, results.json, accuracy.svg); total {:.1} s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// MNIST -> MNIST-M: every method and seed; None when interrupted.
+fn run_digits(
+    args: &DannArgs,
+    cfg: &ExperimentConfig,
+    device: Device,
+    stop: &AtomicBool,
+) -> Result<Option<Vec<RunResult>>> {
+    let t = Instant::now();
+    let mnist = Mnist::load(&args.data.join("mnist"))?;
+    let mnist_m = MnistM::load(&args.data.join("mnist_m"))?;
+    let limit = |d: &shift_data::Digits, l: Option<usize>| l.map_or_else(|| d.clone(), |n| d.take(n));
+    let source = limit(&mnist.train, cfg.source_limit).to_tensors(device)?;
+    let target = limit(&mnist_m.train, cfg.target_limit).to_tensors(device)?;
+    let test = mnist_m.test.to_tensors(device)?;
+    eprintln!(
+        "shift: data on {device:?} in {:.1}s: MNIST train {} -> MNIST-M train {} (labels unused except by target-only), test {}",
+        t.elapsed().as_secs_f64(),
+        source.0.size()[0],
+        target.0.size()[0],
+        test.0.size()[0]
+    );
+    let mut results = Vec::new();
+    for &method in &cfg.methods {
+        for &seed in &cfg.seeds {
+            let (labelled, unlabelled) = match method {
+                Method::TargetOnly => (&target, None),
+                _ => (&source, method.is_adversarial().then_some(&target)),
+            };
+            let task = DigitTask {
+                labelled: DigitBatcher::new(labelled.0.shallow_clone(), labelled.1.shallow_clone()),
+                unlabelled: unlabelled.map(|t| DigitBatcher::new(t.0.shallow_clone(), t.1.shallow_clone())),
+                test: (test.0.shallow_clone(), test.1.shallow_clone()),
+            };
+            let folder = RunFolder::new(&args.out, "mnist-mnistm", method.name(), seed);
+            match run_one(&folder, cfg, method, seed, device, &task, stop, args.resume)? {
+                Some(r) => results.push(r),
+                None => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(results))
+}
+
+fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Result<Adapt<DigitNet>> {
+    let (main, disc) = Adapt::<DigitNet>::groups_for(method, 1.0);
+    let main = Sgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
+    let disc = disc
+        .map(|g| Sgd::new(net.var_store(), &g, cfg.train.momentum, cfg.train.weight_decay))
+        .transpose()?;
+    Ok(Adapt::new(net, method, main, disc))
+}
+
+/// One run in its folder: fresh, resumed from its checkpoint, or reused when finished (with --resume).
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    folder: &RunFolder,
+    cfg: &ExperimentConfig,
+    method: Method,
+    seed: u64,
+    device: Device,
+    task: &DigitTask,
+    stop: &AtomicBool,
+    resume: bool,
+) -> Result<Option<RunResult>> {
+    let label = format!("{method} seed {seed}");
+    if resume {
+        if let Some(done) = folder.result() {
+            eprintln!("shift: {label}: finished earlier, reusing {}", folder.dir.display());
+            return Ok(Some(done));
+        }
+    }
+    shift_tensor::seed_everything(seed);
+    let mut strategy = build_strategy(method, DigitNet::new(device), cfg)?;
+    let mut start = Position::default();
+    let mut seconds = 0.0;
+    let mut history = Vec::new();
+    let checkpoint = if resume { folder.load_checkpoint()? } else { None };
+    match checkpoint {
+        Some(Checkpoint {
+            next: position,
+            seconds: secs,
+            state: named,
+        }) => {
+            strategy
+                .load_state(&named)
+                .with_context(|| format!("{}", folder.checkpoint().display()))?;
+            history = folder.keep_metrics(position.epoch)?;
+            start = position;
+            seconds = secs;
+            eprintln!(
+                "shift: {label}: resuming at epoch {} step {}",
+                position.epoch + 1,
+                position.step
+            );
+        }
+        None => {
+            let config = serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}"), "git_commit": git_commit() });
+            folder.start(&config)?;
+        }
+    }
+    let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
+    let end = fit(&mut strategy, task, &cfg.train, seed, start, &mut observer)
+        .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
+    observer.bar.finish_and_clear();
+    if let FitEnd::Interrupted { .. } = end {
+        return Ok(None);
+    }
+    let acc = observer.accuracy.clone();
+    let result = finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
+    Ok(Some(result))
+}
+
+pub(crate) fn finish(
+    folder: &RunFolder,
+    method: Method,
+    seed: u64,
+    device: Device,
+    acc: Vec<f64>,
+    wall_s: f64,
+    epochs: usize,
+) -> Result<RunResult> {
+    let Some(&last) = acc.last() else {
+        bail!("{}: no epoch finished", folder.dir.display())
+    };
+    let result = RunResult {
+        method: method.name().into(),
+        seed,
+        target_acc: last,
+        oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
+        epochs,
+        wall_s,
+        device: format!("{device:?}"),
+        accuracy_per_epoch: acc,
+    };
+    folder.write_result(&result)?;
+    eprintln!(
+        "shift: {} seed {seed}: target accuracy {last:.4} (last epoch), {wall_s:.1}s",
+        method.name()
+    );
+    Ok(result)
+}

@@ -1,0 +1,216 @@
+//! One run's folder `<out>/<task>/<method>/seed<N>/`: config.json (with the git commit), metrics.jsonl,
+//! checkpoint.pt (after every epoch and on interruption), result.json once finished.
+
+use anyhow::{Context, Result};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::{Deserialize, Serialize};
+use shift_strategies::{EpochRecord, Observer, Position, Strategy, StrategyError};
+use shift_tensor::tch::Tensor;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+/// What a finished run reports. `target_acc` is the last epoch's; `oracle_best_acc` (the best epoch, chosen
+/// with target labels) is shown for comparison with code that reports it, and labelled as an oracle.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunResult {
+    pub method: String,
+    pub seed: u64,
+    pub target_acc: f64,
+    pub oracle_best_acc: f64,
+    pub epochs: usize,
+    pub wall_s: f64,
+    pub device: String,
+    pub accuracy_per_epoch: Vec<f64>,
+}
+
+/// A saved run: where it continues, the wall time spent so far, and the strategy's state.
+#[derive(Debug)]
+pub struct Checkpoint {
+    pub next: Position,
+    pub seconds: f64,
+    pub state: Vec<(String, Tensor)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RunFolder {
+    pub dir: PathBuf,
+}
+
+impl RunFolder {
+    pub fn new(out: &Path, task: &str, method: &str, seed: u64) -> Self {
+        Self {
+            dir: out.join(task).join(method).join(format!("seed{seed}")),
+        }
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn checkpoint(&self) -> PathBuf {
+        self.file("checkpoint.pt")
+    }
+
+    /// Starts over: clears the folder and writes config.json.
+    pub fn start(&self, config: &serde_json::Value) -> Result<()> {
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).with_context(|| format!("cannot clear {}", self.dir.display()))?;
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("cannot create {}", self.dir.display()))?;
+        write_atomic(&self.file("config.json"), &serde_json::to_string_pretty(config)?)
+    }
+
+    pub fn result(&self) -> Option<RunResult> {
+        let text = std::fs::read_to_string(self.file("result.json")).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    pub fn write_result(&self, r: &RunResult) -> Result<()> {
+        write_atomic(&self.file("result.json"), &serde_json::to_string_pretty(r)?)
+    }
+
+    /// The saved state and where to continue, with the wall time spent so far.
+    pub fn load_checkpoint(&self) -> Result<Option<Checkpoint>> {
+        let path = self.checkpoint();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let named = shift_tensor::load_named(&path)?;
+        let get = |k: &str| {
+            named
+                .iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, t)| t.shallow_clone())
+                .with_context(|| format!("{}: `{k}` missing", path.display()))
+        };
+        let epoch = get("position.epoch")?.int64_value(&[]) as usize;
+        let step = get("position.step")?.int64_value(&[]);
+        let seconds = get("position.seconds")?.double_value(&[]);
+        Ok(Some(Checkpoint {
+            next: Position { epoch, step },
+            seconds,
+            state: named,
+        }))
+    }
+
+    /// The per-epoch records already written (kept up to `epochs` lines on resume).
+    pub fn keep_metrics(&self, epochs: usize) -> Result<Vec<f64>> {
+        let path = self.file("metrics.jsonl");
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().take(epochs).collect();
+        write_atomic(&path, &lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
+        lines
+            .iter()
+            .map(|l| {
+                let v: serde_json::Value = serde_json::from_str(l)?;
+                v["target_acc"]
+                    .as_f64()
+                    .context("metrics.jsonl line without target_acc")
+            })
+            .collect()
+    }
+}
+
+fn write_atomic(path: &Path, text: &str) -> Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Progress bar, metrics.jsonl and checkpoints for one run.
+pub struct RunObserver<'a> {
+    pub folder: &'a RunFolder,
+    pub bar: ProgressBar,
+    pub stop: &'a AtomicBool,
+    pub started: Instant,
+    pub seconds_before: f64,
+    pub accuracy: Vec<f64>,
+    pub epochs: usize,
+    label: String,
+}
+
+impl<'a> RunObserver<'a> {
+    pub fn new(
+        folder: &'a RunFolder,
+        stop: &'a AtomicBool,
+        label: String,
+        epochs: usize,
+        seconds_before: f64,
+        accuracy: Vec<f64>,
+    ) -> Self {
+        let bar = ProgressBar::new(0);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix:32} {bar:25} {pos:>5}/{len:5} {per_sec:>10} {msg}")
+                .expect("valid template"),
+        );
+        Self {
+            folder,
+            bar,
+            stop,
+            started: Instant::now(),
+            seconds_before,
+            accuracy,
+            epochs,
+            label,
+        }
+    }
+
+    pub fn seconds(&self) -> f64 {
+        self.seconds_before + self.started.elapsed().as_secs_f64()
+    }
+
+    fn save(&self, next: Position, strategy: &dyn Strategy) -> Result<(), StrategyError> {
+        let mut named = strategy.state();
+        named.push(("position.epoch".into(), Tensor::from(next.epoch as i64)));
+        named.push(("position.step".into(), Tensor::from(next.step)));
+        named.push(("position.seconds".into(), Tensor::from(self.seconds())));
+        shift_tensor::save_named(&self.folder.checkpoint(), &named).map_err(StrategyError::from)
+    }
+}
+
+impl Observer for RunObserver<'_> {
+    fn on_step(&mut self, at: Position, steps: i64) {
+        if self.bar.length() != Some(steps as u64) {
+            self.bar.set_length(steps as u64);
+        }
+        self.bar
+            .set_prefix(format!("{} epoch {}/{}", self.label, at.epoch + 1, self.epochs));
+        self.bar.set_position(at.step as u64 + 1);
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::SeqCst)
+    }
+
+    fn on_epoch(&mut self, r: &EpochRecord, next: Position, strategy: &dyn Strategy) -> Result<(), StrategyError> {
+        let io = |e: std::io::Error| StrategyError::Other(format!("{}: {e}", self.folder.dir.display()));
+        let mut f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.folder.dir.join("metrics.jsonl"))
+            .map_err(io)?;
+        let line = serde_json::to_string(r).map_err(|e| StrategyError::Other(e.to_string()))?;
+        writeln!(f, "{line}").map_err(io)?;
+        self.accuracy.push(r.target_acc);
+        self.save(next, strategy)?;
+        let msg = format!(
+            "loss {:.3} src acc {:.3} dom acc {:.3} lambda {:.2} -> target acc {:.4}",
+            r.train.class_loss, r.train.label_acc, r.train.domain_acc, r.lambda, r.target_acc
+        );
+        let line = format!("  {} epoch {:>3}: {msg} ({:.1}s)", self.label, r.epoch, r.seconds);
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+        Ok(())
+    }
+
+    fn on_interrupt(&mut self, next: Position, strategy: &dyn Strategy) -> Result<(), StrategyError> {
+        self.save(next, strategy)?;
+        self.bar.abandon_with_message("interrupted");
+        Ok(())
+    }
+}

@@ -1,0 +1,233 @@
+//! Office-31 runs of `shift experiment dann`: ResNet-50 (optionally ImageNet-initialised), backbone at 0.1x
+//! learning rate, images through the threaded pipeline (decoded once, cached; random crops and flips per epoch).
+//! Checkpoints are written at epoch ends; an interrupted run resumes from the last finished epoch.
+
+use crate::experiment::config::{ExperimentConfig, Task};
+use crate::experiment::run_folder::{Checkpoint, RunFolder, RunObserver, RunResult};
+use anyhow::{Context, Result};
+use shift_data::office31::{list_domain, CLASSES};
+use shift_data::pipeline::ImagePipeline;
+use shift_data::transforms::Transform;
+use shift_models::{office::OfficeNet, pretrained, AdaptNet, Part};
+use shift_strategies::{Adapt, EpochRecord, GroupSpec, Method, Observer, Position, Sgd, StepBatch, Strategy};
+use shift_tensor::tch::{Device, Kind};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+fn groups(method: Method) -> (Vec<GroupSpec>, Option<Vec<GroupSpec>>) {
+    let features = vec![
+        GroupSpec {
+            part: Part::Features,
+            prefix: Some("features.backbone."),
+            lr_mult: 0.1,
+        },
+        GroupSpec::part(Part::Features),
+        GroupSpec::part(Part::Classifier),
+    ];
+    let disc = vec![GroupSpec::part(Part::Discriminator)];
+    match method {
+        Method::Dann => (features.into_iter().chain(disc).collect(), None),
+        Method::DannAlt => (features, Some(disc)),
+        Method::SourceOnly | Method::TargetOnly => (features, None),
+    }
+}
+
+pub fn run(
+    data: &Path,
+    out: &Path,
+    cfg: &ExperimentConfig,
+    task: Task,
+    device: Device,
+    stop: &AtomicBool,
+    resume: bool,
+) -> Result<Option<Vec<RunResult>>> {
+    let Task::Office31 { source, target } = task else {
+        unreachable!("office runner for Office-31 tasks")
+    };
+    let root = data.join("office31");
+    let source_list = list_domain(&root, source)?;
+    let target_list = list_domain(&root, target)?;
+    let batch = cfg.train.batch as usize;
+    let src = ImagePipeline::new(source_list, Transform::Train, batch)?.with_cache();
+    let tgt = ImagePipeline::new(target_list.clone(), Transform::Train, batch)?.with_cache();
+    let test = ImagePipeline::new(target_list, Transform::Eval, batch)?.with_cache();
+    eprintln!(
+        "shift: Office-31 {}->{}: {} source, {} target images",
+        source.letter(),
+        target.letter(),
+        src.len(),
+        tgt.len()
+    );
+    let mut results = Vec::new();
+    for &method in &cfg.methods {
+        for &seed in &cfg.seeds {
+            let folder = RunFolder::new(out, &task.slug(), method.name(), seed);
+            if resume {
+                if let Some(done) = folder.result() {
+                    results.push(done);
+                    continue;
+                }
+            }
+            let (labelled, unlabelled) = match method {
+                Method::TargetOnly => (&tgt, None),
+                m => (&src, m.is_adversarial().then_some(&tgt)),
+            };
+            match run_one(
+                &folder, cfg, method, seed, device, labelled, unlabelled, &test, stop, resume,
+            )? {
+                Some(r) => results.push(r),
+                None => return Ok(None),
+            }
+        }
+    }
+    Ok(Some(results))
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    folder: &RunFolder,
+    cfg: &ExperimentConfig,
+    method: Method,
+    seed: u64,
+    device: Device,
+    labelled: &ImagePipeline,
+    unlabelled: Option<&ImagePipeline>,
+    test: &ImagePipeline,
+    stop: &AtomicBool,
+    resume: bool,
+) -> Result<Option<RunResult>> {
+    shift_tensor::seed_everything(seed);
+    let mut net = OfficeNet::new(device, CLASSES.len() as i64);
+    if let Some(path) = &cfg.pretrained {
+        let n = pretrained::load_into(net_vs(&mut net), path, "features.backbone.")?;
+        eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
+    }
+    let (main, disc) = groups(method);
+    let main = Sgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
+    let disc = disc
+        .map(|g| Sgd::new(net.var_store(), &g, cfg.train.momentum, cfg.train.weight_decay))
+        .transpose()?;
+    let mut strategy = Adapt::new(net, method, main, disc);
+    let mut start_epoch = 0;
+    let mut seconds = 0.0;
+    let mut history = Vec::new();
+    match if resume { folder.load_checkpoint()? } else { None } {
+        Some(Checkpoint {
+            next: position,
+            seconds: secs,
+            state: named,
+        }) => {
+            strategy
+                .load_state(&named)
+                .with_context(|| folder.checkpoint().display().to_string())?;
+            // Office-31 checkpoints are taken at epoch ends only: an interrupted epoch runs again.
+            start_epoch = position.epoch;
+            history = folder.keep_metrics(position.epoch)?;
+            seconds = secs;
+        }
+        None => {
+            let config = serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
+            folder.start(&config)?;
+        }
+    }
+    let label = format!("{method} seed {seed}");
+    let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
+    let full = labelled.batches_per_epoch() as i64;
+    if full == 0 {
+        anyhow::bail!(
+            "`batch`: {} is larger than the {} labelled images",
+            cfg.train.batch,
+            labelled.len()
+        );
+    }
+    let steps = cfg.train.steps_per_epoch.map_or(full, |s| s.min(full));
+    let total = (cfg.train.epochs as i64 * steps) as f64;
+    for epoch in start_epoch..cfg.train.epochs {
+        let t0 = Instant::now();
+        let epoch_seed = seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
+        let mut xs_iter = labelled.epoch(epoch_seed);
+        let mut xt_iter = unlabelled.map(|u| (u, u.epoch(epoch_seed ^ 0x5eed), 0u64));
+        let (mut lr, mut lambda) = (0.0, 0.0);
+        for step in 0..steps {
+            let (xs, ys) = xs_iter.next().context("source pipeline ended early")??;
+            let xt = match &mut xt_iter {
+                Some((pipe, it, round)) => Some(match it.next() {
+                    Some(b) => b?.0,
+                    None => {
+                        // The target set is smaller than the source: start another pass over it.
+                        *round += 1;
+                        *it = pipe.epoch(epoch_seed ^ 0x5eed ^ *round);
+                        it.next().context("target pipeline is empty")??.0
+                    }
+                }),
+                None => None,
+            };
+            let p = (epoch as i64 * steps + step) as f64 / total;
+            lr = cfg.train.lr.at(p);
+            lambda = cfg.train.lambda.value(p);
+            let (xs, ys) = (xs.to_device(device), ys.to_device(device));
+            let xt = xt.map(|x| x.to_device(device));
+            strategy.train_step(
+                &StepBatch {
+                    labelled: (&xs, &ys),
+                    unlabelled: xt.as_ref(),
+                },
+                lr,
+                lambda,
+            )?;
+            observer.on_step(Position { epoch, step }, steps);
+            if observer.stop_requested() {
+                observer
+                    .bar
+                    .abandon_with_message("interrupted (resumes from the last finished epoch)");
+                return Ok(None);
+            }
+        }
+        let train = strategy.take_metrics();
+        if !train.class_loss.is_finite() || !train.domain_loss.is_finite() {
+            anyhow::bail!(
+                "epoch {}: loss is not finite; stopped, the last good checkpoint is kept in {}",
+                epoch + 1,
+                folder.dir.display()
+            );
+        }
+        let target_acc = accuracy(&strategy, test, device)?;
+        let record = EpochRecord {
+            epoch: epoch + 1,
+            steps,
+            lr,
+            lambda,
+            train,
+            target_acc,
+            seconds: t0.elapsed().as_secs_f64(),
+        };
+        observer.on_epoch(
+            &record,
+            Position {
+                epoch: epoch + 1,
+                step: 0,
+            },
+            &strategy,
+        )?;
+    }
+    observer.bar.finish_and_clear();
+    let acc = observer.accuracy.clone();
+    crate::experiment::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs).map(Some)
+}
+
+fn net_vs(net: &mut OfficeNet) -> &mut shift_tensor::tch::nn::VarStore {
+    net.var_store_mut()
+}
+
+fn accuracy(strategy: &Adapt<OfficeNet>, test: &ImagePipeline, device: Device) -> Result<f64> {
+    let (mut correct, mut n) = (0i64, 0i64);
+    for b in test.epoch(0) {
+        let (x, y) = b?;
+        let (x, y) = (x.to_device(device), y.to_device(device));
+        let logits = shift_tensor::tch::no_grad(|| strategy.net.classify(&strategy.net.features(&x, false), false));
+        correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
+        n += y.size()[0];
+    }
+    Ok(if n == 0 { 0.0 } else { correct as f64 / n as f64 })
+}

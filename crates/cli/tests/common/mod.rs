@@ -1,0 +1,126 @@
+//! Small, real data sets written in the released layouts (with the download marker), and the shift binary.
+#![allow(dead_code)] // each test file uses a different part of these helpers
+
+use image::RgbImage;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn shift() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_shift"));
+    c.env("SHIFT_LOG", "warn");
+    c
+}
+
+pub fn run_ok(cmd: &mut Command) -> Output {
+    let out = cmd.output().expect("shift runs");
+    assert!(
+        out.status.success(),
+        "shift failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+pub fn run_err(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("shift runs");
+    assert!(
+        !out.status.success(),
+        "shift should have failed:\n{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+fn idx(dims: &[u32], data: &[u8]) -> Vec<u8> {
+    let mut b = vec![0, 0, 8, dims.len() as u8];
+    for d in dims {
+        b.extend_from_slice(&d.to_be_bytes());
+    }
+    b.extend_from_slice(data);
+    b
+}
+
+/// A 28x28 "digit" for class `c`: a bar whose position and thickness depend on the class, plus a little noise.
+fn digit(c: u8, k: usize) -> Vec<u8> {
+    (0..28 * 28)
+        .map(|p| {
+            let (r, col) = (p / 28, p % 28);
+            let on = (r as i32 - (4 + 2 * c as i32)).abs() <= 1 && col > 3 && col < 24;
+            if on || (p * 31 + k * 17).is_multiple_of(97) {
+                255
+            } else {
+                0
+            }
+        })
+        .collect()
+}
+
+/// mnist/ and mnist_m/ with `n_train` / `n_test` examples, in the released layouts, marked complete.
+pub fn digits_data(root: &Path, n_train: usize, n_test: usize) -> PathBuf {
+    let mnist = root.join("mnist");
+    std::fs::create_dir_all(&mnist).unwrap();
+    let labels = |n: usize| (0..n).map(|i| (i % 10) as u8).collect::<Vec<_>>();
+    for (prefix, n) in [("train", n_train), ("t10k", n_test)] {
+        let ys = labels(n);
+        let xs: Vec<u8> = ys.iter().enumerate().flat_map(|(k, &c)| digit(c, k)).collect();
+        std::fs::write(
+            mnist.join(format!("{prefix}-images-idx3-ubyte")),
+            idx(&[n as u32, 28, 28], &xs),
+        )
+        .unwrap();
+        std::fs::write(mnist.join(format!("{prefix}-labels-idx1-ubyte")), idx(&[n as u32], &ys)).unwrap();
+    }
+    std::fs::write(mnist.join(".complete"), "{}").unwrap();
+    let mm = root.join("mnist_m");
+    for (split, n) in [("train", n_train), ("test", n_test)] {
+        let dir = mm.join(format!("mnist_m_{split}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut lines = String::new();
+        for (k, c) in labels(n).into_iter().enumerate() {
+            let d = digit(c, k);
+            let img = RgbImage::from_fn(32, 32, |x, y| {
+                let inside = (2..30).contains(&x) && (2..30).contains(&y);
+                let v = if inside {
+                    d[((y - 2) * 28 + (x - 2)) as usize]
+                } else {
+                    0
+                };
+                let bg = [(x * 7 + k as u32) as u8, (y * 5) as u8, 90];
+                image::Rgb(std::array::from_fn(|ch| {
+                    (bg[ch] as i16 - v as i16).unsigned_abs() as u8
+                }))
+            });
+            img.save(dir.join(format!("{k:08}.png"))).unwrap();
+            lines.push_str(&format!("{k:08}.png {c}\n"));
+        }
+        std::fs::write(mm.join(format!("mnist_m_{split}_labels.txt")), lines).unwrap();
+    }
+    std::fs::write(mm.join(".complete"), "{}").unwrap();
+    root.to_path_buf()
+}
+
+pub fn results(out: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap()
+}
+
+/// (method, seed, target_acc, accuracy per epoch) of every run.
+pub fn numbers(out: &Path) -> Vec<(String, u64, f64, Vec<f64>)> {
+    results(out)["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["method"].as_str().unwrap().to_string(),
+                r["seed"].as_u64().unwrap(),
+                r["target_acc"].as_f64().unwrap(),
+                r["accuracy_per_epoch"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect(),
+            )
+        })
+        .collect()
+}

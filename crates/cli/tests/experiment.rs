@@ -1,0 +1,161 @@
+//! `shift experiment dann` end to end on small real data sets: outputs, reproducibility, Ctrl-C and --resume,
+//! and refusal of bad settings.
+
+mod common;
+
+use common::{digits_data, numbers, results, run_err, run_ok, shift};
+use std::path::Path;
+
+/// `shift experiment dann` on CPU with small defaults; a flag in `extra` replaces the default of the same name.
+fn dann_with(data: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
+    let defaults = [
+        ("--device", "cpu"),
+        ("--seeds", "0"),
+        ("--batch", "32"),
+        ("--epochs", "2"),
+        ("--steps-per-epoch", "6"),
+    ];
+    let mut c = shift();
+    c.args(["experiment", "dann", "--data"]).arg(data).arg("--out").arg(out);
+    for (flag, value) in defaults {
+        if !extra.contains(&flag) {
+            c.args([flag, value]);
+        }
+    }
+    c.args(extra);
+    c
+}
+
+fn dann(data: &Path, out: &Path) -> std::process::Command {
+    dann_with(data, out, &[])
+}
+
+#[test]
+fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 256, 64);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let out = run_ok(&mut dann(&data, &a));
+    let table = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "| source-only |",
+        "| dann |",
+        "| target-only |",
+        "0.5225",
+        "0.7666",
+        "0.9596",
+        "results.md",
+    ] {
+        assert!(table.contains(expected), "missing {expected} in:\n{table}");
+    }
+    for f in ["results.md", "results.json", "accuracy.svg"] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    for m in ["source-only", "dann", "target-only"] {
+        let run = a.join("mnist-mnistm").join(m).join("seed0");
+        for f in ["config.json", "metrics.jsonl", "checkpoint.pt", "result.json"] {
+            assert!(run.join(f).is_file(), "{m}/{f}");
+        }
+        let cfg: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+        assert!(cfg["git_commit"].is_string() && cfg["seed"] == 0);
+        assert_eq!(
+            std::fs::read_to_string(run.join("metrics.jsonl"))
+                .unwrap()
+                .lines()
+                .count(),
+            2
+        );
+    }
+    let r = results(&a);
+    assert_eq!(r["runs"].as_array().unwrap().len(), 3);
+    assert_eq!(r["summary"].as_array().unwrap().len(), 3);
+    run_ok(&mut dann(&data, &b));
+    let (na, nb) = (numbers(&a), numbers(&b));
+    assert_eq!(na, nb, "the same seed on CPU must give identical numbers");
+    for (method, _, acc, per_epoch) in &na {
+        assert_eq!(
+            Some(acc),
+            per_epoch.last(),
+            "{method}: the reported accuracy is the last epoch's"
+        );
+    }
+}
+
+#[test]
+fn ctrl_c_saves_a_checkpoint_and_resume_finishes_with_the_same_numbers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 512, 64);
+    let (whole, cut) = (tmp.path().join("whole"), tmp.path().join("cut"));
+    let flags = ["--methods", "dann", "--epochs", "3", "--steps-per-epoch", "12"];
+    run_ok(&mut dann_with(&data, &whole, &flags));
+    let mut child = dann_with(&data, &cut, &flags)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let checkpoint = cut.join("mnist-mnistm/dann/seed0/checkpoint.pt");
+    let t0 = std::time::Instant::now();
+    while !checkpoint.exists() && t0.elapsed().as_secs() < 120 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let code = child.wait().unwrap().code();
+    if code == Some(130) {
+        assert!(checkpoint.exists() && !cut.join("results.json").exists());
+    } else {
+        // The signal came after the last step: the run had already finished.
+        assert_eq!(code, Some(0));
+    }
+    run_ok(dann_with(&data, &cut, &flags).arg("--resume"));
+    assert_eq!(numbers(&cut), numbers(&whole));
+    let lines = std::fs::read_to_string(cut.join("mnist-mnistm/dann/seed0/metrics.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 3, "metrics.jsonl holds each epoch once");
+}
+
+#[test]
+fn bad_settings_are_refused_naming_the_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 64, 16);
+    let out = tmp.path().join("out");
+    let e = run_err(&mut dann_with(&data, &out, &["--batch", "0"]));
+    assert!(e.contains("`batch`"), "{e}");
+    let e = run_err(dann(&data, &out).args(["--methods", "dann,magic"]));
+    assert!(e.contains("unknown method `magic`"), "{e}");
+    let e = run_err(dann(&data, &out).args(["--task", "svhn:mnist"]));
+    assert!(e.contains("`task`") && e.contains("svhn:mnist"), "{e}");
+    let e = run_err(dann(&data, &out).args(["--task", "office31:A-A"]));
+    assert!(e.contains("adapts a domain to itself"), "{e}");
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(
+        &cfg,
+        "[train]\nlr = { kind = \"paper\", lr0 = -0.01, alpha = 10.0, beta = 0.75 }\n",
+    )
+    .unwrap();
+    let e = run_err(dann(&data, &out).arg("--config").arg(&cfg));
+    assert!(e.contains("`lr_schedule.lr0`"), "{e}");
+    std::fs::write(&cfg, "[train]\nbatchsize = 3\n").unwrap();
+    let e = run_err(dann(&data, &out).arg("--config").arg(&cfg));
+    assert!(e.contains("bad.toml") && e.contains("batchsize"), "{e}");
+    let e = run_err(&mut dann_with(&data, &out, &["--device", "cuda:7"]));
+    assert!(e.contains("cuda:7"), "{e}");
+    let e = run_err(&mut dann(&tmp.path().join("nothing"), &out));
+    assert!(e.contains("cargo xtask download mnist"), "{e}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_message() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 128, 16);
+    let cfg = tmp.path().join("nan.json");
+    std::fs::write(
+        &cfg,
+        r#"{"methods": ["source-only"], "train": {"lr": {"kind": "constant", "lr": 1e30}}}"#,
+    )
+    .unwrap();
+    let e = run_err(dann(&data, &tmp.path().join("out")).arg("--config").arg(&cfg));
+    assert!(e.contains("not finite") && e.contains("last good checkpoint"), "{e}");
+}

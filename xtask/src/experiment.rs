@@ -1,0 +1,72 @@
+//! `cargo xtask experiment dann [FLAGS]`: sets up libtorch, downloads the data the task needs (from
+//! `--mirror` or `SHIFT_MIRROR` when given), builds shift in release mode and runs `shift experiment dann`.
+//! Every flag except `--mirror` is passed on to shift (`--data` too, after the download has used it).
+
+use crate::download::{self, DataPlace};
+use crate::{cmd, setup};
+use anyhow::{bail, Result};
+use std::path::PathBuf;
+
+pub fn run(args: Vec<String>) -> Result<()> {
+    let Some((which, rest)) = args.split_first() else {
+        bail!("usage: cargo xtask experiment dann [FLAGS]  (see `cargo xtask experiment dann --help`)");
+    };
+    if which != "dann" {
+        bail!("unknown experiment `{which}` (known: dann)");
+    }
+    let (place, passthrough) = split_data_flags(rest)?;
+    if passthrough.iter().any(|a| a == "--help" || a == "-h") {
+        return cmd::run(cmd::shift_release(&setup::run()?).args(["experiment", "dann", "--help"]));
+    }
+    let libtorch = setup::run()?;
+    let manifest = download::manifest()?;
+    let office = passthrough.iter().any(|a| a.contains("office31"));
+    let needed: &[&str] = if office {
+        &["office31"]
+    } else {
+        &["mnist", "bsds500", "mnist-m"]
+    };
+    for name in needed {
+        download::ensure(&manifest, name, &place, false)?;
+    }
+    cmd::run(
+        cmd::shift_release(&libtorch)
+            .args(["experiment", "dann", "--data"])
+            .arg(place.data_dir())
+            .args(&passthrough),
+    )
+}
+
+/// Takes `--mirror X`, `--data X` (and their `=` forms) out of the flags.
+fn split_data_flags(args: &[String]) -> Result<(DataPlace, Vec<String>)> {
+    let mut place = DataPlace {
+        mirror: None,
+        data: None,
+    };
+    let mut rest = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let (flag, inline) = match a.split_once('=') {
+            Some((f, v)) if f == "--mirror" || f == "--data" => (f, Some(v.to_string())),
+            _ => (a.as_str(), None),
+        };
+        match flag {
+            "--mirror" | "--data" => {
+                let value = match inline {
+                    Some(v) => v,
+                    None => it
+                        .next()
+                        .cloned()
+                        .ok_or_else(|| anyhow::anyhow!("`{flag}` needs a value"))?,
+                };
+                if flag == "--mirror" {
+                    place.mirror = Some(value);
+                } else {
+                    place.data = Some(PathBuf::from(value));
+                }
+            }
+            _ => rest.push(a.clone()),
+        }
+    }
+    Ok((place, rest))
+}
