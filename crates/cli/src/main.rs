@@ -1,6 +1,7 @@
 //! The `shift` binary: transfer learning and domain adaptation experiments on libtorch.
 
 mod bench;
+mod bench_train;
 mod data;
 mod experiment;
 mod info;
@@ -44,6 +45,8 @@ enum ExperimentCommand {
 enum BenchCommand {
     /// Data loading, MNIST-M rebuild and image pipeline throughput.
     Data(bench::BenchDataArgs),
+    /// The digit DANN train step: steps/s and images/s (compare with bench/reference_dann.py --mode speed).
+    Train(bench_train::BenchTrainArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +63,7 @@ fn main() -> std::process::ExitCode {
             ExperimentCommand::Dann(args) => experiment::run(args).map(|()| std::process::ExitCode::SUCCESS),
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::Train(args)) => bench_train::run(args).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
