@@ -1,5 +1,5 @@
-//! `cargo xtask experiment dann [FLAGS]`: sets up libtorch, downloads the data the task needs (from
-//! `--mirror` or `SHIFT_MIRROR` when given), builds shift in release mode and runs `shift experiment dann`.
+//! `cargo xtask experiment dann|finetune [FLAGS]`: sets up libtorch, downloads the data the task needs (from
+//! `--mirror` or `SHIFT_MIRROR` when given), builds shift in release mode and runs `shift experiment ...`.
 //! Every flag except `--mirror` is passed on to shift (`--data` too, after the download has used it).
 
 use crate::download::{self, DataPlace};
@@ -11,12 +11,12 @@ pub fn run(args: Vec<String>) -> Result<()> {
     let Some((which, rest)) = args.split_first() else {
         bail!("usage: cargo xtask experiment dann [FLAGS]  (see `cargo xtask experiment dann --help`)");
     };
-    if which != "dann" {
-        bail!("unknown experiment `{which}` (known: dann)");
+    if which != "dann" && which != "finetune" {
+        bail!("unknown experiment `{which}` (known: dann, finetune)");
     }
     let (place, passthrough) = split_data_flags(rest)?;
     if passthrough.iter().any(|a| a == "--help" || a == "-h") {
-        return cmd::run(cmd::shift_release(&setup::run()?).args(["experiment", "dann", "--help"]));
+        return cmd::run(cmd::shift_release(&setup::run()?).args(["experiment", which, "--help"]));
     }
     let libtorch = setup::run()?;
     let manifest = download::manifest()?;

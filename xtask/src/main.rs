@@ -23,7 +23,7 @@ enum Command {
     Setup,
     /// Download and verify data sets (mnist, mnist-m, bsds500, office31, all) from a mirror or their sources.
     Download(download::DownloadArgs),
-    /// Run an experiment: `dann` (MNIST -> MNIST-M by default). Flags go to `shift experiment dann`.
+    /// Run an experiment: `dann` (MNIST -> MNIST-M by default) or `finetune`. Flags go to `shift experiment`.
     Experiment {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,

@@ -39,6 +39,8 @@ enum Command {
 enum ExperimentCommand {
     /// MNIST -> MNIST-M (or Office-31): source-only, DANN, target-only over seeds.
     Dann(experiment::DannArgs),
+    /// Pretrain on MNIST, fine-tune on k labelled MNIST-M images per class under freeze policies.
+    Finetune(experiment::finetune::FinetuneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -61,6 +63,9 @@ fn main() -> std::process::ExitCode {
         Command::Data(cmd) => data::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
         Command::Experiment(e) => match *e {
             ExperimentCommand::Dann(args) => experiment::run(args).map(|()| std::process::ExitCode::SUCCESS),
+            ExperimentCommand::Finetune(args) => {
+                experiment::finetune::run(args).map(|()| std::process::ExitCode::SUCCESS)
+            }
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Train(args)) => bench_train::run(args).map(|()| std::process::ExitCode::SUCCESS),

@@ -37,6 +37,14 @@ impl DigitBatcher {
         Tensor::randperm(self.len(), (Kind::Int64, self.device()))
     }
 
+    /// At least `count` indices: successive fresh permutations, each a full pass over the split (for epochs
+    /// longer than one pass, e.g. fine-tuning on a few labelled examples).
+    pub fn shuffled_for(&self, count: i64) -> Tensor {
+        let passes = (count.max(1) + self.len() - 1) / self.len().max(1);
+        let perms: Vec<Tensor> = (0..passes.max(1)).map(|_| self.shuffled()).collect();
+        Tensor::cat(&perms, 0)
+    }
+
     /// `count` indices drawn uniformly with replacement: the endless target stream, one epoch's worth at a time.
     pub fn draws(&self, count: i64) -> Tensor {
         Tensor::randint(self.len(), [count], (Kind::Int64, self.device()))

@@ -19,7 +19,9 @@ pub fn load_train_photos(folder: &Path) -> Result<Vec<RgbImage>, DataError> {
     if paths.is_empty() {
         return Err(DataError::format(&dir, "no .jpg photos"));
     }
-    paths.par_iter().map(|p| decode_rgb(p)).collect()
+    // Decoded in parallel, collected in order: the error reported is the first bad file, every time.
+    let decoded: Vec<Result<RgbImage, DataError>> = paths.par_iter().map(|p| decode_rgb(p)).collect();
+    decoded.into_iter().collect()
 }
 
 /// Decodes any image file to 8-bit RGB; an unreadable file is an error naming it.

@@ -151,7 +151,8 @@ fn load_split(folder: &Path, split: &str) -> Result<Digits, DataError> {
     let text = std::fs::read_to_string(&lpath).map_err(DataError::io(&lpath))?;
     let rows = parse_labels(&text, &lpath)?;
     let dir = folder.join(format!("mnist_m_{split}"));
-    let images: Vec<Vec<u8>> = rows
+    // Decoded in parallel, collected in order: the error reported is the first bad file, every time.
+    let decoded: Vec<Result<Vec<u8>, DataError>> = rows
         .par_iter()
         .map(|(file, _)| {
             let path = dir.join(file);
@@ -164,7 +165,8 @@ fn load_split(folder: &Path, split: &str) -> Result<Digits, DataError> {
             }
             Ok(img.into_raw())
         })
-        .collect::<Result<_, _>>()?;
+        .collect();
+    let images = decoded.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(Digits {
         images: images.concat(),
         labels: rows.iter().map(|(_, l)| *l).collect(),

@@ -89,7 +89,8 @@ impl ImagePipeline {
     }
 
     fn make_batch(&self, indices: &[usize], seed: u64, offset: usize) -> Result<Batch, DataError> {
-        let pixels: Vec<Vec<f32>> = indices
+        // Transformed in parallel, collected in order: the error reported is the first bad file, every time.
+        let pixels: Vec<Result<Vec<f32>, DataError>> = indices
             .par_iter()
             .enumerate()
             .map(|(k, &i)| {
@@ -98,7 +99,8 @@ impl ImagePipeline {
                 rng.set_stream((offset + k) as u64);
                 Ok(crop_normalise(&img, self.transform, &mut rng))
             })
-            .collect::<Result<_, DataError>>()?;
+            .collect();
+        let pixels = pixels.into_iter().collect::<Result<Vec<_>, DataError>>()?;
         let n = indices.len() as i64;
         let x = Tensor::from_slice(&pixels.concat()).view([n, 3, CROP as i64, CROP as i64]);
         let y = Tensor::from_slice(&indices.iter().map(|&i| self.list.labels[i]).collect::<Vec<_>>());

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod evaluate;
+pub mod finetune;
 pub mod method;
 pub mod runner;
 pub mod schedule;

@@ -24,7 +24,7 @@ pub struct TrainConfig {
     pub epochs: usize,
     /// Examples per domain per step (the paper: 64 source + 64 target).
     pub batch: i64,
-    /// Cap on steps per epoch (None: one pass over the labelled data).
+    /// Steps per epoch (None: one pass over the labelled data; more than a pass draws further permutations).
     pub steps_per_epoch: Option<i64>,
     pub lr: LrSchedule,
     pub lambda: LambdaSchedule,
@@ -147,7 +147,8 @@ pub fn fit(
             ),
         });
     }
-    let steps = cfg.steps_per_epoch.map_or(full, |s| s.min(full));
+    // An epoch is one pass unless `steps_per_epoch` says otherwise (longer epochs draw further passes).
+    let steps = cfg.steps_per_epoch.unwrap_or(full);
     let total = (cfg.epochs as i64 * steps) as f64;
     let needs_target = strategy.method().is_adversarial();
     if needs_target && task.unlabelled.is_none() {
@@ -161,7 +162,7 @@ pub fn fit(
         let t0 = Instant::now();
         // Every epoch draws from its own seed: a run resumed at any step sees the same batches.
         shift_tensor::tch::manual_seed(epoch_seed(seed, epoch));
-        let order = task.labelled.shuffled();
+        let order = task.labelled.shuffled_for(steps * cfg.batch);
         let draws = match (&task.unlabelled, needs_target) {
             (Some(t), true) => Some(t.draws(steps * cfg.batch)),
             _ => None,

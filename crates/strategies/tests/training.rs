@@ -314,3 +314,24 @@ fn a_diverging_run_stops_with_a_clear_message() {
     assert!(matches!(e, StrategyError::NonFinite { epoch: 1, .. }), "{e}");
     assert!(e.to_string().contains("last good checkpoint is kept"));
 }
+
+#[test]
+fn balanced_subsets_take_k_per_class_and_depend_on_the_seed() {
+    use shift_strategies::finetune::{balanced_subset, Policy};
+    let labels: Vec<u8> = (0..200).map(|i| (i % 10) as u8).collect();
+    let a = balanced_subset(&labels, 10, Some(3), 1);
+    assert_eq!(a.len(), 30);
+    for c in 0..10u8 {
+        assert_eq!(a.iter().filter(|&&i| labels[i] == c).count(), 3);
+    }
+    assert_eq!(a, balanced_subset(&labels, 10, Some(3), 1));
+    assert_ne!(a, balanced_subset(&labels, 10, Some(3), 2));
+    assert_eq!(balanced_subset(&labels, 10, None, 1).len(), 200);
+    assert_eq!(
+        balanced_subset(&labels, 10, Some(50), 1).len(),
+        200,
+        "a class with fewer gives all it has"
+    );
+    assert_eq!(Policy::Head.groups().len(), 1);
+    assert_eq!("discriminative".parse::<Policy>().unwrap().groups()[0].lr_mult, 0.1);
+}

@@ -2,6 +2,7 @@
 //! with a run folder per run, a results table beside the paper's numbers, and a plot.
 
 pub(crate) mod config;
+pub mod finetune;
 mod report;
 pub(crate) mod run_folder;
 
@@ -56,11 +57,13 @@ pub struct DannArgs {
     /// Examples per domain per step.
     #[arg(long)]
     batch: Option<i64>,
-    /// Cap on steps per epoch.
+    /// Steps per epoch (default: one pass over the labelled data).
     #[arg(long)]
     steps_per_epoch: Option<i64>,
+    /// Use only the first N labelled source images.
     #[arg(long)]
     source_limit: Option<usize>,
+    /// Use only the first N target train images.
     #[arg(long)]
     target_limit: Option<usize>,
     /// Office-31: resnet50.
@@ -226,7 +229,7 @@ fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Resu
 
 /// One run in its folder: fresh, resumed from its checkpoint, or reused when finished (with --resume).
 #[allow(clippy::too_many_arguments)]
-fn run_one(
+pub(crate) fn run_one(
     folder: &RunFolder,
     cfg: &ExperimentConfig,
     method: Method,

@@ -1,0 +1,94 @@
+//! `shift experiment finetune` end to end on small real data: outputs, class-balanced subsets, reproducibility.
+
+mod common;
+
+use common::{digits_data, run_err, run_ok, shift};
+use std::path::Path;
+
+fn finetune(data: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
+    let mut c = shift();
+    c.args([
+        "experiment",
+        "finetune",
+        "--device",
+        "cpu",
+        "--seeds",
+        "0",
+        "--pretrain-epochs",
+        "1",
+    ])
+    .args(["--finetune-steps", "4", "--data"])
+    .arg(data)
+    .arg("--out")
+    .arg(out)
+    .args(extra);
+    c
+}
+
+fn runs(out: &Path) -> Vec<(String, Option<u64>, f64)> {
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["policy"].as_str().unwrap().into(),
+                r["labels_per_class"].as_u64(),
+                r["target_acc"].as_f64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn policies_by_k_table_subsets_and_reproducibility() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 256, 32);
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    let flags = ["--labels-per-class", "2,all", "--policies", "head,scratch,dann"];
+    let out = run_ok(&mut finetune(&data, &a, &flags));
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| policy | k=2 | k=all |") && table.contains("| head |") && table.contains("| dann |"),
+        "{table}"
+    );
+    for f in ["results.md", "results.json", "accuracy_vs_k.svg"] {
+        assert!(a.join(f).is_file(), "{f}");
+    }
+    let subset: Vec<usize> =
+        serde_json::from_str(&std::fs::read_to_string(a.join("finetune/k2/seed0/subset.json")).unwrap()).unwrap();
+    assert_eq!(subset.len(), 20, "2 per class, 10 classes");
+    let mut per_class = [0; 10];
+    for i in &subset {
+        per_class[i % 10] += 1; // the test data's label is i % 10
+    }
+    assert_eq!(per_class, [2; 10]);
+    assert!(
+        a.join("pretrain/source-only/seed0/checkpoint.pt").is_file()
+            && a.join("pretrain/dann/seed0/checkpoint.pt").is_file()
+    );
+    let ra = runs(&a);
+    assert_eq!(ra.len(), 6);
+    assert!(ra.contains(&(ra[0].0.clone(), Some(2), ra[0].2)) || ra.iter().any(|r| r.1 == Some(2)));
+    run_ok(&mut finetune(&data, &b, &flags));
+    assert_eq!(ra, runs(&b), "same seed, same numbers");
+}
+
+#[test]
+fn bad_finetune_settings_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 64, 16);
+    let out = tmp.path().join("out");
+    let e = run_err(&mut finetune(&data, &out, &["--labels-per-class", "0"]));
+    assert!(e.contains("`labels_per_class`") && e.contains("`0`"), "{e}");
+    let e = run_err(&mut finetune(&data, &out, &["--policies", "all-of-them"]));
+    assert!(e.contains("unknown policy `all-of-them`"), "{e}");
+    let e = run_err(&mut finetune(
+        &data,
+        &out,
+        &["--from", "/no/such/checkpoint.pt", "--policies", "head"],
+    ));
+    assert!(e.contains("/no/such/checkpoint.pt"), "{e}");
+}

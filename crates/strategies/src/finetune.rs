@@ -1,0 +1,108 @@
+//! Fine-tuning policies (the brief's first transfer setting, both domains labelled): which parts of a
+//! pretrained network train on the labelled target examples, at which learning rate, and from which start.
+
+use crate::{GroupSpec, StrategyError};
+use serde::{Deserialize, Serialize};
+use shift_models::Part;
+use std::{fmt, str::FromStr};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Policy {
+    /// Source-pretrained; the feature extractor frozen, only the label predictor trains.
+    Head,
+    /// Source-pretrained; everything trains at the same rate.
+    Full,
+    /// Source-pretrained; the feature extractor at 0.1x the learning rate.
+    Discriminative,
+    /// No pretraining: the baseline.
+    Scratch,
+    /// DANN-pretrained (source labels + unlabelled target), then everything trains.
+    Dann,
+}
+
+/// Where a policy's weights start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Start {
+    Random,
+    SourceOnly,
+    Dann,
+}
+
+impl Policy {
+    pub const ALL: [Policy; 5] = [Self::Head, Self::Full, Self::Discriminative, Self::Scratch, Self::Dann];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Head => "head",
+            Self::Full => "full",
+            Self::Discriminative => "discriminative",
+            Self::Scratch => "scratch",
+            Self::Dann => "dann",
+        }
+    }
+
+    pub fn start(self) -> Start {
+        match self {
+            Self::Scratch => Start::Random,
+            Self::Dann => Start::Dann,
+            _ => Start::SourceOnly,
+        }
+    }
+
+    /// The optimiser groups; whatever they leave out is frozen.
+    pub fn groups(self) -> Vec<GroupSpec> {
+        let classifier = GroupSpec::part(Part::Classifier);
+        match self {
+            Self::Head => vec![classifier],
+            Self::Discriminative => vec![
+                GroupSpec {
+                    part: Part::Features,
+                    prefix: None,
+                    lr_mult: 0.1,
+                },
+                classifier,
+            ],
+            Self::Full | Self::Scratch | Self::Dann => vec![GroupSpec::part(Part::Features), classifier],
+        }
+    }
+}
+
+impl fmt::Display for Policy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Policy {
+    type Err = StrategyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s.trim())
+            .ok_or_else(|| StrategyError::Invalid {
+                field: "policies".into(),
+                msg: format!(
+                    "unknown policy `{s}` (known: {})",
+                    Self::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+                ),
+            })
+    }
+}
+
+/// A class-balanced labelled subset: `k` examples of each class drawn with `seed` (all of a class when it has
+/// fewer), returned as sorted indices. `None` for k means every example.
+pub fn balanced_subset(labels: &[u8], classes: usize, k: Option<usize>, seed: u64) -> Vec<usize> {
+    use rand::{seq::SliceRandom, SeedableRng};
+    let Some(k) = k else { return (0..labels.len()).collect() };
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
+    let mut picked = Vec::new();
+    for c in 0..classes {
+        let mut of_class: Vec<usize> = (0..labels.len()).filter(|&i| labels[i] as usize == c).collect();
+        of_class.shuffle(&mut rng);
+        picked.extend(of_class.into_iter().take(k));
+    }
+    picked.sort_unstable();
+    picked
+}
