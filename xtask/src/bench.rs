@@ -78,11 +78,11 @@ fn train(args: &BenchArgs) -> Result<()> {
     }
     let python = root.join(".venv/bin/python");
     // The reference imports numpy, which torch does not pull in.
-    if !std::process::Command::new(&python)
+    let probe = std::process::Command::new(&python)
         .args(["-c", "import numpy"])
-        .status()?
-        .success()
-    {
+        .stderr(std::process::Stdio::null())
+        .status()?;
+    if !probe.success() {
         cmd::run(std::process::Command::new(&python).args(["-m", "pip", "install", "-q", "numpy"]))?;
     }
     let device = match shift["device"].as_str().unwrap_or("Cpu") {

@@ -3,14 +3,16 @@
 //! Checkpoints are written at epoch ends; an interrupted run resumes from the last finished epoch.
 
 use crate::experiment::config::{ExperimentConfig, Task};
-use crate::experiment::run_folder::{Checkpoint, RunFolder, RunObserver, RunResult};
+use crate::experiment::run_folder::{Resumed, RunFolder, RunObserver, RunResult};
 use anyhow::{Context, Result};
 use shift_data::office31::{list_domain, CLASSES};
 use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::{office::OfficeNet, pretrained, AdaptNet, Part};
-use shift_strategies::{Adapt, EpochRecord, GroupSpec, Method, Observer, Position, Sgd, StepBatch, Strategy};
-use shift_tensor::tch::{Device, Kind};
+use shift_strategies::{
+    end_epoch, Adapt, EpochEnd, GroupSpec, Method, Observer, Position, Sgd, StepBatch, Strategy, StrategyError,
+};
+use shift_tensor::tch::Device;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -109,28 +111,15 @@ fn run_one(
         .map(|g| Sgd::new(net.var_store(), &g, cfg.train.momentum, cfg.train.weight_decay))
         .transpose()?;
     let mut strategy = Adapt::new(net, method, main, disc);
-    let mut start_epoch = 0;
-    let mut seconds = 0.0;
-    let mut history = Vec::new();
-    match if resume { folder.load_checkpoint()? } else { None } {
-        Some(Checkpoint {
-            next: position,
-            seconds: secs,
-            state: named,
-        }) => {
-            strategy
-                .load_state(&named)
-                .with_context(|| folder.checkpoint().display().to_string())?;
-            // Office-31 checkpoints are taken at epoch ends only: an interrupted epoch runs again.
-            start_epoch = position.epoch;
-            history = folder.keep_metrics(position.epoch)?;
-            seconds = secs;
-        }
-        None => {
-            let config = serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
-            folder.start(&config)?;
-        }
-    }
+    let config =
+        serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
+    // Office-31 checkpoints are taken at epoch ends only: an interrupted epoch runs again.
+    let Resumed {
+        next,
+        seconds,
+        accuracy: history,
+    } = folder.resume_or_start(&mut strategy, resume, config)?;
+    let start_epoch = next.epoch;
     let label = format!("{method} seed {seed}");
     let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
     let full = labelled.batches_per_epoch() as i64;
@@ -184,32 +173,17 @@ fn run_one(
                 return Ok(None);
             }
         }
-        let train = strategy.take_metrics();
-        if !train.class_loss.is_finite() || !train.domain_loss.is_finite() {
-            anyhow::bail!(
-                "epoch {}: loss is not finite; stopped, the last good checkpoint is kept in {}",
-                epoch + 1,
-                folder.dir.display()
-            );
-        }
-        let target_acc = accuracy(&strategy, test, device)?;
-        let record = EpochRecord {
-            epoch: epoch + 1,
+        let end = EpochEnd {
+            epoch,
             steps,
             lr,
             lambda,
-            train,
-            target_acc,
-            seconds: t0.elapsed().as_secs_f64(),
+            started: t0,
         };
-        observer.on_epoch(
-            &record,
-            Position {
-                epoch: epoch + 1,
-                step: 0,
-            },
-            &strategy,
-        )?;
+        end_epoch(&mut strategy, &mut observer, end, &|s: &dyn Strategy| {
+            accuracy(s, test, device)
+        })
+        .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
     }
     observer.bar.finish_and_clear();
     let acc = observer.accuracy.clone();
@@ -220,14 +194,14 @@ fn net_vs(net: &mut OfficeNet) -> &mut shift_tensor::tch::nn::VarStore {
     net.var_store_mut()
 }
 
-fn accuracy(strategy: &Adapt<OfficeNet>, test: &ImagePipeline, device: Device) -> Result<f64> {
-    let (mut correct, mut n) = (0i64, 0i64);
+/// Target test accuracy over the evaluation pipeline (centre crops, every image once).
+fn accuracy(strategy: &dyn Strategy, test: &ImagePipeline, device: Device) -> Result<f64, StrategyError> {
+    let (mut correct, mut n) = (0.0, 0usize);
     for b in test.epoch(0) {
-        let (x, y) = b?;
-        let (x, y) = (x.to_device(device), y.to_device(device));
-        let logits = shift_tensor::tch::no_grad(|| strategy.net.classify(&strategy.net.features(&x, false), false));
-        correct += logits.argmax(-1, false).eq_tensor(&y).sum(Kind::Int64).int64_value(&[]);
-        n += y.size()[0];
+        let (x, y) = b.map_err(|e| StrategyError::Other(e.to_string()))?;
+        let len = y.size()[0] as usize;
+        correct += strategy.accuracy(&x.to_device(device), &y.to_device(device)) * len as f64;
+        n += len;
     }
-    Ok(if n == 0 { 0.0 } else { correct as f64 / n as f64 })
+    Ok(if n == 0 { 0.0 } else { correct / n as f64 })
 }

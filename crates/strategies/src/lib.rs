@@ -13,7 +13,7 @@ pub mod strategy;
 
 pub use error::StrategyError;
 pub use method::Method;
-pub use runner::{fit, DigitTask, EpochRecord, FitEnd, Observer, Position, TrainConfig};
+pub use runner::{end_epoch, fit, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig};
 pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};
 pub use strategy::{Adapt, StepBatch, StepMetrics, Strategy};

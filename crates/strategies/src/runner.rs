@@ -122,6 +122,57 @@ impl PartialEq for EpochRecord {
     }
 }
 
+/// What the loop knows when an epoch's steps are done.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochEnd {
+    /// 0-based.
+    pub epoch: usize,
+    pub steps: i64,
+    /// The last step's learning rate and lambda.
+    pub lr: f64,
+    pub lambda: f64,
+    pub started: Instant,
+}
+
+/// Closes an epoch: reads the metrics (one device sync), stops on a non-finite loss before anything is saved,
+/// measures target accuracy with `target_acc`, and hands the record to the observer.
+pub fn end_epoch(
+    strategy: &mut dyn Strategy,
+    observer: &mut dyn Observer,
+    end: EpochEnd,
+    target_acc: &dyn Fn(&dyn Strategy) -> Result<f64, StrategyError>,
+) -> Result<EpochRecord, StrategyError> {
+    let train = strategy.take_metrics();
+    for (what, value) in [("class loss", train.class_loss), ("domain loss", train.domain_loss)] {
+        if !value.is_finite() {
+            return Err(StrategyError::NonFinite {
+                epoch: end.epoch + 1,
+                what,
+                value,
+            });
+        }
+    }
+    let target_acc = target_acc(strategy)?;
+    let record = EpochRecord {
+        epoch: end.epoch + 1,
+        steps: end.steps,
+        lr: end.lr,
+        lambda: end.lambda,
+        train,
+        target_acc,
+        seconds: end.started.elapsed().as_secs_f64(),
+    };
+    observer.on_epoch(
+        &record,
+        Position {
+            epoch: end.epoch + 1,
+            step: 0,
+        },
+        strategy,
+    )?;
+    Ok(record)
+}
+
 fn epoch_seed(seed: u64, epoch: usize) -> i64 {
     (seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64 + 1) & 0x7fff_ffff_ffff) as i64
 }
@@ -194,34 +245,16 @@ pub fn fit(
                 });
             }
         }
-        let train = strategy.take_metrics();
-        for (what, value) in [("class loss", train.class_loss), ("domain loss", train.domain_loss)] {
-            if !value.is_finite() {
-                return Err(StrategyError::NonFinite {
-                    epoch: epoch + 1,
-                    what,
-                    value,
-                });
-            }
-        }
-        let target_acc = strategy.accuracy(&task.test.0, &task.test.1);
-        let record = EpochRecord {
-            epoch: epoch + 1,
+        let end = EpochEnd {
+            epoch,
             steps,
             lr,
             lambda,
-            train,
-            target_acc,
-            seconds: t0.elapsed().as_secs_f64(),
+            started: t0,
         };
-        observer.on_epoch(
-            &record,
-            Position {
-                epoch: epoch + 1,
-                step: 0,
-            },
-            strategy,
-        )?;
+        let record = end_epoch(strategy, observer, end, &|s: &dyn Strategy| {
+            Ok(s.accuracy(&task.test.0, &task.test.1))
+        })?;
         records.push(record);
     }
     Ok(FitEnd::Finished { records })

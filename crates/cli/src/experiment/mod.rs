@@ -9,10 +9,10 @@ pub(crate) mod run_folder;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use config::{ExperimentConfig, Task};
-use run_folder::{Checkpoint, RunFolder, RunObserver, RunResult};
+use run_folder::{Resumed, RunFolder, RunObserver, RunResult};
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::{digit::DigitNet, AdaptNet};
-use shift_strategies::{fit, Adapt, DigitTask, FitEnd, Method, Position, Sgd, Strategy};
+use shift_strategies::{fit, Adapt, DigitTask, FitEnd, Method, Sgd};
 use shift_tensor::tch::Device;
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
@@ -116,16 +116,6 @@ impl DannArgs {
         c.deterministic |= self.deterministic;
         Ok(c)
     }
-}
-
-fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 pub fn run(args: DannArgs) -> Result<()> {
@@ -248,34 +238,14 @@ pub(crate) fn run_one(
     }
     shift_tensor::seed_everything(seed);
     let mut strategy = build_strategy(method, DigitNet::new(device), cfg)?;
-    let mut start = Position::default();
-    let mut seconds = 0.0;
-    let mut history = Vec::new();
-    let checkpoint = if resume { folder.load_checkpoint()? } else { None };
-    match checkpoint {
-        Some(Checkpoint {
-            next: position,
-            seconds: secs,
-            state: named,
-        }) => {
-            strategy
-                .load_state(&named)
-                .with_context(|| format!("{}", folder.checkpoint().display()))?;
-            history = folder.keep_metrics(position.epoch)?;
-            start = position;
-            seconds = secs;
-            eprintln!(
-                "shift: {label}: resuming at epoch {} step {}",
-                position.epoch + 1,
-                position.step
-            );
-        }
-        None => {
-            let config = serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}"), "git_commit": git_commit() });
-            folder.start(&config)?;
-        }
-    }
-    let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
+    let config =
+        serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
+    let Resumed {
+        next: start,
+        seconds,
+        accuracy,
+    } = folder.resume_or_start(&mut strategy, resume, config)?;
+    let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, accuracy);
     let end = fit(&mut strategy, task, &cfg.train, seed, start, &mut observer)
         .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
     observer.bar.finish_and_clear();

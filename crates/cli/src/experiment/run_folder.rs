@@ -33,6 +33,25 @@ pub struct Checkpoint {
     pub state: Vec<(String, Tensor)>,
 }
 
+/// Where a run continues: the next step, the wall time spent so far and the target accuracy per finished epoch.
+#[derive(Debug, Clone, Default)]
+pub struct Resumed {
+    pub next: Position,
+    pub seconds: f64,
+    pub accuracy: Vec<f64>,
+}
+
+/// The commit the code was built from, recorded in every run's config.json.
+pub fn git_commit() -> String {
+    std::process::Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 #[derive(Debug, Clone)]
 pub struct RunFolder {
     pub dir: PathBuf,
@@ -93,6 +112,46 @@ impl RunFolder {
             seconds,
             state: named,
         }))
+    }
+
+    /// Where a run starts: with `resume` and a checkpoint, the strategy's state is loaded from it and the run
+    /// continues where it stopped (metrics.jsonl trimmed to the finished epochs); otherwise the folder starts
+    /// afresh with `config` (plus the git commit) in config.json.
+    pub fn resume_or_start(
+        &self,
+        strategy: &mut dyn Strategy,
+        resume: bool,
+        config: serde_json::Value,
+    ) -> Result<Resumed> {
+        match if resume { self.load_checkpoint()? } else { None } {
+            Some(Checkpoint { next, seconds, state }) => {
+                strategy
+                    .load_state(&state)
+                    .with_context(|| self.checkpoint().display().to_string())?;
+                let accuracy = self.keep_metrics(next.epoch)?;
+                eprintln!(
+                    "shift: resuming {} at epoch {} step {}",
+                    self.dir.display(),
+                    next.epoch + 1,
+                    next.step
+                );
+                Ok(Resumed {
+                    next,
+                    seconds,
+                    accuracy,
+                })
+            }
+            None => {
+                let mut config = config;
+                config["git_commit"] = serde_json::Value::String(git_commit());
+                self.start(&config)?;
+                Ok(Resumed {
+                    next: Position::default(),
+                    seconds: 0.0,
+                    accuracy: Vec::new(),
+                })
+            }
+        }
     }
 
     /// The per-epoch records already written (kept up to `epochs` lines on resume).
