@@ -52,6 +52,46 @@ pub fn quick(mut c: ExperimentConfig) -> ExperimentConfig {
     c
 }
 
+/// Reads an experiment configuration from a TOML or (by extension) JSON file; errors name the file.
+pub fn load_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
+    let parsed = if path.extension().is_some_and(|e| e == "json") {
+        serde_json::from_str(&text).map_err(anyhow::Error::from)
+    } else {
+        toml::from_str(&text).map_err(anyhow::Error::from)
+    };
+    parsed.with_context(|| format!("--config {}", path.display()))
+}
+
+/// Flags every experiment takes.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// Comma-separated seeds.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// auto, cpu, cuda, cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// A few minutes on two CPU cores (see the README for what it runs).
+    #[arg(long)]
+    pub quick: bool,
+    /// A TOML or JSON file with any of the settings (flags override it).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Output folder [default: runs/<experiment>].
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Data folder (installed by `cargo xtask download`).
+    #[arg(long, default_value = "datasets")]
+    pub data: std::path::PathBuf,
+    /// Continue runs from their checkpoints; finished runs are reused.
+    #[arg(long)]
+    pub resume: bool,
+    /// cuDNN deterministic, no benchmarking, deterministic kernels where libtorch has them.
+    #[arg(long)]
+    pub deterministic: bool,
+}
+
 /// A parsed task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {
@@ -89,16 +129,6 @@ impl Task {
 }
 
 impl ExperimentConfig {
-    pub fn load(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("--config {}", path.display()))?;
-        let parsed = if path.extension().is_some_and(|e| e == "json") {
-            serde_json::from_str(&text).map_err(anyhow::Error::from)
-        } else {
-            toml::from_str(&text).map_err(anyhow::Error::from)
-        };
-        parsed.with_context(|| format!("--config {}", path.display()))
-    }
-
     pub fn validate(&self) -> Result<Task> {
         let task = Task::parse(&self.task)?;
         if self.methods.is_empty() {

@@ -68,24 +68,8 @@ impl Default for FinetuneConfig {
 
 #[derive(Debug, Args)]
 pub struct FinetuneArgs {
-    #[arg(long, value_delimiter = ',')]
-    seeds: Option<Vec<u64>>,
-    #[arg(long)]
-    device: Option<String>,
-    /// A few minutes on two CPU cores: short pretraining, 200 fine-tuning steps.
-    #[arg(long)]
-    quick: bool,
-    #[arg(long)]
-    config: Option<PathBuf>,
-    #[arg(long, default_value = "runs/finetune")]
-    out: PathBuf,
-    #[arg(long, default_value = "datasets")]
-    data: PathBuf,
-    /// Reuse finished pretraining and fine-tuning runs; continue pretraining from its checkpoint.
-    #[arg(long)]
-    resume: bool,
-    #[arg(long)]
-    deterministic: bool,
+    #[command(flatten)]
+    common: super::config::CommonArgs,
     /// Comma-separated k values (labelled images per class), `all` for every image.
     #[arg(long = "labels-per-class", value_delimiter = ',')]
     ks: Option<Vec<String>>,
@@ -115,28 +99,20 @@ fn parse_k(k: &str) -> Result<Option<usize>> {
 
 impl FinetuneArgs {
     fn config(&self) -> Result<FinetuneConfig> {
-        let mut c: FinetuneConfig = match &self.config {
-            Some(p) => {
-                let text = std::fs::read_to_string(p).with_context(|| format!("--config {}", p.display()))?;
-                let parsed = if p.extension().is_some_and(|e| e == "json") {
-                    serde_json::from_str(&text).map_err(anyhow::Error::from)
-                } else {
-                    toml::from_str(&text).map_err(anyhow::Error::from)
-                };
-                parsed.with_context(|| format!("--config {}", p.display()))?
-            }
+        let mut c: FinetuneConfig = match &self.common.config {
+            Some(p) => super::config::load_file(p)?,
             None => FinetuneConfig::default(),
         };
-        if self.quick {
+        if self.common.quick {
             c.pretrain.epochs = 2;
             c.pretrain.steps_per_epoch = Some(500);
             c.finetune_steps = 200;
             c.finetune_epochs = 2;
         }
-        if let Some(v) = &self.seeds {
+        if let Some(v) = &self.common.seeds {
             c.seeds = v.clone();
         }
-        if let Some(v) = &self.device {
+        if let Some(v) = &self.common.device {
             c.device = v.clone();
         }
         if let Some(v) = &self.ks {
@@ -154,8 +130,12 @@ impl FinetuneArgs {
         if let Some(v) = self.finetune_steps {
             c.finetune_steps = v;
         }
-        c.deterministic |= self.deterministic;
+        c.deterministic |= self.common.deterministic;
         Ok(c)
+    }
+
+    fn out(&self) -> PathBuf {
+        self.common.out.clone().unwrap_or_else(|| "runs/finetune".into())
     }
 }
 
@@ -232,8 +212,8 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
     }
     let started = Instant::now();
-    let mnist = Mnist::load(&args.data.join("mnist"))?;
-    let mnist_m = MnistM::load(&args.data.join("mnist_m"))?;
+    let mnist = Mnist::load(&args.common.data.join("mnist"))?;
+    let mnist_m = MnistM::load(&args.common.data.join("mnist_m"))?;
     let source = mnist.train.to_tensors(device)?;
     let target = mnist_m.train.to_tensors(device)?;
     let test = mnist_m.test.to_tensors(device)?;
@@ -266,7 +246,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             let subset = balanced_subset(&mnist_m.train.labels, 10, k, seed);
             let k_name = k.map_or("all".to_string(), |k| k.to_string());
             let dir = args
-                .out
+                .out()
                 .join("finetune")
                 .join(format!("k{k_name}"))
                 .join(format!("seed{seed}"));
@@ -276,7 +256,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             let (lx, ly) = labelled.to_tensors(device)?;
             for &policy in &cfg.policies {
                 let file = dir.join(format!("{policy}.json"));
-                if args.resume {
+                if args.common.resume {
                     if let Some(r) = std::fs::read_to_string(&file)
                         .ok()
                         .and_then(|t| serde_json::from_str(&t).ok())
@@ -344,14 +324,14 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         }
     }
     let table = table(&cfg, &ks, &results);
-    std::fs::write(args.out.join("results.md"), &table)?;
+    std::fs::write(args.out().join("results.md"), &table)?;
     let doc = serde_json::json!({ "config": cfg, "runs": results });
-    std::fs::write(args.out.join("results.json"), serde_json::to_string_pretty(&doc)?)?;
-    std::fs::write(args.out.join("accuracy_vs_k.svg"), plot(&cfg, &ks, &results))?;
+    std::fs::write(args.out().join("results.json"), serde_json::to_string_pretty(&doc)?)?;
+    std::fs::write(args.out().join("accuracy_vs_k.svg"), plot(&cfg, &ks, &results))?;
     println!("\n{table}");
     println!(
         "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
-        args.out.display(),
+        args.out().display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -376,7 +356,7 @@ fn pretrain(
         train: cfg.pretrain.clone(),
         ..Default::default()
     };
-    let folder = RunFolder::new(&args.out, "pretrain", method.name(), seed);
+    let folder = RunFolder::new(&args.out(), "pretrain", method.name(), seed);
     let task = DigitTask {
         labelled: DigitBatcher::new(source.0.shallow_clone(), source.1.shallow_clone()),
         unlabelled: method
@@ -384,7 +364,7 @@ fn pretrain(
             .then(|| DigitBatcher::new(target.0.shallow_clone(), target.1.shallow_clone())),
         test: (test.0.shallow_clone(), test.1.shallow_clone()),
     };
-    if super::run_one(&folder, &exp, method, seed, device, &task, stop, args.resume)?.is_none() {
+    if super::run_one(&folder, &exp, method, seed, device, &task, stop, args.common.resume)?.is_none() {
         eprintln!("shift: interrupted during pretraining; continue with the same command and --resume.");
         std::process::exit(130);
     }

@@ -22,38 +22,16 @@ use std::time::Instant;
 
 #[derive(Debug, Args)]
 pub struct DannArgs {
+    #[command(flatten)]
+    common: config::CommonArgs,
     /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
     #[arg(long)]
     task: Option<String>,
     /// Comma-separated: source-only, dann, dann-alt, target-only.
     #[arg(long, value_delimiter = ',')]
     methods: Option<Vec<Method>>,
-    /// Comma-separated seeds.
-    #[arg(long, value_delimiter = ',')]
-    seeds: Option<Vec<u64>>,
     #[arg(long)]
     epochs: Option<usize>,
-    /// auto, cpu, cuda, cuda:N.
-    #[arg(long)]
-    device: Option<String>,
-    /// A few minutes on two CPU cores: 5 epochs of 600 steps.
-    #[arg(long)]
-    quick: bool,
-    /// A TOML or JSON file with any of the settings (flags override it).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// Output folder.
-    #[arg(long, default_value = "runs/dann")]
-    out: PathBuf,
-    /// Data folder (installed by `cargo xtask download`).
-    #[arg(long, default_value = "datasets")]
-    data: PathBuf,
-    /// Continue runs from their checkpoints; finished runs are reused.
-    #[arg(long)]
-    resume: bool,
-    /// cuDNN deterministic, no benchmarking, deterministic kernels where libtorch has them.
-    #[arg(long)]
-    deterministic: bool,
     /// Examples per domain per step.
     #[arg(long)]
     batch: Option<i64>,
@@ -76,11 +54,11 @@ pub struct DannArgs {
 
 impl DannArgs {
     fn config(&self) -> Result<ExperimentConfig> {
-        let mut c = match &self.config {
-            Some(path) => ExperimentConfig::load(path)?,
+        let mut c: ExperimentConfig = match &self.common.config {
+            Some(path) => config::load_file(path)?,
             None => ExperimentConfig::default(),
         };
-        if self.quick {
+        if self.common.quick {
             c = config::quick(c);
         }
         macro_rules! set {
@@ -92,9 +70,13 @@ impl DannArgs {
         }
         set!(task);
         set!(methods);
-        set!(seeds);
-        set!(device);
         set!(backbone);
+        if let Some(v) = &self.common.seeds {
+            c.seeds = v.clone();
+        }
+        if let Some(v) = &self.common.device {
+            c.device = v.clone();
+        }
         if let Some(v) = self.epochs {
             c.train.epochs = v;
         }
@@ -113,8 +95,12 @@ impl DannArgs {
         if self.pretrained.is_some() {
             c.pretrained = self.pretrained.clone();
         }
-        c.deterministic |= self.deterministic;
+        c.deterministic |= self.common.deterministic;
         Ok(c)
+    }
+
+    fn out(&self) -> PathBuf {
+        self.common.out.clone().unwrap_or_else(|| "runs/dann".into())
     }
 }
 
@@ -139,7 +125,15 @@ pub fn run(args: DannArgs) -> Result<()> {
     );
     let runs = match task {
         Task::MnistToMnistM => run_digits(&args, &cfg, device, &stop)?,
-        Task::Office31 { .. } => super::office::run(&args.data, &args.out, &cfg, task, device, &stop, args.resume)?,
+        Task::Office31 { .. } => super::office::run(
+            &args.common.data,
+            &args.out(),
+            &cfg,
+            task,
+            device,
+            &stop,
+            args.common.resume,
+        )?,
     };
     let Some(runs) = runs else {
         eprintln!("shift: interrupted; the checkpoint is saved. Continue with the same command and --resume.");
@@ -155,11 +149,11 @@ pub fn run(args: DannArgs) -> Result<()> {
     };
     let summaries = report::summarise(&cfg.methods, &runs, paper);
     let table = report::table(&task.slug(), &summaries, "paper (JMLR 2016, Table 2)");
-    report::write(&args.out, &task.slug(), &config_json, &runs, &summaries, &table)?;
+    report::write(&args.out(), &task.slug(), &config_json, &runs, &summaries, &table)?;
     println!("\n{table}");
     println!(
         "results: {} (results.md, results.json, accuracy.svg); total {:.1} s",
-        args.out.display(),
+        args.out().display(),
         started.elapsed().as_secs_f64()
     );
     Ok(())
@@ -173,8 +167,8 @@ fn run_digits(
     stop: &AtomicBool,
 ) -> Result<Option<Vec<RunResult>>> {
     let t = Instant::now();
-    let mnist = Mnist::load(&args.data.join("mnist"))?;
-    let mnist_m = MnistM::load(&args.data.join("mnist_m"))?;
+    let mnist = Mnist::load(&args.common.data.join("mnist"))?;
+    let mnist_m = MnistM::load(&args.common.data.join("mnist_m"))?;
     let limit = |d: &shift_data::Digits, l: Option<usize>| l.map_or_else(|| d.clone(), |n| d.take(n));
     let source = limit(&mnist.train, cfg.source_limit).to_tensors(device)?;
     let target = limit(&mnist_m.train, cfg.target_limit).to_tensors(device)?;
@@ -198,8 +192,8 @@ fn run_digits(
                 unlabelled: unlabelled.map(|t| DigitBatcher::new(t.0.shallow_clone(), t.1.shallow_clone())),
                 test: (test.0.shallow_clone(), test.1.shallow_clone()),
             };
-            let folder = RunFolder::new(&args.out, "mnist-mnistm", method.name(), seed);
-            match run_one(&folder, cfg, method, seed, device, &task, stop, args.resume)? {
+            let folder = RunFolder::new(&args.out(), "mnist-mnistm", method.name(), seed);
+            match run_one(&folder, cfg, method, seed, device, &task, stop, args.common.resume)? {
                 Some(r) => results.push(r),
                 None => return Ok(None),
             }
