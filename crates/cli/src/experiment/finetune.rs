@@ -16,11 +16,9 @@ use shift_strategies::{
     StrategyError, TrainConfig,
 };
 use shift_tensor::tch::{Device, Tensor};
-use shift_tensor::DeviceSpec;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -204,13 +202,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     }
     cfg.pretrain.validate()?;
     cfg.finetune_lr.validate()?;
-    let device = cfg.device.parse::<DeviceSpec>()?.resolve()?;
-    shift_tensor::set_deterministic(cfg.deterministic)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
+    let (device, stop) = super::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
     let mnist = Mnist::load(&args.common.data.join("mnist"))?;
     let mnist_m = MnistM::load(&args.common.data.join("mnist_m"))?;

@@ -104,17 +104,22 @@ impl DannArgs {
     }
 }
 
+/// What every experiment does first: resolve the device (an error where it is absent), set determinism, and
+/// turn Ctrl-C into a stop flag that the training loops check after each step.
+pub(crate) fn prepare(device: &str, deterministic: bool) -> Result<(Device, Arc<AtomicBool>)> {
+    let device = device.parse::<DeviceSpec>()?.resolve()?;
+    shift_tensor::set_deterministic(deterministic)?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
+    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    Ok((device, stop))
+}
+
 pub fn run(args: DannArgs) -> Result<()> {
     let cfg = args.config()?;
     let task = cfg.validate()?;
-    let device = cfg.device.parse::<DeviceSpec>()?.resolve()?;
-    shift_tensor::set_deterministic(cfg.deterministic)?;
-    let stop = Arc::new(AtomicBool::new(false));
-    {
-        let stop = stop.clone();
-        // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
-        let _ = ctrlc::set_handler(move || stop.store(true, Ordering::SeqCst));
-    }
+    let (device, stop) = prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
     eprintln!(
         "shift: {} on {device:?}: methods {:?}, seeds {:?}, {} epochs",
