@@ -254,9 +254,18 @@ impl Observer for RunObserver<'_> {
         writeln!(f, "{line}").map_err(io)?;
         self.accuracy.push(r.target_acc);
         self.save(next, strategy)?;
+        // Domain metrics only where there is a discriminator in training.
+        let domain = if r.train.domain_loss > 0.0 {
+            format!(
+                " dom loss {:.3} dom acc {:.3} lambda {:.2}",
+                r.train.domain_loss, r.train.domain_acc, r.lambda
+            )
+        } else {
+            String::new()
+        };
         let msg = format!(
-            "loss {:.3} src acc {:.3} dom acc {:.3} lambda {:.2} -> target acc {:.4}",
-            r.train.class_loss, r.train.label_acc, r.train.domain_acc, r.lambda, r.target_acc
+            "loss {:.3} label acc {:.3}{domain} lr {:.5} -> target acc {:.4}",
+            r.train.class_loss, r.train.label_acc, r.lr, r.target_acc
         );
         let line = format!("  {} epoch {:>3}: {msg} ({:.1}s)", self.label, r.epoch, r.seconds);
         if self.bar.is_hidden() {
