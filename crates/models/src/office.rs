@@ -16,6 +16,9 @@ pub struct OfficeNet {
     head: nn::Linear,
     dom: [nn::Linear; 3],
     classes: i64,
+    /// Run the backbone's batch norm in evaluation mode even while training (for a frozen backbone: its
+    /// running statistics stay as loaded).
+    backbone_eval: bool,
 }
 
 impl OfficeNet {
@@ -41,6 +44,7 @@ impl OfficeNet {
             head,
             dom,
             classes,
+            backbone_eval: false,
         }
     }
 }
@@ -50,6 +54,11 @@ impl OfficeNet {
     pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
         &mut self.vs
     }
+
+    /// Holds the backbone's batch-norm layers in evaluation mode during training (use with a frozen backbone).
+    pub fn hold_backbone_in_eval(&mut self, hold: bool) {
+        self.backbone_eval = hold;
+    }
 }
 
 fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
@@ -58,7 +67,7 @@ fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
 
 impl AdaptNet for OfficeNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.backbone.forward_t(x, train);
+        let h = self.backbone.forward_t(x, train && !self.backbone_eval);
         self.bottleneck.forward(&h).apply_t(&self.bottleneck_bn, train).relu()
     }
 

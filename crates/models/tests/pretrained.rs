@@ -102,3 +102,24 @@ fn digit_net_shapes_and_parameter_names() {
     let bound = 1.0 / (1200f64).sqrt();
     assert!(w.abs().max().double_value(&[]) <= bound && w.abs().max().double_value(&[]) > 0.9 * bound);
 }
+
+#[test]
+fn a_backbone_held_in_eval_mode_keeps_its_batch_norm_statistics() {
+    let x = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu)) * 3.0 + 1.0;
+    let stats = |net: &OfficeNet| net.var_store().variables()["features.backbone.bn1.running_mean"].copy();
+    let mut held = OfficeNet::new(Device::Cpu, 31);
+    held.hold_backbone_in_eval(true);
+    let before = stats(&held);
+    let _ = held.features(&x, true);
+    assert!(
+        stats(&held).equal(&before),
+        "held: running statistics unchanged by a training forward"
+    );
+    let free = OfficeNet::new(Device::Cpu, 31);
+    let before = stats(&free);
+    let _ = free.features(&x, true);
+    assert!(
+        !stats(&free).equal(&before),
+        "not held: batch norm updates its running statistics"
+    );
+}
