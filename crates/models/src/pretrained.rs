@@ -36,36 +36,66 @@ pub fn read_named(path: &Path) -> Result<Vec<(String, Tensor)>, PretrainedError>
     named.map_err(|e| err(e.to_string()))
 }
 
-/// Copies tensors named `<source name>` into the variables named `<prefix><source name>` for every variable
-/// under `prefix` (e.g. `features.backbone.` for a torchvision ResNet-50 file, whose `fc.*` is ignored).
-/// Batch-norm running statistics are buffers in tch's VarStore too, so they load the same way.
-/// Returns how many variables were set.
-pub fn load_into(vs: &mut nn::VarStore, path: &Path, prefix: &str) -> Result<usize, PretrainedError> {
-    let named = read_named(path)?;
+/// Why a named tensor could not be copied into a model variable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CopyError {
+    /// The source has no tensor under this key.
+    Missing(String),
+    Shape {
+        key: String,
+        found: Vec<i64>,
+        expected: Vec<i64>,
+    },
+}
+
+/// Copies into every variable whose name starts with `prefix` the source tensor named `key(variable name)`,
+/// in name order, checking shapes. Batch-norm running statistics are VarStore variables too. Returns how many
+/// variables were set. The one routine behind pretrained weights, checkpoints and fine-tuning starts.
+pub fn copy_named(
+    vs: &nn::VarStore,
+    named: &[(String, Tensor)],
+    prefix: &str,
+    key: impl Fn(&str) -> String,
+) -> Result<usize, CopyError> {
     let by_name: std::collections::HashMap<&str, &Tensor> = named.iter().map(|(n, t)| (n.as_str(), t)).collect();
-    let mut set = 0;
-    let mut vars = vs.variables();
-    let mut names: Vec<String> = vars.keys().filter(|n| n.starts_with(prefix)).cloned().collect();
-    names.sort();
-    for name in names {
-        let short = &name[prefix.len()..];
-        let Some(src) = by_name.get(short) else {
-            return Err(PretrainedError::Missing {
-                path: path.to_path_buf(),
-                name: short.to_string(),
-            });
-        };
-        let dst = vars.get_mut(&name).expect("listed above");
+    let mut vars: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, dst) in &mut vars {
+        let key = key(name);
+        let src = by_name
+            .get(key.as_str())
+            .ok_or_else(|| CopyError::Missing(key.clone()))?;
         if src.size() != dst.size() {
-            return Err(PretrainedError::Shape {
-                path: path.to_path_buf(),
-                name: short.to_string(),
+            return Err(CopyError::Shape {
+                key,
                 found: src.size(),
                 expected: dst.size(),
             });
         }
         shift_tensor::tch::no_grad(|| dst.copy_(src));
-        set += 1;
     }
-    Ok(set)
+    Ok(vars.len())
+}
+
+/// Copies tensors named `<source name>` into the variables named `<prefix><source name>` for every variable
+/// under `prefix` (e.g. `features.backbone.` for a torchvision ResNet-50 file, whose `fc.*` is ignored).
+/// Returns how many variables were set.
+pub fn load_into(vs: &mut nn::VarStore, path: &Path, prefix: &str) -> Result<usize, PretrainedError> {
+    let named = read_named(path)?;
+    copy_named(vs, &named, prefix, |n| n[prefix.len()..].to_string()).map_err(|e| match e {
+        CopyError::Missing(name) => PretrainedError::Missing {
+            path: path.to_path_buf(),
+            name,
+        },
+        CopyError::Shape { key, found, expected } => PretrainedError::Shape {
+            path: path.to_path_buf(),
+            name: key,
+            found,
+            expected,
+        },
+    })
 }

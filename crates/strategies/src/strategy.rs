@@ -3,6 +3,7 @@
 
 use crate::{evaluate, Method, Sgd, StrategyError};
 use shift_grl::GradientReversal;
+use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::{AdaptNet, Part};
 use shift_tensor::tch::{Kind, Reduction, Tensor};
 
@@ -233,17 +234,14 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
                 .map(|(_, t)| t)
                 .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))
         };
-        for (name, mut var) in self.net.var_store().variables() {
-            let src = get(&format!("model.{name}"))?;
-            if src.size() != var.size() {
-                return Err(StrategyError::Checkpoint(format!(
-                    "`{name}` has shape {:?}, expected {:?}",
-                    src.size(),
-                    var.size()
-                )));
-            }
-            shift_tensor::tch::no_grad(|| var.copy_(src));
-        }
+        copy_named(self.net.var_store(), named, "", |n| format!("model.{n}")).map_err(|e| {
+            StrategyError::Checkpoint(match e {
+                CopyError::Missing(key) => format!("`{key}` is missing"),
+                CopyError::Shape { key, found, expected } => {
+                    format!("`{key}` has shape {found:?}, expected {expected:?}")
+                }
+            })
+        })?;
         self.main.load_state("opt.main.", named)?;
         if let Some(d) = &mut self.disc {
             d.load_state("opt.disc.", named)?;

@@ -9,6 +9,7 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use shift_data::{DigitBatcher, Digits, Mnist, MnistM};
+use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
 use shift_strategies::{
@@ -171,23 +172,17 @@ impl Observer for Recorder<'_> {
 /// The `model.*` tensors of a checkpoint, copied into a fresh digit net.
 fn load_weights(net: &DigitNet, checkpoint: &Path) -> Result<()> {
     let named = shift_tensor::load_named(checkpoint)?;
-    for (name, mut var) in net.var_store().variables() {
-        let key = format!("model.{name}");
-        let src = named
-            .iter()
-            .find(|(n, _)| *n == key)
-            .map(|(_, t)| t)
-            .with_context(|| format!("{}: `{key}` missing (not a digit-net checkpoint)", checkpoint.display()))?;
-        if src.size() != var.size() {
-            bail!(
-                "{}: `{key}` has shape {:?}, expected {:?}",
-                checkpoint.display(),
-                src.size(),
-                var.size()
-            );
+    copy_named(net.var_store(), &named, "", |n| format!("model.{n}")).map_err(|e| match e {
+        CopyError::Missing(key) => {
+            anyhow::anyhow!("{}: `{key}` missing (not a digit-net checkpoint)", checkpoint.display())
         }
-        shift_tensor::tch::no_grad(|| var.copy_(src));
-    }
+        CopyError::Shape { key, found, expected } => {
+            anyhow::anyhow!(
+                "{}: `{key}` has shape {found:?}, expected {expected:?}",
+                checkpoint.display()
+            )
+        }
+    })?;
     Ok(())
 }
 
