@@ -76,15 +76,8 @@ fn train(args: &BenchArgs) -> Result<()> {
         eprintln!("xtask: bench: {} not found; no PyTorch comparison", script.display());
         return Ok(());
     }
-    let python = root.join(".venv/bin/python");
     // The reference imports numpy, which torch does not pull in.
-    let probe = std::process::Command::new(&python)
-        .args(["-c", "import numpy"])
-        .stderr(std::process::Stdio::null())
-        .status()?;
-    if !probe.success() {
-        cmd::run(std::process::Command::new(&python).args(["-m", "pip", "install", "-q", "numpy"]))?;
-    }
+    let python = crate::python::ensure()?;
     let device = match shift["device"].as_str().unwrap_or("Cpu") {
         "Cpu" => "cpu".to_string(),
         d => d

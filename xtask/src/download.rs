@@ -3,7 +3,7 @@
 //! Reads `datasets/manifest.toml`; the mirror also comes from `SHIFT_MIRROR`, the data folder from `SHIFT_DATA`.
 //! When no source has MNIST-M it is rebuilt from MNIST + BSDS500 by `shift data rebuild-mnist-m`.
 
-use crate::{cmd, setup};
+use crate::{cmd, convert_weights, setup};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use shift_fetch::{Installer, Manifest, Mirror, Outcome};
@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
 pub struct DownloadArgs {
-    /// mnist, mnist-m, bsds500, office31, or all (the data sets the digit experiments need, plus office31 when a
-    /// source for it is given).
+    /// mnist, mnist-m, bsds500, office31, resnet50-imagenet (torchvision's ImageNet weights, converted to
+    /// safetensors), or all (the data sets the digit experiments need).
     #[arg(default_value = "all")]
     pub name: String,
     #[command(flatten)]
@@ -78,7 +78,8 @@ pub fn ensure(manifest: &Manifest, name: &str, place: &DataPlace, force: bool) -
     installer.progress = true;
     let folder = installer.folder(artifact);
     eprintln!("xtask: download: {name}: {}", artifact.about);
-    match installer.install(artifact)? {
+    let outcome = installer.install(artifact)?;
+    match &outcome {
         Outcome::Present => eprintln!("xtask: download: {name}: present and verified in {}", folder.display()),
         Outcome::Installed { from } => {
             eprintln!("xtask: download: {name}: installed in {} from {from}", folder.display())
@@ -114,6 +115,13 @@ pub fn ensure(manifest: &Manifest, name: &str, place: &DataPlace, force: bool) -
                 .env("LIBTORCH", libtorch),
             )?;
         }
+    }
+    if let Some(convert) = &artifact.convert {
+        let to = folder.join(&convert.to);
+        if !to.is_file() || matches!(outcome, Outcome::Installed { .. }) {
+            convert_weights::convert(&folder.join(&convert.from), &to)?;
+        }
+        eprintln!("xtask: download: {name}: ready: {}", to.display());
     }
     Ok(())
 }

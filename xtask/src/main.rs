@@ -3,8 +3,10 @@
 
 mod bench;
 mod cmd;
+mod convert_weights;
 mod download;
 mod experiment;
+mod python;
 mod setup;
 mod test;
 
@@ -21,8 +23,11 @@ struct Cli {
 enum Command {
     /// Install libtorch 2.11.0 from PyPI into .venv and link .libtorch (skipped when present or LIBTORCH is set).
     Setup,
-    /// Download and verify data sets (mnist, mnist-m, bsds500, office31, all) from a mirror or their sources.
+    /// Download and verify data sets (mnist, mnist-m, bsds500, office31, all) and weights (resnet50-imagenet)
+    /// from a mirror or their sources.
     Download(download::DownloadArgs),
+    /// Convert a PyTorch state_dict (.pth) to the safetensors file `--pretrained` reads.
+    ConvertWeights(convert_weights::ConvertArgs),
     /// Run an experiment: `dann` (MNIST -> MNIST-M by default) or `finetune`. Flags go to `shift experiment`.
     Experiment {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
@@ -40,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Setup => setup::run().map(|_| ()),
         Command::Test => test::run(),
         Command::Download(args) => download::run(args),
+        Command::ConvertWeights(args) => convert_weights::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Experiment { args } => experiment::run(args),
     };

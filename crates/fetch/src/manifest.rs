@@ -40,6 +40,18 @@ pub struct Artifact {
     /// When no source works, the artifact can be rebuilt from others (`mnist-m`: from MNIST + BSDS500).
     #[serde(default)]
     pub rebuild: Option<String>,
+    /// After install, a file of the artifact is converted into another format beside it (model weights:
+    /// a PyTorch state_dict to safetensors).
+    #[serde(default)]
+    pub convert: Option<Convert>,
+}
+
+/// `from` (a file of the artifact) is converted to `to` in the same folder.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Convert {
+    pub from: String,
+    pub to: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,6 +132,17 @@ impl Manifest {
             for ar in a.archives.iter().chain(&a.mirror_archive) {
                 if ar.extract != "tar.gz" {
                     return Err(ctx(&format!("extract `{}` is not supported (only tar.gz)", ar.extract)));
+                }
+            }
+            if let Some(c) = &a.convert {
+                if !a.files.iter().any(|f| f.path == c.from) {
+                    return Err(ctx(&format!(
+                        "convert.from `{}` is not one of the artifact's files",
+                        c.from
+                    )));
+                }
+                if !is_relative_clean(&c.to) || c.to == c.from {
+                    return Err(ctx(&format!("convert.to `{}` must be a new plain relative path", c.to)));
                 }
             }
             if a.files.is_empty() && a.counts.is_empty() {

@@ -184,6 +184,14 @@ about = "x"
         (base.to_string(), "needs at least one file or count"),
         (base.replace("version = 1", "version = 2"), "version 2 is not supported"),
         (format!("{base}bogus = 1\n"), "unknown field"),
+        (
+            format!("{base}convert = {{ from = \"w.pth\", to = \"w.safetensors\" }}\n[[artifact.file]]\npath = \"f\"\n"),
+            "convert.from `w.pth` is not one of the artifact's files",
+        ),
+        (
+            format!("{base}convert = {{ from = \"f\", to = \"../w\" }}\n[[artifact.file]]\npath = \"f\"\n"),
+            "convert.to `../w` must be a new plain relative path",
+        ),
     ];
     for (text, expected) in cases {
         let e = Manifest::parse(&text, origin).unwrap_err().to_string();
@@ -202,7 +210,18 @@ about = "x"
 fn the_project_manifest_parses() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets/manifest.toml");
     let m = Manifest::load(&path).unwrap();
-    assert_eq!(m.names(), ["mnist", "bsds500", "mnist-m", "office31"]);
+    assert_eq!(
+        m.names(),
+        ["mnist", "bsds500", "mnist-m", "office31", "resnet50-imagenet"]
+    );
+    let weights = m.get("resnet50-imagenet").unwrap();
+    let convert = weights.convert.as_ref().unwrap();
+    assert_eq!(
+        (convert.from.as_str(), convert.to.as_str()),
+        ("resnet50-0676ba61.pth", "resnet50.safetensors")
+    );
+    // torch.hub's own check: the digest starts with the 8 hex digits in the published file name.
+    assert!(weights.files[0].sha256.as_deref().unwrap().starts_with("0676ba61"));
     assert_eq!(m.get("bsds500").unwrap().files.len(), 200);
     assert_eq!(m.get("mnist-m").unwrap().rebuild.as_deref(), Some("mnist-m"));
 }

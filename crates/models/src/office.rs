@@ -55,6 +55,11 @@ impl OfficeNet {
         &mut self.vs
     }
 
+    /// The backbone's pooled 2048-d output (torchvision's `resnet50` up to, not including, `fc`).
+    pub fn backbone_features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.backbone.forward_t(x, train && !self.backbone_eval)
+    }
+
     /// Holds the backbone's batch-norm layers in evaluation mode during training (use with a frozen backbone).
     pub fn hold_backbone_in_eval(&mut self, hold: bool) {
         self.backbone_eval = hold;
@@ -67,7 +72,7 @@ fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
 
 impl AdaptNet for OfficeNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.backbone.forward_t(x, train && !self.backbone_eval);
+        let h = self.backbone_features(x, train);
         self.bottleneck.forward(&h).apply_t(&self.bottleneck_bn, train).relu()
     }
 

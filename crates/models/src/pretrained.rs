@@ -1,4 +1,4 @@
-//! Loading pretrained weights by name: torchvision ResNet-50 files (safetensors, or tch's `.ot`) into
+//! Loading pretrained weights by name: torchvision ResNet-50 files (converted to safetensors, or tch's `.ot`) into
 //! `features.backbone.`, and shift checkpoints into any part.
 
 use shift_tensor::tch::{nn, Tensor};
@@ -19,7 +19,8 @@ pub enum PretrainedError {
     Missing { path: PathBuf, name: String },
 }
 
-/// Reads named tensors from a `.safetensors` file or a tch/libtorch `.ot`/`.pt` archive of named tensors.
+/// Reads named tensors from a `.safetensors` file or a tch/libtorch `.ot`/`.pt` archive of named tensors (what
+/// shift's checkpoints are). A Python pickle (`.pth`, `.bin`) is refused with the command that converts it.
 pub fn read_named(path: &Path) -> Result<Vec<(String, Tensor)>, PretrainedError> {
     let err = |msg: String| PretrainedError::Read {
         path: path.to_path_buf(),
@@ -28,12 +29,15 @@ pub fn read_named(path: &Path) -> Result<Vec<(String, Tensor)>, PretrainedError>
     if !path.is_file() {
         return Err(err("no such file".into()));
     }
-    let named = if path.extension().is_some_and(|e| e == "safetensors") {
-        Tensor::read_safetensors(path)
-    } else {
-        Tensor::load_multi(path)
-    };
-    named.map_err(|e| err(e.to_string()))
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("safetensors") => Tensor::read_safetensors(path).map_err(|e| err(e.to_string())),
+        Some("pth" | "bin") => Err(err(format!(
+            "a Python pickle (torch.save) is not read directly; convert it with `cargo xtask convert-weights {} \
+             OUT.safetensors` (`cargo xtask download resnet50-imagenet` does this for the ImageNet weights)",
+            path.display()
+        ))),
+        _ => Tensor::load_multi(path).map_err(|e| err(e.to_string())),
+    }
 }
 
 /// Why a named tensor could not be copied into a model variable.
