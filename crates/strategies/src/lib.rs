@@ -5,6 +5,7 @@
 mod error;
 pub mod evaluate;
 pub mod finetune;
+pub mod flat_sgd;
 pub mod method;
 pub mod runner;
 pub mod schedule;
@@ -12,6 +13,7 @@ pub mod sgd;
 pub mod strategy;
 
 pub use error::StrategyError;
+pub use flat_sgd::FlatSgd;
 pub use method::Method;
 pub use runner::{end_epoch, fit, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig};
 pub use schedule::LrSchedule;

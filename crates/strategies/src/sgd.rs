@@ -43,6 +43,37 @@ pub fn freeze_outside(vs: &VarStore, groups: &[GroupSpec]) -> Vec<String> {
     frozen
 }
 
+/// Checks the optimiser's hyper-parameters, naming the field.
+pub(crate) fn validate(momentum: f64, weight_decay: f64) -> Result<(), StrategyError> {
+    if !(0.0..1.0).contains(&momentum) {
+        return Err(StrategyError::Invalid {
+            field: "momentum".into(),
+            msg: format!("must be in [0, 1), got {momentum}"),
+        });
+    }
+    if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+        return Err(StrategyError::Invalid {
+            field: "weight_decay".into(),
+            msg: format!("must be >= 0, got {weight_decay}"),
+        });
+    }
+    Ok(())
+}
+
+/// The trainable variables the groups select, as (name, variable, lr multiplier): first matching group wins;
+/// ordered by group, then by name (so each group is one contiguous run).
+pub(crate) fn select(vs: &VarStore, groups: &[GroupSpec]) -> Vec<(String, Tensor, f64)> {
+    let trainable: Vec<Tensor> = vs.trainable_variables();
+    let mut chosen: Vec<(usize, String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .filter(|(_, t)| trainable.iter().any(|v| v.data_ptr() == t.data_ptr()))
+        .filter_map(|(name, t)| groups.iter().position(|g| g.selects(&name)).map(|i| (i, name, t)))
+        .collect();
+    chosen.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    chosen.into_iter().map(|(i, name, t)| (name, t, groups[i].lr_mult)).collect()
+}
+
 #[derive(Debug)]
 struct Slot {
     name: String,
@@ -62,43 +93,18 @@ impl Sgd {
     /// Builds the optimiser over the variables the groups select (first matching group wins, in name order).
     /// Trainable variables (not batch-norm statistics) that no group selects are frozen.
     pub fn new(vs: &VarStore, groups: &[GroupSpec], momentum: f64, weight_decay: f64) -> Result<Self, StrategyError> {
-        if !(0.0..1.0).contains(&momentum) {
-            return Err(StrategyError::Invalid {
-                field: "momentum".into(),
-                msg: format!("must be in [0, 1), got {momentum}"),
-            });
-        }
-        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
-            return Err(StrategyError::Invalid {
-                field: "weight_decay".into(),
-                msg: format!("must be >= 0, got {weight_decay}"),
-            });
-        }
-        let mut named: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
-        named.sort_by(|a, b| a.0.cmp(&b.0));
-        let trainable: std::collections::HashSet<String> = {
-            let tv = vs.trainable_variables();
-            named
-                .iter()
-                .filter(|(_, t)| tv.iter().any(|v| v.data_ptr() == t.data_ptr()))
-                .map(|(n, _)| n.clone())
-                .collect()
-        };
-        let mut slots = Vec::new();
-        for (name, param) in named {
-            if !trainable.contains(&name) {
-                continue;
-            }
-            if let Some(g) = groups.iter().find(|g| g.selects(&name)) {
-                let buf = param.zeros_like();
-                slots.push(Slot {
-                    name,
-                    param,
-                    buf,
-                    lr_mult: g.lr_mult,
-                });
-            }
-        }
+        validate(momentum, weight_decay)?;
+        let mut chosen = select(vs, groups);
+        chosen.sort_by(|a, b| a.0.cmp(&b.0));
+        let slots = chosen
+            .into_iter()
+            .map(|(name, param, lr_mult)| Slot {
+                name,
+                buf: param.zeros_like(),
+                param,
+                lr_mult,
+            })
+            .collect();
         Ok(Self {
             slots,
             momentum,

@@ -11,7 +11,12 @@
 #include <string>
 
 #ifdef SHIFT_WITH_CUDA
+#include <ATen/cuda/CUDAGraph.h>
+#include <c10/cuda/CUDAFunctions.h>
+#include <c10/cuda/CUDAGuard.h>
+#include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
+#include <optional>
 // Declared here rather than through ATen/cuda/CUDAContext.h, which pulls in cuBLAS/cuSPARSE headers (and CCCL)
 // that the PyPI CUDA wheels do not all ship. The symbol lives in libtorch_cuda.
 namespace at::cuda {
@@ -56,6 +61,15 @@ struct GradReverseScaled : public torch::autograd::Function<GradReverseScaled> {
     return {grad[0].mul(lambda.neg()), at::Tensor()};
   }
 };
+
+#ifdef SHIFT_WITH_CUDA
+// A CUDA graph and the side stream it is captured on (libtorch refuses capture on the default stream). The
+// guard makes the side stream current between begin and end, so every op issued from Rust is captured.
+struct ShiftGraph {
+  at::cuda::CUDAGraph graph;
+  std::optional<c10::cuda::CUDAStreamGuard> guard;
+};
+#endif
 
 }  // namespace
 
@@ -120,6 +134,99 @@ int shift_cuda_device_name(int index, char** out, char** err) {
   try {
     const auto* props = at::cuda::getDeviceProperties(index);
     *out = strdup(props->name);
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(err, e.what());
+    return -1;
+  }
+#else
+  set_error(err, "shift was built against a libtorch without CUDA");
+  return -1;
+#endif
+}
+
+// Points a parameter's .grad at `grad` (e.g. a view into one flat gradient buffer). Backward then accumulates
+// into that memory in place, as long as the gradient is zeroed rather than reset.
+int shift_set_grad(const at::Tensor* param, const at::Tensor* grad, char** err) {
+  try {
+    TORCH_CHECK(param->sizes() == grad->sizes(), "gradient shape ", grad->sizes(), " differs from the parameter's ",
+                param->sizes());
+    TORCH_CHECK(param->dtype() == grad->dtype() && param->device() == grad->device(),
+                "gradient dtype/device differ from the parameter's");
+    param->mutable_grad() = *grad;
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(err, e.what());
+    return -1;
+  }
+}
+
+// CUDA graphs (at::cuda::CUDAGraph): capture the ops issued between begin and end, replay them as one launch.
+void* shift_graph_new(char** err) {
+#ifdef SHIFT_WITH_CUDA
+  try {
+    return new ShiftGraph();
+  } catch (const std::exception& e) {
+    set_error(err, e.what());
+    return nullptr;
+  }
+#else
+  set_error(err, "shift was built against a libtorch without CUDA");
+  return nullptr;
+#endif
+}
+
+void shift_graph_free(void* g) {
+#ifdef SHIFT_WITH_CUDA
+  delete static_cast<ShiftGraph*>(g);
+#endif
+}
+
+// Waits for the device, makes a pool stream current on `device` and begins capture on it.
+int shift_graph_begin(void* g, int device, char** err) {
+#ifdef SHIFT_WITH_CUDA
+  auto* sg = static_cast<ShiftGraph*>(g);
+  try {
+    c10::cuda::device_synchronize();
+    sg->guard.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device)));
+    sg->graph.capture_begin();
+    return 0;
+  } catch (const std::exception& e) {
+    sg->guard.reset();
+    set_error(err, e.what());
+    return -1;
+  }
+#else
+  set_error(err, "shift was built against a libtorch without CUDA");
+  return -1;
+#endif
+}
+
+// Ends capture and restores the previous stream (also after a failed capture, which is then reported).
+int shift_graph_end(void* g, char** err) {
+#ifdef SHIFT_WITH_CUDA
+  auto* sg = static_cast<ShiftGraph*>(g);
+  try {
+    sg->graph.capture_end();
+    sg->guard.reset();
+    c10::cuda::device_synchronize();
+    return 0;
+  } catch (const std::exception& e) {
+    sg->guard.reset();
+    set_error(err, e.what());
+    return -1;
+  }
+#else
+  set_error(err, "shift was built against a libtorch without CUDA");
+  return -1;
+#endif
+}
+
+// Launches the captured work on the current stream.
+int shift_graph_replay(void* g, char** err) {
+#ifdef SHIFT_WITH_CUDA
+  try {
+    static_cast<ShiftGraph*>(g)->graph.replay();
     return 0;
   } catch (const std::exception& e) {
     set_error(err, e.what());

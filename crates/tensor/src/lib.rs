@@ -1,6 +1,7 @@
 //! libtorch-backed core of shift: device choice, seeding, determinism, checkpoint IO and the native C++ extension.
 
 pub mod checkpoint;
+pub mod cuda_graph;
 pub mod determinism;
 pub mod device;
 mod error;
@@ -9,6 +10,7 @@ pub mod native;
 pub mod seed;
 
 pub use checkpoint::{load_named, save_named};
+pub use cuda_graph::CudaGraph;
 pub use determinism::set_deterministic;
 pub use device::DeviceSpec;
 pub use error::TensorError;

@@ -1,7 +1,7 @@
 //! Safe wrappers over the native C++ extension (`native/shift_native.cpp`), built against the linked libtorch.
 
 use crate::TensorError;
-use std::ffi::{c_char, c_double, c_int, c_long, CStr};
+use std::ffi::{c_char, c_double, c_int, c_long, c_void, CStr};
 use tch::Tensor;
 use torch_sys::C_tensor;
 
@@ -14,10 +14,16 @@ extern "C" {
     fn shift_built_with_cuda() -> c_int;
     fn shift_cudnn_version() -> c_long;
     fn shift_cuda_device_name(index: c_int, out: *mut *mut c_char, err: *mut *mut c_char) -> c_int;
+    fn shift_set_grad(param: *const C_tensor, grad: *const C_tensor, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_graph_new(err: *mut *mut c_char) -> *mut c_void;
+    pub(crate) fn shift_graph_free(g: *mut c_void);
+    pub(crate) fn shift_graph_begin(g: *mut c_void, device: c_int, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_graph_end(g: *mut c_void, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_graph_replay(g: *mut c_void, err: *mut *mut c_char) -> c_int;
 }
 
 /// Takes ownership of a message written by the extension.
-fn take_error(err: *mut c_char) -> TensorError {
+pub(crate) fn take_error(err: *mut c_char) -> TensorError {
     if err.is_null() {
         return TensorError::Native("unknown libtorch error".into());
     }
@@ -50,6 +56,18 @@ pub fn grad_reverse_scaled(x: &Tensor, lambda: &Tensor) -> Result<Tensor, Tensor
     // SAFETY: both tensors are live for the duration of the call.
     let ptr = unsafe { shift_grad_reverse_scaled(x.as_ptr(), lambda.as_ptr(), &mut err) };
     tensor_or_error(ptr, err)
+}
+
+/// Makes `grad` (same shape, dtype and device) the `.grad` of `param`, e.g. a view into a flat buffer: backward
+/// then accumulates into it in place, provided it is zeroed (never reset) between steps.
+pub fn set_grad(param: &Tensor, grad: &Tensor) -> Result<(), TensorError> {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: both tensors are live; the extension assigns the gradient field of the TensorImpl `param` shares (a const method in ATen).
+    if unsafe { shift_set_grad(param.as_ptr(), grad.as_ptr(), &mut err) } == 0 {
+        Ok(())
+    } else {
+        Err(take_error(err))
+    }
 }
 
 pub(crate) fn set_deterministic(on: bool) -> Result<(), TensorError> {
