@@ -144,6 +144,37 @@ fn bad_settings_are_refused_naming_the_field() {
     assert!(e.contains("cuda:7"), "{e}");
     let e = run_err(&mut dann(&tmp.path().join("nothing"), &out));
     assert!(e.contains("cargo xtask download mnist"), "{e}");
+    let e = run_err(&mut dann_with(&data, &out, &["--step", "graph"]));
+    assert!(e.contains("`step`") && e.contains("unknown step `graph`"), "{e}");
+    let e = run_err(&mut dann_with(
+        &data,
+        &out,
+        &["--step", "fast", "--methods", "dann-alt"],
+    ));
+    assert!(e.contains("`step`") && e.contains("not dann-alt"), "{e}");
+}
+
+#[test]
+fn the_fast_step_gives_the_eager_numbers_on_cpu_and_says_it_runs_eagerly() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 256, 64);
+    let (eager, fast) = (tmp.path().join("eager"), tmp.path().join("fast"));
+    let flags = ["--methods", "source-only,dann"];
+    run_ok(&mut dann_with(&data, &eager, &flags));
+    let out = run_ok(dann_with(&data, &fast, &flags).args(["--step", "fast"]));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CUDA graphs need a CUDA device; the fast step runs eagerly on Cpu"),
+        "{stderr}"
+    );
+    let cfg = std::fs::read_to_string(fast.join("mnist-mnistm/dann/seed0/config.json")).unwrap();
+    assert!(cfg.contains("\"step\": \"fast\""), "{cfg}");
+    // Same function: accuracies agree (the losses agree to 1e-5 relative, see shift-strategies' tests).
+    for ((m1, s1, a1, e1), (m2, s2, a2, e2)) in numbers(&eager).iter().zip(numbers(&fast).iter()) {
+        assert_eq!((m1, s1), (m2, s2));
+        assert!((a1 - a2).abs() < 0.02, "{m1}: {a1} vs {a2}");
+        assert_eq!(e1.len(), e2.len());
+    }
 }
 
 #[test]

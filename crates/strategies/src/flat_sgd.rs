@@ -69,7 +69,11 @@ impl FlatSgd {
                 .map_err(|e| StrategyError::Other(format!("`{name}`: {e}")))?;
             match segments.last_mut() {
                 Some(seg) if seg.lr_mult == lr_mult => seg.len += n,
-                _ => segments.push(Segment { offset, len: n, lr_mult }),
+                _ => segments.push(Segment {
+                    offset,
+                    len: n,
+                    lr_mult,
+                }),
             }
             slots.push(Slot { name, offset, shape });
             offset += n;

@@ -4,6 +4,7 @@
 
 mod error;
 pub mod evaluate;
+pub mod fast;
 pub mod finetune;
 pub mod flat_sgd;
 pub mod method;
@@ -13,6 +14,7 @@ pub mod sgd;
 pub mod strategy;
 
 pub use error::StrategyError;
+pub use fast::{FastAdapt, StepKind};
 pub use flat_sgd::FlatSgd;
 pub use method::Method;
 pub use runner::{end_epoch, fit, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig};

@@ -71,7 +71,10 @@ pub(crate) fn select(vs: &VarStore, groups: &[GroupSpec]) -> Vec<(String, Tensor
         .filter_map(|(name, t)| groups.iter().position(|g| g.selects(&name)).map(|i| (i, name, t)))
         .collect();
     chosen.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-    chosen.into_iter().map(|(i, name, t)| (name, t, groups[i].lr_mult)).collect()
+    chosen
+        .into_iter()
+        .map(|(i, name, t)| (name, t, groups[i].lr_mult))
+        .collect()
 }
 
 #[derive(Debug)]

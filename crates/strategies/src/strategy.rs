@@ -41,7 +41,7 @@ pub trait Strategy {
 }
 
 /// Accumulators on the device: [class loss, label correct, labelled count, domain loss, domain correct, domain count].
-const ACC_LEN: i64 = 6;
+pub(crate) const ACC_LEN: i64 = 6;
 
 #[derive(Debug)]
 pub struct Adapt<N: AdaptNet> {
@@ -93,32 +93,87 @@ impl<N: AdaptNet> Adapt<N> {
     }
 
     fn accumulate(&mut self, values: &[Tensor]) {
-        let _ = self.acc.g_add_(&Tensor::stack(values, 0).to_kind(Kind::Double));
+        accumulate(&mut self.acc, values);
     }
+}
 
-    fn label_terms(&self, logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
-        let loss = logits.cross_entropy_for_logits(y);
-        let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
-        let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
-        (loss, correct, count)
-    }
+/// Adds one step's [class loss, correct, count, domain loss, domain correct, domain count] to the accumulators.
+pub(crate) fn accumulate(acc: &mut Tensor, values: &[Tensor]) {
+    let _ = acc.g_add_(&Tensor::stack(values, 0).to_kind(Kind::Double));
+}
 
-    fn domain_labels(ns: i64, nt: i64, device: shift_tensor::tch::Device) -> Tensor {
-        Tensor::cat(
-            &[
-                Tensor::zeros([ns], (Kind::Float, device)),
-                Tensor::ones([nt], (Kind::Float, device)),
-            ],
-            0,
-        )
-    }
+/// Cross-entropy of the label predictor, its correct count and the batch size (all 0-dim, on the device).
+pub(crate) fn label_terms(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let loss = logits.cross_entropy_for_logits(y);
+    let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
+    let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
+    (loss, correct, count)
+}
 
-    fn domain_terms(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor, Tensor) {
-        let loss = logits.binary_cross_entropy_with_logits::<Tensor>(labels, None, None, Reduction::Mean);
-        let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
-        let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
-        (loss, correct, count)
+/// Domain labels: 0 for the `ns` source rows, 1 for the `nt` target rows.
+pub(crate) fn domain_labels(ns: i64, nt: i64, device: shift_tensor::tch::Device) -> Tensor {
+    Tensor::cat(
+        &[
+            Tensor::zeros([ns], (Kind::Float, device)),
+            Tensor::ones([nt], (Kind::Float, device)),
+        ],
+        0,
+    )
+}
+
+/// Logistic loss of the domain classifier, its correct count and the batch size.
+pub(crate) fn domain_terms(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let loss = logits.binary_cross_entropy_with_logits::<Tensor>(labels, None, None, Reduction::Mean);
+    let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
+    let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
+    (loss, correct, count)
+}
+
+/// Reads and resets accumulators filled by [`accumulate`] over `steps` steps (one device sync).
+pub(crate) fn take_metrics(acc: &mut Tensor, steps: &mut usize) -> StepMetrics {
+    let v = Vec::<f64>::try_from(&*acc).unwrap_or_else(|_| vec![f64::NAN; ACC_LEN as usize]);
+    let _ = acc.zero_();
+    let steps = std::mem::take(steps);
+    let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
+    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+    StepMetrics {
+        steps,
+        class_loss: per_step(v[0]),
+        label_acc: ratio(v[1], v[2]),
+        domain_loss: per_step(v[3]),
+        domain_acc: ratio(v[4], v[5]),
     }
+}
+
+/// The network's variables under `model.`.
+pub(crate) fn model_state(net: &dyn AdaptNet) -> Vec<(String, Tensor)> {
+    net.var_store()
+        .variables()
+        .into_iter()
+        .map(|(n, t)| (format!("model.{n}"), t))
+        .collect()
+}
+
+/// Copies `model.*` tensors into the network's variables.
+pub(crate) fn load_model_state(net: &dyn AdaptNet, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
+    copy_named(net.var_store(), named, "", |n| format!("model.{n}")).map_err(|e| {
+        StrategyError::Checkpoint(match e {
+            CopyError::Missing(key) => format!("`{key}` is missing"),
+            CopyError::Shape { key, found, expected } => {
+                format!("`{key}` has shape {found:?}, expected {expected:?}")
+            }
+        })
+    })?;
+    Ok(())
+}
+
+/// A named tensor of a checkpoint, or an error naming it.
+pub(crate) fn get<'a>(named: &'a [(String, Tensor)], key: &str) -> Result<&'a Tensor, StrategyError> {
+    named
+        .iter()
+        .find(|(n, _)| n == key)
+        .map(|(_, t)| t)
+        .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))
 }
 
 impl<N: AdaptNet> Strategy for Adapt<N> {
@@ -134,7 +189,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
             Method::SourceOnly | Method::TargetOnly => {
                 self.main.zero_grad();
                 let f = self.net.features(xs, true);
-                let (lc, correct, count) = self.label_terms(&self.net.classify(&f, true), ys);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
                 lc.backward();
                 self.main.step(lr);
                 self.accumulate(&[lc.detach(), correct, count, zero(), zero(), zero()]);
@@ -146,10 +201,10 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
                 let nt = xt.size()[0];
                 self.main.zero_grad();
                 let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
-                let (lc, correct, count) = self.label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
                 let reversed = self.grl.apply(&f, lambda)?;
-                let labels = Self::domain_labels(ns, nt, xs.device());
-                let (ld, dcorrect, dcount) = Self::domain_terms(&self.net.discriminate(&reversed, true), &labels);
+                let labels = domain_labels(ns, nt, xs.device());
+                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), &labels);
                 (&lc + &ld).backward();
                 self.main.step(lr);
                 self.accumulate(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
@@ -163,19 +218,17 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
                     .disc
                     .as_mut()
                     .ok_or_else(|| StrategyError::Other("dann-alt needs a discriminator optimiser".into()))?;
-                let labels = Self::domain_labels(ns, nt, xs.device());
+                let labels = domain_labels(ns, nt, xs.device());
                 // 1. Discriminator step on detached features, true domain labels.
                 disc.zero_grad();
                 let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
-                let (ld, dcorrect, dcount) = Self::domain_terms(&self.net.discriminate(&f.detach(), true), &labels);
+                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&f.detach(), true), &labels);
                 ld.backward();
                 disc.step(lr);
                 // 2. Feature and label step against flipped domain labels, weighted by lambda.
                 self.main.zero_grad();
-                let (lc, correct, count) = self.label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
-                let flipped = Self::domain_labels(ns, nt, xs.device())
-                    .g_mul_scalar(-1.0)
-                    .g_add_scalar(1.0);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
+                let flipped = domain_labels(ns, nt, xs.device()).g_mul_scalar(-1.0).g_add_scalar(1.0);
                 let fool = self
                     .net
                     .discriminate(&f, true)
@@ -190,18 +243,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
     }
 
     fn take_metrics(&mut self) -> StepMetrics {
-        let v = Vec::<f64>::try_from(&self.acc).unwrap_or_else(|_| vec![f64::NAN; ACC_LEN as usize]);
-        let _ = self.acc.zero_();
-        let steps = std::mem::take(&mut self.steps);
-        let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
-        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        StepMetrics {
-            steps,
-            class_loss: per_step(v[0]),
-            label_acc: ratio(v[1], v[2]),
-            domain_loss: per_step(v[3]),
-            domain_acc: ratio(v[4], v[5]),
-        }
+        take_metrics(&mut self.acc, &mut self.steps)
     }
 
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
@@ -209,13 +251,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
-        let mut named: Vec<(String, Tensor)> = self
-            .net
-            .var_store()
-            .variables()
-            .into_iter()
-            .map(|(n, t)| (format!("model.{n}"), t))
-            .collect();
+        let mut named = model_state(&self.net);
         named.extend(self.main.state("opt.main."));
         if let Some(d) = &self.disc {
             named.extend(d.state("opt.disc."));
@@ -227,28 +263,14 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
     }
 
     fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
-        let get = |key: &str| {
-            named
-                .iter()
-                .find(|(n, _)| n == key)
-                .map(|(_, t)| t)
-                .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))
-        };
-        copy_named(self.net.var_store(), named, "", |n| format!("model.{n}")).map_err(|e| {
-            StrategyError::Checkpoint(match e {
-                CopyError::Missing(key) => format!("`{key}` is missing"),
-                CopyError::Shape { key, found, expected } => {
-                    format!("`{key}` has shape {found:?}, expected {expected:?}")
-                }
-            })
-        })?;
+        load_model_state(&self.net, named)?;
         self.main.load_state("opt.main.", named)?;
         if let Some(d) = &mut self.disc {
             d.load_state("opt.disc.", named)?;
         }
-        let acc = get("metrics.acc")?;
+        let acc = get(named, "metrics.acc")?;
         shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
-        self.steps = get("metrics.steps")?.int64_value(&[]) as usize;
+        self.steps = get(named, "metrics.steps")?.int64_value(&[]) as usize;
         Ok(())
     }
 }

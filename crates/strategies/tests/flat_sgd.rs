@@ -54,7 +54,10 @@ fn flat_sgd_equals_per_tensor_sgd_exactly_step_for_step() {
     let (per_tensor, flat) = (store(7), store(7));
     let mut sgd = Sgd::new(&per_tensor, &groups(), 0.9, 1e-3).unwrap();
     let mut fsgd = FlatSgd::new(&flat, &groups(), 0.9, 1e-3).unwrap();
-    assert_eq!(fsgd.names(), ["features.a", "features.w", "classifier.b", "classifier.v"]);
+    assert_eq!(
+        fsgd.names(),
+        ["features.a", "features.w", "classifier.b", "classifier.v"]
+    );
     assert_eq!(fsgd.len(), 3 + 12 + 2 + 6);
     let x = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
     for step in 0..6 {
@@ -114,7 +117,10 @@ fn gradients_are_views_into_one_buffer_and_zeroing_keeps_them() {
     loss(&vs, &x).backward();
     let g1 = var(&vs, "classifier.v").grad().copy();
     opt.zero_grad();
-    assert_eq!(var(&vs, "classifier.v").grad().abs().sum(Kind::Float).double_value(&[]), 0.0);
+    assert_eq!(
+        var(&vs, "classifier.v").grad().abs().sum(Kind::Float).double_value(&[]),
+        0.0
+    );
     // Accumulates into the same (zeroed) memory: the same gradient again, not twice it.
     loss(&vs, &x).backward();
     assert!(var(&vs, "classifier.v").grad().equal(&g1));
@@ -125,7 +131,10 @@ fn bad_settings_and_checkpoints_are_refused_naming_the_field() {
     let _rng = rng_lock();
     let vs = store(2);
     let e = FlatSgd::new(&vs, &groups(), 1.0, 0.0).unwrap_err().to_string();
-    assert!(e.contains("`momentum`") && e.contains("must be in [0, 1), got 1"), "{e}");
+    assert!(
+        e.contains("`momentum`") && e.contains("must be in [0, 1), got 1"),
+        "{e}"
+    );
     let e = FlatSgd::new(&vs, &groups(), 0.9, -1.0).unwrap_err().to_string();
     assert!(e.contains("`weight_decay`"), "{e}");
     let mut opt = FlatSgd::new(&vs, &groups(), 0.9, 0.0).unwrap();

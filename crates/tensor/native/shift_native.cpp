@@ -13,7 +13,6 @@
 #ifdef SHIFT_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAFunctions.h>
-#include <c10/cuda/CUDAGuard.h>
 #include <c10/cuda/CUDAStream.h>
 #include <cuda_runtime_api.h>
 #include <optional>
@@ -63,11 +62,19 @@ struct GradReverseScaled : public torch::autograd::Function<GradReverseScaled> {
 };
 
 #ifdef SHIFT_WITH_CUDA
-// A CUDA graph and the side stream it is captured on (libtorch refuses capture on the default stream). The
-// guard makes the side stream current between begin and end, so every op issued from Rust is captured.
+// A CUDA graph and the stream that was current before capture: capture runs on a side stream (libtorch refuses
+// the default stream), made current between begin and end so that every op issued from Rust is captured. (No
+// CUDAStreamGuard: its inline code calls the CUDA runtime directly, which would add libcudart to the link.)
 struct ShiftGraph {
   at::cuda::CUDAGraph graph;
-  std::optional<c10::cuda::CUDAStreamGuard> guard;
+  std::optional<c10::cuda::CUDAStream> previous;
+
+  void restore() {
+    if (previous) {
+      c10::cuda::setCurrentCUDAStream(*previous);
+      previous.reset();
+    }
+  }
 };
 #endif
 
@@ -187,12 +194,14 @@ int shift_graph_begin(void* g, int device, char** err) {
 #ifdef SHIFT_WITH_CUDA
   auto* sg = static_cast<ShiftGraph*>(g);
   try {
+    const auto index = static_cast<c10::DeviceIndex>(device);
     c10::cuda::device_synchronize();
-    sg->guard.emplace(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, static_cast<c10::DeviceIndex>(device)));
+    sg->previous = c10::cuda::getCurrentCUDAStream(index);
+    c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index));
     sg->graph.capture_begin();
     return 0;
   } catch (const std::exception& e) {
-    sg->guard.reset();
+    sg->restore();
     set_error(err, e.what());
     return -1;
   }
@@ -208,11 +217,11 @@ int shift_graph_end(void* g, char** err) {
   auto* sg = static_cast<ShiftGraph*>(g);
   try {
     sg->graph.capture_end();
-    sg->guard.reset();
+    sg->restore();
     c10::cuda::device_synchronize();
     return 0;
   } catch (const std::exception& e) {
-    sg->guard.reset();
+    sg->restore();
     set_error(err, e.what());
     return -1;
   }

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shift_strategies::{Method, TrainConfig};
+use shift_strategies::{Method, StepKind, TrainConfig};
 use std::path::Path;
 
 /// What `shift experiment dann` runs.
@@ -24,6 +24,8 @@ pub struct ExperimentConfig {
     /// Office-31 only: the backbone and its ImageNet weights.
     pub backbone: String,
     pub pretrained: Option<std::path::PathBuf>,
+    /// The train step: eager, or fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
+    pub step: StepKind,
     pub train: TrainConfig,
 }
 
@@ -39,6 +41,7 @@ impl Default for ExperimentConfig {
             target_limit: None,
             backbone: "resnet50".into(),
             pretrained: None,
+            step: StepKind::Eager,
             train: TrainConfig::default(),
         }
     }
@@ -145,6 +148,14 @@ impl ExperimentConfig {
             .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         if matches!(task, Task::Office31 { .. }) && self.backbone != "resnet50" {
             bail!("`backbone`: `{}` is not supported (resnet50)", self.backbone);
+        }
+        if self.step == StepKind::Fast {
+            if matches!(task, Task::Office31 { .. }) {
+                bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
+            }
+            if self.methods.contains(&Method::DannAlt) {
+                bail!("`step`: the fast step covers source-only, target-only and dann, not dann-alt");
+            }
         }
         self.train.validate()?;
         Ok(task)

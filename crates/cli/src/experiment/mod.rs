@@ -12,7 +12,7 @@ use config::{ExperimentConfig, Task};
 use run_folder::{Resumed, RunFolder, RunObserver, RunResult};
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::{digit::DigitNet, AdaptNet};
-use shift_strategies::{fit, Adapt, DigitTask, FitEnd, Method, Sgd};
+use shift_strategies::{fit, Adapt, DigitTask, FastAdapt, FitEnd, FlatSgd, Method, Sgd, StepKind, Strategy};
 use shift_tensor::tch::Device;
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
@@ -50,6 +50,10 @@ pub struct DannArgs {
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot).
     #[arg(long)]
     pretrained: Option<PathBuf>,
+    /// The train step: eager, or fast (one flat optimiser buffer, schedules on the device, the whole step
+    /// replayed from a CUDA graph on CUDA).
+    #[arg(long)]
+    step: Option<StepKind>,
 }
 
 impl DannArgs {
@@ -94,6 +98,9 @@ impl DannArgs {
         }
         if self.pretrained.is_some() {
             c.pretrained = self.pretrained.clone();
+        }
+        if let Some(v) = self.step {
+            c.step = v;
         }
         c.deterministic |= self.common.deterministic;
         Ok(c)
@@ -207,13 +214,21 @@ fn run_digits(
     Ok(Some(results))
 }
 
-fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Result<Adapt<DigitNet>> {
+fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Result<Box<dyn Strategy>> {
     let (main, disc) = Adapt::<DigitNet>::groups_for(method, 1.0);
+    if cfg.step == StepKind::Fast {
+        let opt = FlatSgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
+        let mut fast = FastAdapt::new(net, method, opt)?;
+        if let Some(note) = fast.take_note() {
+            eprintln!("shift: {note}");
+        }
+        return Ok(Box::new(fast));
+    }
     let main = Sgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
     let disc = disc
         .map(|g| Sgd::new(net.var_store(), &g, cfg.train.momentum, cfg.train.weight_decay))
         .transpose()?;
-    Ok(Adapt::new(net, method, main, disc))
+    Ok(Box::new(Adapt::new(net, method, main, disc)))
 }
 
 /// One run in its folder: fresh, resumed from its checkpoint, or reused when finished (with --resume).
@@ -243,9 +258,9 @@ pub(crate) fn run_one(
         next: start,
         seconds,
         accuracy,
-    } = folder.resume_or_start(&mut strategy, resume, config)?;
+    } = folder.resume_or_start(strategy.as_mut(), resume, config)?;
     let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, accuracy);
-    let end = fit(&mut strategy, task, &cfg.train, seed, start, &mut observer)
+    let end = fit(strategy.as_mut(), task, &cfg.train, seed, start, &mut observer)
         .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
     observer.bar.finish_and_clear();
     if let FitEnd::Interrupted { .. } = end {

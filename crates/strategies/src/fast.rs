@@ -1,0 +1,258 @@
+//! The capture-ready train step: source-only, target-only and DANN (gradient reversal) with static input
+//! buffers, the learning rate and lambda in device tensors, the flat-buffer optimiser and on-device metrics, so
+//! that on CUDA the whole step (forward, both losses, backward, update, metrics) is captured once in a CUDA
+//! graph and replayed. Elsewhere, or where capture fails, the same step runs eagerly (with a message).
+
+use crate::strategy::{
+    accumulate, domain_labels, domain_terms, get, label_terms, load_model_state, model_state, take_metrics, ACC_LEN,
+};
+use crate::{evaluate, FlatSgd, Method, StepBatch, StepMetrics, Strategy, StrategyError};
+use shift_models::AdaptNet;
+use shift_tensor::tch::{Device, Kind, Tensor};
+use shift_tensor::CudaGraph;
+
+/// Which train step a run uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StepKind {
+    /// [`Adapt`](crate::Adapt): per-tensor SGD, host-side schedules.
+    #[default]
+    Eager,
+    /// [`FastAdapt`]: flat optimiser, device-side schedules, a CUDA graph on CUDA.
+    Fast,
+}
+
+impl std::str::FromStr for StepKind {
+    type Err = StrategyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "eager" => Ok(Self::Eager),
+            "fast" => Ok(Self::Fast),
+            _ => Err(StrategyError::Invalid {
+                field: "step".into(),
+                msg: format!("unknown step `{s}` (known: eager, fast)"),
+            }),
+        }
+    }
+}
+
+/// Eager steps before capture (cuDNN/cuBLAS choose their kernels and workspaces outside the graph).
+pub const WARMUP_STEPS: usize = 3;
+
+/// How steps run.
+#[derive(Debug)]
+enum Mode {
+    /// On CUDA: eager until `WARMUP_STEPS` steps ran with the current shapes, then captured.
+    Warming(usize),
+    Captured(CudaGraph),
+    /// Not capturable here (CPU, or capture failed): eager for good.
+    Eager,
+}
+
+/// The step's fixed-address inputs.
+#[derive(Debug)]
+struct Inputs {
+    xs: Tensor,
+    ys: Tensor,
+    xt: Option<Tensor>,
+    domain: Option<Tensor>,
+}
+
+impl Inputs {
+    fn fits(&self, batch: &StepBatch) -> bool {
+        self.xs.size() == batch.labelled.0.size()
+            && self.ys.size() == batch.labelled.1.size()
+            && self.xt.as_ref().map(Tensor::size) == batch.unlabelled.map(Tensor::size)
+    }
+}
+
+#[derive(Debug)]
+pub struct FastAdapt<N: AdaptNet> {
+    pub net: N,
+    method: Method,
+    opt: FlatSgd,
+    lr: Tensor,
+    lambda: Tensor,
+    inputs: Option<Inputs>,
+    acc: Tensor,
+    steps: usize,
+    mode: Mode,
+    /// Why the graph is not used from the start (for the caller to report).
+    note: Option<String>,
+}
+
+impl<N: AdaptNet> FastAdapt<N> {
+    /// `opt` must cover what the method trains (see [`Adapt::groups_for`](crate::Adapt::groups_for)).
+    /// DANN with alternating updates has two optimisers and two backward passes; it has no fast path.
+    pub fn new(net: N, method: Method, opt: FlatSgd) -> Result<Self, StrategyError> {
+        if method == Method::DannAlt {
+            return Err(StrategyError::Invalid {
+                field: "step".into(),
+                msg: "the fast step covers source-only, target-only and dann, not dann-alt".into(),
+            });
+        }
+        let device = net.var_store().device();
+        let scalar = || Tensor::zeros([], (Kind::Float, device));
+        let (mode, note) = match device {
+            Device::Cuda(_) => (Mode::Warming(0), None),
+            _ => (
+                Mode::Eager,
+                Some(format!(
+                    "CUDA graphs need a CUDA device; the fast step runs eagerly on {device:?}"
+                )),
+            ),
+        };
+        Ok(Self {
+            acc: Tensor::zeros([ACC_LEN], (Kind::Double, device)),
+            lr: scalar(),
+            lambda: scalar(),
+            net,
+            method,
+            opt,
+            inputs: None,
+            steps: 0,
+            mode,
+            note,
+        })
+    }
+
+    /// Whether steps now replay a captured CUDA graph.
+    pub fn is_captured(&self) -> bool {
+        matches!(self.mode, Mode::Captured(_))
+    }
+
+    /// Why steps run eagerly, if they do (printed once by the caller).
+    pub fn take_note(&mut self) -> Option<String> {
+        self.note.take()
+    }
+
+    /// Copies the batch into the fixed-address inputs (reallocated, and any graph dropped, when shapes change).
+    fn load(&mut self, batch: &StepBatch) -> Result<(), StrategyError> {
+        let (xs, ys) = batch.labelled;
+        if self.method.is_adversarial() && batch.unlabelled.is_none() {
+            return Err(StrategyError::Other("DANN needs a target batch".into()));
+        }
+        if !self.inputs.as_ref().is_some_and(|i| i.fits(batch)) {
+            let xt = batch
+                .unlabelled
+                .filter(|_| self.method.is_adversarial())
+                .map(Tensor::copy);
+            let domain = xt
+                .as_ref()
+                .map(|t| domain_labels(xs.size()[0], t.size()[0], xs.device()));
+            self.inputs = Some(Inputs {
+                xs: xs.copy(),
+                ys: ys.copy(),
+                xt,
+                domain,
+            });
+            if matches!(self.mode, Mode::Captured(_)) {
+                self.mode = Mode::Warming(0);
+            }
+            return Ok(());
+        }
+        let inputs = self.inputs.as_mut().expect("checked above");
+        inputs.xs.copy_(xs);
+        inputs.ys.copy_(ys);
+        if let (Some(dst), Some(src)) = (inputs.xt.as_mut(), batch.unlabelled) {
+            dst.copy_(src);
+        }
+        Ok(())
+    }
+
+    /// The step itself, reading only fixed-address tensors: what is captured.
+    fn body(&mut self) -> Result<(), StrategyError> {
+        let inputs = self.inputs.as_ref().expect("inputs are loaded before the step");
+        let (xs, ys) = (&inputs.xs, &inputs.ys);
+        let ns = xs.size()[0];
+        self.opt.zero_grad();
+        let values = match (&inputs.xt, &inputs.domain) {
+            (Some(xt), Some(labels)) => {
+                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
+                let reversed = shift_grl::GradientReversal.apply_scaled(&f, &self.lambda)?;
+                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), labels);
+                (&lc + &ld).backward();
+                [lc.detach(), correct, count, ld.detach(), dcorrect, dcount]
+            }
+            _ => {
+                let f = self.net.features(xs, true);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
+                lc.backward();
+                let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
+                [lc.detach(), correct, count, zero(), zero(), zero()]
+            }
+        };
+        self.opt.step_on_device(&self.lr);
+        accumulate(&mut self.acc, &values);
+        Ok(())
+    }
+}
+
+impl<N: AdaptNet> Strategy for FastAdapt<N> {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
+        self.load(batch)?;
+        let _ = self.lr.fill_(lr);
+        let _ = self.lambda.fill_(lambda);
+        match std::mem::replace(&mut self.mode, Mode::Eager) {
+            Mode::Captured(graph) => {
+                graph.replay()?;
+                self.mode = Mode::Captured(graph);
+            }
+            Mode::Warming(n) if n < WARMUP_STEPS => {
+                self.body()?;
+                self.mode = Mode::Warming(n + 1);
+            }
+            Mode::Warming(_) => {
+                let device = self.net.var_store().device();
+                match CudaGraph::capture(device, || self.body()) {
+                    Ok(graph) => {
+                        // Capture records without running: this step happens at the first replay.
+                        graph.replay()?;
+                        self.mode = Mode::Captured(graph);
+                    }
+                    Err(e) => {
+                        // Said here, once: the run goes on with the same step, eagerly.
+                        eprintln!("shift: CUDA-graph capture failed ({e}); the fast step runs eagerly");
+                        self.body()?;
+                    }
+                }
+            }
+            Mode::Eager => self.body()?,
+        }
+        self.steps += 1;
+        Ok(())
+    }
+
+    fn take_metrics(&mut self) -> StepMetrics {
+        take_metrics(&mut self.acc, &mut self.steps)
+    }
+
+    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
+        evaluate::accuracy(&self.net, x, y, 1000)
+    }
+
+    /// The same names as [`Adapt`](crate::Adapt)'s state, so checkpoints move between the two steps.
+    fn state(&self) -> Vec<(String, Tensor)> {
+        let mut named: Vec<(String, Tensor)> = model_state(&self.net).into_iter().map(|(n, t)| (n, t.copy())).collect();
+        named.extend(self.opt.state("opt.main."));
+        named.push(("metrics.acc".into(), self.acc.copy()));
+        named.push(("metrics.steps".into(), Tensor::from(self.steps as i64)));
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        named
+    }
+
+    fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
+        load_model_state(&self.net, named)?;
+        self.opt.load_state("opt.main.", named)?;
+        let acc = get(named, "metrics.acc")?;
+        shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
+        self.steps = get(named, "metrics.steps")?.int64_value(&[]) as usize;
+        Ok(())
+    }
+}

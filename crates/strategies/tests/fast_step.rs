@@ -1,0 +1,151 @@
+//! The capture-ready step computes the same function as the eager one: on the CPU (where it runs eagerly, over
+//! the flat optimiser with device-side lr and lambda) losses agree step for step, and checkpoints move between
+//! the two.
+
+use shift_data::DigitBatcher;
+use shift_grl::LambdaSchedule;
+use shift_models::{digit::DigitNet, AdaptNet};
+use shift_strategies::{Adapt, FastAdapt, FlatSgd, LrSchedule, Method, Sgd, StepBatch, Strategy};
+use shift_tensor::tch::{Device, Kind, Tensor};
+
+const CPU: Device = Device::Cpu;
+
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn eager(method: Method, seed: u64) -> Adapt<DigitNet> {
+    shift_tensor::seed_everything(seed);
+    let net = DigitNet::new(CPU);
+    let (groups, _) = Adapt::<DigitNet>::groups_for(method, 1.0);
+    let sgd = Sgd::new(net.var_store(), &groups, 0.9, 0.0).unwrap();
+    Adapt::new(net, method, sgd, None)
+}
+
+fn fast(method: Method, seed: u64) -> FastAdapt<DigitNet> {
+    shift_tensor::seed_everything(seed);
+    let net = DigitNet::new(CPU);
+    let (groups, _) = Adapt::<DigitNet>::groups_for(method, 1.0);
+    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0).unwrap();
+    FastAdapt::new(net, method, opt).unwrap()
+}
+
+struct Data {
+    xs: DigitBatcher,
+    xt: DigitBatcher,
+    order: Tensor,
+}
+
+fn data() -> Data {
+    shift_tensor::seed_everything(100);
+    let xs = Tensor::randn([256, 3, 32, 32], (Kind::Float, CPU));
+    let ys = Tensor::randint(10, [256], (Kind::Int64, CPU));
+    let xt = &xs * 0.5 + 0.3;
+    Data {
+        xs: DigitBatcher::new(xs, ys.shallow_clone()),
+        xt: DigitBatcher::new(xt, ys),
+        order: Tensor::randperm(256, (Kind::Int64, CPU)),
+    }
+}
+
+/// Runs `steps` steps from step `from` of a 40-step paper schedule; returns (class loss, domain loss) per step.
+fn steps(s: &mut dyn Strategy, d: &Data, from: i64, steps: i64) -> Vec<(f64, f64)> {
+    let (lr, lambda) = (LrSchedule::default(), LambdaSchedule::default());
+    (from..from + steps)
+        .map(|i| {
+            let p = i as f64 / 40.0;
+            let (x, y) = d.xs.batch(&d.order, i % 8, 32);
+            let (t, _) = d.xt.batch(&d.order, (i + 3) % 8, 32);
+            let batch = StepBatch {
+                labelled: (&x, &y),
+                unlabelled: Some(&t),
+            };
+            s.train_step(&batch, lr.at(p), lambda.value(p)).unwrap();
+            let m = s.take_metrics();
+            (m.class_loss, m.domain_loss)
+        })
+        .collect()
+}
+
+fn assert_close(a: &[(f64, f64)], b: &[(f64, f64)]) {
+    assert_eq!(a.len(), b.len());
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        for (u, v) in [(x.0, y.0), (x.1, y.1)] {
+            assert!((u - v).abs() <= 1e-5 * u.abs().max(v.abs()), "step {i}: {u} vs {v}");
+        }
+    }
+}
+
+#[test]
+fn fast_and_eager_steps_agree_step_for_step() {
+    let _rng = rng_lock();
+    let d = data();
+    for method in [Method::Dann, Method::SourceOnly] {
+        let (mut a, mut b) = (eager(method, 5), fast(method, 5));
+        assert!(b.take_note().unwrap().contains("runs eagerly on Cpu"));
+        assert!(!b.is_captured());
+        let (la, lb) = (steps(&mut a, &d, 0, 25), steps(&mut b, &d, 0, 25));
+        assert_close(&la, &lb);
+        if method == Method::Dann {
+            assert!(la.iter().all(|l| l.1 > 0.0), "the domain loss is measured");
+        }
+        // And the weights end the same.
+        for (name, t) in a.net.var_store().variables() {
+            let other = b.net.var_store().variables().remove(&name).unwrap();
+            let diff = (&t - &other).abs().max().double_value(&[]);
+            assert!(diff <= 1e-5, "`{name}` differs by {diff}");
+        }
+    }
+}
+
+#[test]
+fn checkpoints_move_between_the_eager_and_the_fast_step() {
+    let _rng = rng_lock();
+    let d = data();
+    let mut a = eager(Method::Dann, 9);
+    let _ = steps(&mut a, &d, 0, 10);
+    let saved: Vec<(String, Tensor)> = a.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+    let rest_eager = steps(&mut a, &d, 10, 10);
+    let mut b = fast(Method::Dann, 1234);
+    b.load_state(&saved).unwrap();
+    let rest_fast = steps(&mut b, &d, 10, 10);
+    assert_close(&rest_eager, &rest_fast);
+    // The fast step's state loads back into the eager one.
+    let mut c = eager(Method::Dann, 77);
+    c.load_state(&b.state()).unwrap();
+    for (name, t) in b.net.var_store().variables() {
+        assert!(
+            t.equal(&c.net.var_store().variables().remove(&name).unwrap()),
+            "`{name}`"
+        );
+    }
+}
+
+#[test]
+fn dann_alt_and_a_missing_target_batch_are_refused() {
+    let _rng = rng_lock();
+    let net = DigitNet::new(CPU);
+    let (groups, _) = Adapt::<DigitNet>::groups_for(Method::DannAlt, 1.0);
+    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0).unwrap();
+    let e = FastAdapt::new(net, Method::DannAlt, opt).unwrap_err().to_string();
+    assert!(e.contains("`step`") && e.contains("not dann-alt"), "{e}");
+    let mut s = fast(Method::Dann, 0);
+    let (x, y) = (
+        Tensor::zeros([4, 3, 32, 32], (Kind::Float, CPU)),
+        Tensor::zeros([4], (Kind::Int64, CPU)),
+    );
+    let e = s
+        .train_step(
+            &StepBatch {
+                labelled: (&x, &y),
+                unlabelled: None,
+            },
+            0.01,
+            0.1,
+        )
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("DANN needs a target batch"), "{e}");
+}
