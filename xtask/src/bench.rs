@@ -1,6 +1,7 @@
 //! `cargo xtask bench data|train`: sets up libtorch (and the data), builds shift in release mode, runs
-//! `shift bench`. `train` also runs the PyTorch peer (`../shared/bench/reference_dann.py --mode speed`) with the
-//! `.venv`'s PyTorch on the same device and prints the ratio.
+//! `shift bench`. `train` also runs the PyTorch peers with the `.venv`'s PyTorch on the same device
+//! (`../shared/bench/reference_dann.py --mode speed`, and `xtask/python/dann_peer.py`: fused SGD eager and the
+//! whole step in one CUDA graph; with `--to-accuracy`, time to that accuracy) and prints the ratios.
 
 use crate::download::{self, DataPlace};
 use crate::{cmd, setup};
@@ -32,6 +33,9 @@ pub struct BenchArgs {
     /// `train`: the PyTorch reference script.
     #[arg(long)]
     reference: Option<std::path::PathBuf>,
+    /// `train`: also the wall time to this MNIST-M test accuracy (paper schedule), for shift and PyTorch.
+    #[arg(long)]
+    to_accuracy: Option<f64>,
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
@@ -61,13 +65,22 @@ fn train(args: &BenchArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| root.join("target/bench-train.json"));
     let steps = args.steps.to_string();
-    cmd::run(
-        cmd::shift_release(&libtorch)
-            .args(["bench", "train", "--device", &args.device, "--steps", &steps, "--json"])
-            .arg(&json),
-    )?;
+    let mut shift_cmd = cmd::shift_release(&libtorch);
+    shift_cmd
+        .args(["bench", "train", "--device", &args.device, "--steps", &steps, "--json"])
+        .arg(&json);
+    if let Some(target) = args.to_accuracy {
+        let manifest = download::manifest()?;
+        for name in ["mnist", "bsds500", "mnist-m"] {
+            download::ensure(&manifest, name, &args.place, false)?;
+        }
+        shift_cmd
+            .arg("--data")
+            .arg(args.place.data_dir())
+            .args(["--to-accuracy", &target.to_string()]);
+    }
+    cmd::run(&mut shift_cmd)?;
     let shift: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
-    let ours = shift["steps_per_s"].as_f64().unwrap_or(f64::NAN);
     let script = args
         .reference
         .clone()
@@ -108,10 +121,78 @@ fn train(args: &BenchArgs) -> Result<()> {
         rates.push(rate);
     }
     rates.sort_by(f64::total_cmp);
-    let theirs = rates[1];
-    println!("\n| side ({device}) | steps/s | ratio |");
-    println!("|---|---|---|");
-    println!("| PyTorch eager reference (median of 3 runs) | {theirs:.1} | 1.00 |");
-    println!("| shift | {ours:.1} | {:.2} |", ours / theirs);
+    let reference = rates[1];
+    // The peers beside the reference: the same step with a fused (foreach) SGD, eager and (CUDA) captured in one
+    // CUDA graph.
+    let peer = |mode: &str, extra: &[String]| -> Result<Vec<serde_json::Value>> {
+        let out = crate::python::script(&python, "dann_peer.py")
+            .args(["--mode", mode, "--device", &device, "--reference"])
+            .arg(&script)
+            .args(extra)
+            .output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "dann_peer.py --mode {mode} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with('{'))
+            .map(|l| Ok(serde_json::from_str(l)?))
+            .collect()
+    };
+    let speed = peer("speed", &["--steps".into(), steps.clone()])?;
+    let speed = speed.first().cloned().unwrap_or_default();
+    let rate = |v: &serde_json::Value, k: &str| v[k]["steps_per_s"].as_f64();
+    let mut rows: Vec<(String, f64)> = vec![(
+        "PyTorch eager, bench/reference_dann.py (median of 3 runs)".into(),
+        reference,
+    )];
+    if let Some(r) = rate(&speed, "eager") {
+        rows.push(("PyTorch eager, fused SGD (dann_peer.py)".into(), r));
+    }
+    let graph = rate(&speed, "graph");
+    if let Some(r) = graph {
+        rows.push(("PyTorch, whole step in one CUDA graph (dann_peer.py)".into(), r));
+    }
+    for k in ["eager", "fast"] {
+        if let Some(r) = rate(&shift, k) {
+            rows.push((format!("shift {k}"), r));
+        }
+    }
+    let card = shift["card"].as_str().unwrap_or("?");
+    let best_peer = graph.unwrap_or(reference);
+    println!("\n| side ({device}, {card}) | steps/s | vs reference | vs best PyTorch |");
+    println!("|---|---|---|---|");
+    for (name, r) in &rows {
+        println!("| {name} | {r:.1} | {:.2}x | {:.2}x |", r / reference, r / best_peer);
+    }
+    if let Some(target) = args.to_accuracy {
+        let data = args.place.data_dir();
+        let extra = [
+            "--target".to_string(),
+            target.to_string(),
+            "--mnist".into(),
+            data.join("mnist").display().to_string(),
+            "--mnistm".into(),
+            data.join("mnist_m").display().to_string(),
+        ];
+        println!("\n| side | time to {target} MNIST-M test accuracy, s | at epoch |");
+        println!("|---|---|---|");
+        for r in peer("time-to", &extra)? {
+            let kind = r["step"].as_str().unwrap_or("?");
+            match r["seconds"].as_f64() {
+                Some(s) => println!("| PyTorch {kind} | {s:.1} | {} |", r["epochs"]),
+                None => println!("| PyTorch {kind} | not reached (last {}) | - |", r["last_acc"]),
+            }
+        }
+        for k in ["eager", "fast"] {
+            match shift[k]["time_to_accuracy_s"].as_f64() {
+                Some(s) => println!("| shift {k} | {s:.1} | {} |", shift[k]["time_to_accuracy_epochs"]),
+                None if shift.get(k).is_some() => println!("| shift {k} | not reached | - |"),
+                None => {}
+            }
+        }
+    }
     Ok(())
 }

@@ -1,12 +1,21 @@
 //! `shift bench train`: the digit DANN train step (paper net, batch 64 source + 64 target, SGD momentum 0.9,
-//! gradient reversal), on synthetic device-resident data like `bench/reference_dann.py --mode speed`:
-//! steps/s and images/s after warm-up, the median of several timed windows. Prints a table, writes JSON.
+//! gradient reversal), eager and fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
+//! 1. Steps/s and images/s on synthetic device-resident data, like `bench/reference_dann.py --mode speed`: after
+//!    warm-up, the median of several timed windows.
+//! 2. With `--data DIR` (MNIST + MNIST-M installed): one full epoch (937 steps with on-device batch drawing, the
+//!    metrics read and the test evaluation), and with `--to-accuracy A` the wall time until MNIST-M test accuracy
+//!    reaches A under the paper's 20-epoch schedule (evaluated every quarter epoch, evaluations included).
+//!
+//! Prints a table; `--json FILE` writes the numbers.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::Args;
-use shift_data::DigitBatcher;
+use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::{digit::DigitNet, AdaptNet};
-use shift_strategies::{Adapt, Method, Sgd, StepBatch, Strategy};
+use shift_strategies::{
+    fit, Adapt, DigitTask, EpochRecord, FastAdapt, FitEnd, FlatSgd, Method, Observer, Position, Sgd, StepBatch,
+    StepKind, Strategy, StrategyError, TrainConfig,
+};
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
@@ -22,6 +31,15 @@ pub struct BenchTrainArgs {
     /// Timed windows (the median is reported).
     #[arg(long, default_value_t = 5)]
     windows: usize,
+    /// Which steps to measure (comma-separated).
+    #[arg(long, value_delimiter = ',', default_value = "eager,fast")]
+    step: Vec<StepKind>,
+    /// Data folder with MNIST and MNIST-M: adds the full-epoch measurement.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// With --data: also the wall time to reach this MNIST-M test accuracy (paper schedule, DANN, seed 0).
+    #[arg(long)]
+    to_accuracy: Option<f64>,
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -32,13 +50,30 @@ fn sync(device: Device) {
     }
 }
 
-pub fn run(args: BenchTrainArgs) -> Result<()> {
-    anyhow::ensure!(
-        args.steps > 0 && args.windows > 0,
-        "`--steps` and `--windows` must be at least 1"
-    );
-    let device = args.device.parse::<DeviceSpec>()?.resolve()?;
+/// A DANN strategy with the given step on a fresh digit net (seed 0).
+fn strategy(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
+    let net = DigitNet::new(device);
+    let (groups, _) = Adapt::<DigitNet>::groups_for(Method::Dann, 1.0);
+    Ok(match kind {
+        StepKind::Eager => {
+            let sgd = Sgd::new(net.var_store(), &groups, 0.9, 0.0)?;
+            Box::new(Adapt::new(net, Method::Dann, sgd, None))
+        }
+        StepKind::Fast => {
+            let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0)?;
+            let mut fast = FastAdapt::new(net, Method::Dann, opt)?;
+            if let Some(note) = fast.take_note() {
+                eprintln!("shift: {note}");
+            }
+            Box::new(fast)
+        }
+    })
+}
+
+/// Median steps/s over timed windows on synthetic data, and every window's rate.
+fn step_rate(kind: StepKind, device: Device, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
+    let mut s = strategy(kind, device)?;
     let (n, b) = (8192i64, 64i64);
     let xs = DigitBatcher::new(
         Tensor::rand([n, 3, 32, 32], (Kind::Float, device)),
@@ -48,58 +83,203 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         Tensor::rand([n, 3, 32, 32], (Kind::Float, device)),
         Tensor::zeros([n], (Kind::Int64, device)),
     );
-    let net = DigitNet::new(device);
-    let (groups, _) = Adapt::<DigitNet>::groups_for(Method::Dann, 1.0);
-    let sgd = Sgd::new(net.var_store(), &groups, 0.9, 0.0)?;
-    let mut strategy = Adapt::new(net, Method::Dann, sgd, None);
     let order = Tensor::arange(n, (Kind::Int64, device));
-    let steps_in_data = n / b;
     let mut step = 0i64;
-    let mut run = |k: usize, strategy: &mut Adapt<DigitNet>| -> Result<()> {
+    let mut run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
         for _ in 0..k {
-            let i = step % steps_in_data;
+            let i = step % (n / b);
             let (x, y) = xs.batch(&order, i, b);
             let (t, _) = xt.batch(&order, i, b);
-            strategy.train_step(
-                &StepBatch {
-                    labelled: (&x, &y),
-                    unlabelled: Some(&t),
-                },
-                0.01,
-                0.5,
-            )?;
+            let batch = StepBatch {
+                labelled: (&x, &y),
+                unlabelled: Some(&t),
+            };
+            s.train_step(&batch, 0.01, 0.5)?;
             step += 1;
         }
         sync(device);
         Ok(())
     };
-    run(50, &mut strategy)?;
+    run(50, s.as_mut())?;
     let mut rates = Vec::new();
     for _ in 0..args.windows {
         let t = Instant::now();
-        run(args.steps, &mut strategy)?;
+        run(args.steps, s.as_mut())?;
         rates.push(args.steps as f64 / t.elapsed().as_secs_f64());
     }
-    let metrics = strategy.take_metrics();
+    let metrics = s.take_metrics();
     anyhow::ensure!(metrics.class_loss.is_finite(), "the benchmark's loss diverged");
-    rates.sort_by(f64::total_cmp);
-    let median = rates[rates.len() / 2];
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok((sorted[sorted.len() / 2], rates))
+}
+
+/// Stops the run at the first evaluation at or above `target`; records when.
+struct UntilAccuracy {
+    target: f64,
+    started: Instant,
+    reached: Option<(f64, usize, f64)>,
+    last: Option<EpochRecord>,
+}
+
+impl Observer for UntilAccuracy {
+    fn stop_requested(&self) -> bool {
+        self.reached.is_some()
+    }
+    fn on_epoch(&mut self, r: &EpochRecord, _next: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
+        if self.reached.is_none() && r.target_acc >= self.target {
+            self.reached = Some((self.started.elapsed().as_secs_f64(), r.epoch, r.target_acc));
+        }
+        self.last = Some(r.clone());
+        Ok(())
+    }
+    fn on_interrupt(&mut self, _next: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
+        Ok(())
+    }
+}
+
+/// The MNIST -> MNIST-M task on the device.
+fn digits(data: &std::path::Path, device: Device) -> Result<DigitTask> {
+    let mnist = Mnist::load(&data.join("mnist"))?;
+    let mnist_m = MnistM::load(&data.join("mnist_m"))?;
+    let source = mnist.train.to_tensors(device)?;
+    let target = mnist_m.train.to_tensors(device)?;
+    Ok(DigitTask {
+        labelled: DigitBatcher::new(source.0, source.1),
+        unlabelled: Some(DigitBatcher::new(target.0, target.1)),
+        test: mnist_m.test.to_tensors(device)?,
+    })
+}
+
+/// Wall time of one full epoch through `fit`: (seconds, steps).
+fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, i64)> {
+    let mut s = strategy(kind, device)?;
+    let cfg = TrainConfig {
+        epochs: 1,
+        ..Default::default()
+    };
+    let mut obs = UntilAccuracy {
+        target: f64::INFINITY,
+        started: Instant::now(),
+        reached: None,
+        last: None,
+    };
+    fit(s.as_mut(), task, &cfg, 0, Position::default(), &mut obs)?;
+    sync(device);
+    let steps = obs.last.as_ref().map_or(0, |r| r.steps);
+    Ok((obs.started.elapsed().as_secs_f64(), steps))
+}
+
+/// Wall time to `target` test accuracy under the paper schedule, evaluated every quarter epoch:
+/// (seconds, quarter-epochs, accuracy) or None when the 20 epochs end first (with the last accuracy).
+fn time_to(kind: StepKind, task: &DigitTask, device: Device, target: f64) -> Result<Result<(f64, usize, f64), f64>> {
+    let mut s = strategy(kind, device)?;
+    let quarter = task.labelled.steps_per_epoch(64) / 4;
+    let cfg = TrainConfig {
+        epochs: 80,
+        steps_per_epoch: Some(quarter),
+        ..Default::default()
+    };
+    let mut obs = UntilAccuracy {
+        target,
+        started: Instant::now(),
+        reached: None,
+        last: None,
+    };
+    let end = fit(s.as_mut(), task, &cfg, 0, Position::default(), &mut obs)?;
+    Ok(match (obs.reached, end) {
+        (Some(r), _) => Ok(r),
+        (None, FitEnd::Finished { records }) => Err(records.last().map_or(0.0, |r| r.target_acc)),
+        (None, FitEnd::Interrupted { .. }) => Err(0.0),
+    })
+}
+
+pub fn run(args: BenchTrainArgs) -> Result<()> {
+    anyhow::ensure!(
+        args.steps > 0 && args.windows > 0,
+        "`--steps` and `--windows` must be at least 1"
+    );
+    if let Some(a) = args.to_accuracy {
+        anyhow::ensure!(a > 0.0 && a < 1.0, "`--to-accuracy` must be in (0, 1), got {a}");
+        anyhow::ensure!(
+            args.data.is_some(),
+            "`--to-accuracy` needs `--data DIR` (MNIST and MNIST-M)"
+        );
+    }
+    let device = args.device.parse::<DeviceSpec>()?.resolve()?;
     let threads = shift_tensor::tch::get_num_threads();
-    println!("\nshift bench train: digit DANN step, batch 64+64, {device:?}, {threads} threads\n");
-    println!("| measure | value |");
-    println!("|---|---|");
-    println!(
-        "| steps/s (median of {} windows of {} steps) | {median:.1} |",
-        args.windows, args.steps
-    );
-    println!("| images/s | {:.0} |", median * 128.0);
-    println!(
-        "| windows (steps/s) | {} |",
-        rates.iter().map(|r| format!("{r:.1}")).collect::<Vec<_>>().join(", ")
-    );
+    let card = match device {
+        Device::Cuda(i) => shift_tensor::native::cuda_device_name(i).unwrap_or_else(|e| e.to_string()),
+        _ => format!("CPU, {threads} threads"),
+    };
+    let mut rows = Vec::new();
+    let mut doc = serde_json::json!({ "device": format!("{device:?}"), "card": card, "threads": threads });
+    for &kind in &args.step {
+        let (median, windows) = step_rate(kind, device, &args)?;
+        let name = format!("{kind:?}").to_lowercase();
+        rows.push(format!(
+            "| {name} | steps/s (median of {} x {} steps) | {median:.1} |",
+            args.windows, args.steps
+        ));
+        rows.push(format!("| {name} | images/s | {:.0} |", median * 128.0));
+        doc[&name] = serde_json::json!({ "steps_per_s": median, "images_per_s": median * 128.0, "windows": windows });
+    }
+    if let Some(data) = &args.data {
+        let t = Instant::now();
+        let task = digits(data, device).with_context(|| format!("--data {}", data.display()))?;
+        eprintln!(
+            "shift: bench: MNIST + MNIST-M on {device:?} in {:.1}s",
+            t.elapsed().as_secs_f64()
+        );
+        for &kind in &args.step {
+            let name = format!("{kind:?}").to_lowercase();
+            let (secs, steps) = full_epoch(kind, &task, device)?;
+            rows.push(format!(
+                "| {name} | full epoch ({steps} steps + draws + test eval), s | {secs:.2} |"
+            ));
+            doc[&name]["epoch_s"] = serde_json::json!(secs);
+            if let Some(target) = args.to_accuracy {
+                match time_to(kind, &task, device, target)? {
+                    Ok((secs, quarters, acc)) => {
+                        rows.push(format!(
+                            "| {name} | time to {target} MNIST-M test acc, s (at epoch {:.2}, acc {acc:.4}) | {secs:.1} |",
+                            quarters as f64 / 4.0
+                        ));
+                        doc[&name]["time_to_accuracy_s"] = serde_json::json!(secs);
+                        doc[&name]["time_to_accuracy_epochs"] = serde_json::json!(quarters as f64 / 4.0);
+                    }
+                    Err(last) => {
+                        rows.push(format!(
+                            "| {name} | time to {target} MNIST-M test acc | not reached in 20 epochs (last {last:.4}) |"
+                        ));
+                        doc[&name]["time_to_accuracy_s"] = serde_json::Value::Null;
+                    }
+                }
+                doc["target_accuracy"] = serde_json::json!(target);
+            }
+        }
+    }
+    println!("\nshift bench train: digit DANN step, batch 64+64, SGD momentum 0.9, {device:?} ({card})\n");
+    println!("| step | measure | value |");
+    println!("|---|---|---|");
+    for r in &rows {
+        println!("{r}");
+    }
+    if let (Some(e), Some(f)) = (
+        doc["eager"]["steps_per_s"].as_f64(),
+        doc["fast"]["steps_per_s"].as_f64(),
+    ) {
+        println!("\nfast / eager steps/s: {:.2}x", f / e);
+    }
+    // Kept for `cargo xtask bench train`, which compares with PyTorch: the best step's rate.
+    let best = ["fast", "eager"]
+        .iter()
+        .filter_map(|k| doc[*k]["steps_per_s"].as_f64())
+        .fold(f64::NAN, f64::max);
+    doc["steps_per_s"] = serde_json::json!(best);
     if let Some(path) = &args.json {
-        let doc = serde_json::json!({ "device": format!("{device:?}"), "threads": threads, "steps_per_s": median, "images_per_s": median * 128.0, "windows": rates });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)?;
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("--json {}", path.display()))?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::{office::OfficeNet, pretrained, AdaptNet, Part};
 use shift_strategies::{
-    end_epoch, Adapt, EpochEnd, GroupSpec, Method, Observer, Position, Sgd, StepBatch, Strategy, StrategyError,
+    end_epoch, scheduled_step, Adapt, EpochEnd, GroupSpec, Method, Position, Sgd, StepBatch, Strategy, StrategyError,
 };
 use shift_tensor::tch::Device;
 use std::path::Path;
@@ -131,7 +131,6 @@ fn run_one(
         );
     }
     let steps = cfg.train.steps_per_epoch.map_or(full, |s| s.min(full));
-    let total = (cfg.train.epochs as i64 * steps) as f64;
     for epoch in start_epoch..cfg.train.epochs {
         let t0 = Instant::now();
         let epoch_seed = seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
@@ -152,21 +151,22 @@ fn run_one(
                 }),
                 None => None,
             };
-            let p = (epoch as i64 * steps + step) as f64 / total;
-            lr = cfg.train.lr.at(p);
-            lambda = cfg.train.lambda.value(p);
             let (xs, ys) = (xs.to_device(device), ys.to_device(device));
             let xt = xt.map(|x| x.to_device(device));
-            strategy.train_step(
-                &StepBatch {
-                    labelled: (&xs, &ys),
-                    unlabelled: xt.as_ref(),
-                },
-                lr,
-                lambda,
+            let batch = StepBatch {
+                labelled: (&xs, &ys),
+                unlabelled: xt.as_ref(),
+            };
+            let stop;
+            (lr, lambda, stop) = scheduled_step(
+                &mut strategy,
+                &cfg.train,
+                Position { epoch, step },
+                steps,
+                &batch,
+                &mut observer,
             )?;
-            observer.on_step(Position { epoch, step }, steps);
-            if observer.stop_requested() {
+            if stop {
                 observer
                     .bar
                     .abandon_with_message("interrupted (resumes from the last finished epoch)");

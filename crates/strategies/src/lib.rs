@@ -17,7 +17,9 @@ pub use error::StrategyError;
 pub use fast::{FastAdapt, StepKind};
 pub use flat_sgd::FlatSgd;
 pub use method::Method;
-pub use runner::{end_epoch, fit, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig};
+pub use runner::{
+    end_epoch, fit, scheduled_step, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig,
+};
 pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};
 pub use strategy::{Adapt, StepBatch, StepMetrics, Strategy};

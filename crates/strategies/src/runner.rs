@@ -173,6 +173,25 @@ pub fn end_epoch(
     Ok(record)
 }
 
+/// One step of the schedule at `at` (of `steps` per epoch, `total` in the run): learning rate and lambda from
+/// the configuration, the train step, the observer told. Returns the step's (lr, lambda) and whether a stop was
+/// requested. Shared by the digit loop below and the Office-31 loop.
+pub fn scheduled_step(
+    strategy: &mut dyn Strategy,
+    cfg: &TrainConfig,
+    at: Position,
+    steps: i64,
+    batch: &StepBatch,
+    observer: &mut dyn Observer,
+) -> Result<(f64, f64, bool), StrategyError> {
+    let total = (cfg.epochs as i64 * steps) as f64;
+    let p = (at.epoch as i64 * steps + at.step) as f64 / total;
+    let (lr, lambda) = (cfg.lr.at(p), cfg.lambda.value(p));
+    strategy.train_step(batch, lr, lambda)?;
+    observer.on_step(at, steps);
+    Ok((lr, lambda, observer.stop_requested()))
+}
+
 fn epoch_seed(seed: u64, epoch: usize) -> i64 {
     (seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64 + 1) & 0x7fff_ffff_ffff) as i64
 }
@@ -200,7 +219,6 @@ pub fn fit(
     }
     // An epoch is one pass unless `steps_per_epoch` says otherwise (longer epochs draw further passes).
     let steps = cfg.steps_per_epoch.unwrap_or(full);
-    let total = (cfg.epochs as i64 * steps) as f64;
     let needs_target = strategy.method().is_adversarial();
     if needs_target && task.unlabelled.is_none() {
         return Err(StrategyError::Other(format!(
@@ -221,24 +239,18 @@ pub fn fit(
         let first = if epoch == start.epoch { start.step } else { 0 };
         let (mut lr, mut lambda) = (0.0, 0.0);
         for step in first..steps {
-            let p = (epoch as i64 * steps + step) as f64 / total;
-            lr = cfg.lr.at(p);
-            lambda = cfg.lambda.value(p);
             let (xs, ys) = task.labelled.batch(&order, step, cfg.batch);
             let xt = match (&task.unlabelled, &draws) {
                 (Some(t), Some(d)) => Some(t.batch(d, step, cfg.batch).0),
                 _ => None,
             };
-            strategy.train_step(
-                &StepBatch {
-                    labelled: (&xs, &ys),
-                    unlabelled: xt.as_ref(),
-                },
-                lr,
-                lambda,
-            )?;
-            observer.on_step(Position { epoch, step }, steps);
-            if observer.stop_requested() {
+            let batch = StepBatch {
+                labelled: (&xs, &ys),
+                unlabelled: xt.as_ref(),
+            };
+            let stop;
+            (lr, lambda, stop) = scheduled_step(strategy, cfg, Position { epoch, step }, steps, &batch, observer)?;
+            if stop {
                 observer.on_interrupt(Position { epoch, step: step + 1 }, strategy)?;
                 return Ok(FitEnd::Interrupted {
                     next: Position { epoch, step: step + 1 },

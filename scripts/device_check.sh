@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The GPU checks, in one call on the device machine (see scripts/device_pack.sh). Writes logs and JSON under
+# $OUT and prints a short table last.
+#   bench: shift info --self-test; shift bench train (eager and fast: steps/s, full epoch, time to 0.75);
+#          bench/reference_dann.py --mode speed x3; dann_peer.py speed (fused-SGD eager, whole step in a CUDA
+#          graph) and time-to 0.75 (eager, graph).
+#   dann:  shift experiment dann, paper schedule, source-only / DANN / target-only, seeds 0,1,2, fast step
+#          (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
+set -uo pipefail
+what="${1:-all}"
+OUT="${OUT:-/tmp/out}"
+mkdir -p "$OUT"
+TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
+export LD_LIBRARY_PATH="$TL:${LD_LIBRARY_PATH:-}"
+S=./.device/shift
+D=/tmp/shift-data
+if [ ! -f "$D/mnist_m/.complete" ]; then
+  rm -rf "$D" && mkdir -p "$D" && cp -r .device/data/mnist .device/data/bsds500 "$D/"
+  $S data rebuild-mnist-m --data "$D" 2>&1 | tee "$OUT/rebuild.log" | tail -1
+  # Test on the released MNIST-M test images (same labels and count as the rebuilt test split).
+  rm -rf "$D/mnist_m/mnist_m_test" && cp -r .device/data/mnist_m_test/* "$D/mnist_m/"
+fi
+$S info --self-test 2>&1 | tee "$OUT/info.txt"
+if [ "$what" = bench ] || [ "$what" = all ]; then
+  $S bench train --device cuda --steps 500 --data "$D" --to-accuracy 0.75 --json "$OUT/shift_bench.json" \
+    2>&1 | tee "$OUT/shift_bench.txt"
+  for i in 1 2 3; do python3 .device/reference_dann.py --mode speed --steps 500 2>&1 | tee -a "$OUT/reference_speed.txt"; done
+  python3 .device/dann_peer.py --reference .device/reference_dann.py --mode speed --steps 500 2>&1 | tee "$OUT/peer_speed.json"
+  python3 .device/dann_peer.py --reference .device/reference_dann.py --mode time-to --target 0.75 \
+    --mnist "$D/mnist" --mnistm "$D/mnist_m" 2>&1 | tee "$OUT/peer_time_to.json"
+fi
+if [ "$what" = dann ] || [ "$what" = all ]; then
+  $S experiment dann --device cuda --seeds 0,1,2 --step fast --data "$D" --out "$OUT/dann" 2>&1 \
+    | grep -v '^\s*$' | tail -30 > "$OUT/dann.txt"
+fi
+echo "==== summary"
+grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
+grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
+cat "$OUT/peer_speed.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
+cat "$OUT/dann/results.md" 2>/dev/null

@@ -1,0 +1,199 @@
+"""PyTorch peers for `shift bench train`, beside bench/reference_dann.py (whose model, GRL and loaders it imports).
+
+Modes (same model, batch 64 source + 64 target, SGD momentum 0.9 as a fused foreach update, GRL):
+  --mode speed      : synthetic device-resident data; steps/s for the eager step and for the whole step
+                      (forward, both losses, backward, SGD) captured in one CUDA graph and replayed (CUDA only);
+                      median of --windows windows of --steps steps after warm-up. Prints one JSON line.
+  --mode time-to    : MNIST -> MNIST-M with the paper's 20-epoch schedule (lr and lambda fed as device tensors),
+                      target test accuracy every quarter epoch; wall time until it reaches --target (evaluations
+                      included), for eager and (CUDA) graph steps. Prints one JSON line per step kind.
+"""
+
+import argparse
+import importlib.util
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+
+def load_reference(path):
+    spec = importlib.util.spec_from_file_location("reference_dann", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class GradReverseT(torch.autograd.Function):
+    """The reference's GRL with lambda in a device tensor, so the schedule can change it between replays."""
+
+    @staticmethod
+    def forward(ctx, x, lam):
+        ctx.save_for_backward(lam)
+        return x.view_as(x)
+
+    @staticmethod
+    def backward(ctx, g):
+        (lam,) = ctx.saved_tensors
+        return -lam * g, None
+
+
+class Step:
+    """One DANN train step over static input tensors; `graph=True` captures it once and replays it."""
+
+    def __init__(self, ref, dev, b, graph):
+        torch.manual_seed(0)
+        self.dev, self.b = dev, b
+        self.net = ref.Net().to(dev)
+        self.params = list(self.net.parameters())
+        self.bufs = [torch.zeros_like(p) for p in self.params]
+        self.xs = torch.zeros(b, 3, 32, 32, device=dev)
+        self.xt = torch.zeros(b, 3, 32, 32, device=dev)
+        self.ys = torch.zeros(b, dtype=torch.long, device=dev)
+        self.lr = torch.tensor(0.01, device=dev)
+        self.lam = torch.tensor(0.0, device=dev)
+        self.dl = torch.cat([torch.zeros(b, device=dev), torch.ones(b, device=dev)])
+        self.graph = None
+        self.want_graph = graph
+        self.warm = 0
+
+    def body(self):
+        b = self.b
+        f = self.net.features(torch.cat([self.xs, self.xt]))
+        lc = F.cross_entropy(self.net.cls(f[:b]), self.ys)
+        ld = F.binary_cross_entropy_with_logits(self.net.dom(GradReverseT.apply(f, self.lam)).squeeze(1), self.dl)
+        (lc + ld).backward()
+        with torch.no_grad():
+            grads = [p.grad for p in self.params]
+            torch._foreach_mul_(self.bufs, 0.9)
+            torch._foreach_add_(self.bufs, grads)
+            torch._foreach_add_(self.params, torch._foreach_mul(self.bufs, -self.lr))
+
+    def __call__(self, xs, ys, xt, lr, lam):
+        self.xs.copy_(xs)
+        self.ys.copy_(ys)
+        self.xt.copy_(xt)
+        self.lr.fill_(lr)
+        self.lam.fill_(lam)
+        if self.graph is not None:
+            self.graph.replay()
+            return
+        if not self.want_graph or self.warm < 3:
+            # Eager (and, for the graph, warm-up on a side stream as PyTorch's whole-network capture recipe does).
+            for p in self.params:
+                p.grad = None
+            if self.want_graph:
+                s = torch.cuda.Stream()
+                s.wait_stream(torch.cuda.current_stream())
+                with torch.cuda.stream(s):
+                    self.body()
+                torch.cuda.current_stream().wait_stream(s)
+            else:
+                self.body()
+            self.warm += 1
+            return
+        for p in self.params:
+            p.grad = None
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.body()
+        self.graph.replay()  # capture only records: this step runs now
+
+
+def sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+
+
+def speed(ref, dev, a):
+    n, b = 8192, 64
+    torch.manual_seed(0)
+    xs = torch.rand(n, 3, 32, 32, device=dev)
+    xt = torch.rand(n, 3, 32, 32, device=dev)
+    ys = torch.randint(10, (n,), device=dev)
+    kinds = ["eager"] + (["graph"] if dev.type == "cuda" else [])
+    out = {"device": str(dev), "torch": torch.__version__}
+    if dev.type == "cuda":
+        out["card"] = torch.cuda.get_device_name(dev)
+    for kind in kinds:
+        step = Step(ref, dev, b, graph=(kind == "graph"))
+
+        def run(k, start):
+            for i in range(start, start + k):
+                off = (i * b) % (n - b)
+                step(xs[off:off + b], ys[off:off + b], xt[off:off + b], 0.01, 0.5)
+            sync(dev)
+
+        run(50, 0)
+        rates = []
+        for w in range(a.windows):
+            t = time.perf_counter()
+            run(a.steps, 50 + w * a.steps)
+            rates.append(a.steps / (time.perf_counter() - t))
+        out[kind] = {"steps_per_s": statistics.median(rates), "windows": rates}
+    print(json.dumps(out))
+
+
+def evaluate(net, x, y, b=1000):
+    correct = 0
+    with torch.no_grad():
+        for i in range(0, len(x), b):
+            correct += (net.cls(net.features(x[i:i + b])).argmax(1) == y[i:i + b]).sum().item()
+    return correct / len(x)
+
+
+def time_to(ref, dev, a):
+    xs = ref.to_input(ref.load_idx(f"{a.mnist}/train-images-idx3-ubyte.gz"), dev)
+    ys = torch.from_numpy(ref.load_idx(f"{a.mnist}/train-labels-idx1-ubyte.gz").astype("int64")).to(dev)
+    xt = ref.to_input(ref.load_mnistm(a.mnistm, "train")[0], dev)
+    xte, yte = ref.load_mnistm(a.mnistm, "test")
+    xte, yte = ref.to_input(xte, dev), torch.from_numpy(yte).to(dev)
+    b = 64
+    steps_per_epoch = len(xs) // b
+    quarter = steps_per_epoch // 4
+    total = 80 * quarter
+    kinds = ["eager"] + (["graph"] if dev.type == "cuda" else [])
+    for kind in kinds:
+        torch.manual_seed(0)
+        step = Step(ref, dev, b, graph=(kind == "graph"))
+        sync(dev)
+        t0 = time.perf_counter()
+        reached, acc, i = None, 0.0, 0
+        for q in range(80):
+            ps = torch.randperm(len(xs), device=dev)[: quarter * b]
+            pt = torch.randint(len(xt), (quarter * b,), device=dev)
+            for k in range(quarter):
+                p = i / total
+                si, ti = ps[k * b:(k + 1) * b], pt[k * b:(k + 1) * b]
+                step(xs[si], ys[si], xt[ti], 0.01 / (1 + 10 * p) ** 0.75, 2 / (1 + math.exp(-10 * p)) - 1)
+                i += 1
+            acc = evaluate(step.net, xte, yte)
+            if acc >= a.target:
+                reached = (time.perf_counter() - t0, (q + 1) / 4)
+                break
+        r = {"step": kind, "target": a.target, "last_acc": round(acc, 4), "device": str(dev)}
+        r.update({"seconds": reached[0], "epochs": reached[1]} if reached else {"seconds": None})
+        print(json.dumps(r))
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["speed", "time-to"], default="speed")
+    ap.add_argument("--reference", default=str(Path(__file__).resolve().parents[2] / "../shared/bench/reference_dann.py"))
+    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--windows", type=int, default=5)
+    ap.add_argument("--mnist", default="datasets/mnist")
+    ap.add_argument("--mnistm", default="datasets/mnist_m")
+    ap.add_argument("--target", type=float, default=0.75)
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    a = ap.parse_args()
+    ref = load_reference(a.reference)
+    dev = torch.device(a.device)
+    if a.mode == "speed":
+        speed(ref, dev, a)
+    else:
+        time_to(ref, dev, a)
