@@ -17,6 +17,9 @@ use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
+/// Where `cargo xtask download resnet50-imagenet` puts the converted weights, under the data folder.
+const IMAGENET_WEIGHTS: &str = "weights/resnet50-imagenet/resnet50.safetensors";
+
 fn groups(method: Method) -> (Vec<GroupSpec>, Option<Vec<GroupSpec>>) {
     let features = vec![
         GroupSpec {
@@ -61,6 +64,22 @@ pub fn run(
         src.len(),
         tgt.len()
     );
+    // Without --pretrained, the ImageNet weights `cargo xtask download resnet50-imagenet` installs, if present.
+    let mut cfg = cfg.clone();
+    if cfg.pretrained.is_none() {
+        let installed = data.join(IMAGENET_WEIGHTS);
+        if installed.is_file() {
+            eprintln!("shift: ImageNet weights: {}", installed.display());
+            cfg.pretrained = Some(installed);
+        } else {
+            eprintln!(
+                "shift: no --pretrained and no {}: the ResNet-50 starts from random weights \
+                 (`cargo xtask download resnet50-imagenet` installs torchvision's ImageNet weights)",
+                installed.display()
+            );
+        }
+    }
+    let cfg = &cfg;
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {

@@ -27,7 +27,7 @@ fn office31_dann_runs_on_a_small_generated_tree() {
         }
     }
     let out = tmp.path().join("out");
-    let stdout = run_ok(
+    let output = run_ok(
         shift()
             .args([
                 "experiment",
@@ -53,9 +53,14 @@ fn office31_dann_runs_on_a_small_generated_tree() {
             .arg(tmp.path().join("data"))
             .arg("--out")
             .arg(&out),
-    )
-    .stdout;
-    let table = String::from_utf8_lossy(&stdout);
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the ResNet-50 starts from random weights")
+            && stderr.contains("cargo xtask download resnet50-imagenet"),
+        "{stderr}"
+    );
+    let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("office31-A-W") && table.contains("| dann |"), "{table}");
     let runs = numbers(&out);
     assert_eq!(runs.len(), 1);

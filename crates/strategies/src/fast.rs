@@ -3,9 +3,8 @@
 //! that on CUDA the whole step (forward, both losses, backward, update, metrics) is captured once in a CUDA
 //! graph and replayed. Elsewhere, or where capture fails, the same step runs eagerly (with a message).
 
-use crate::strategy::{
-    accumulate, domain_labels, domain_terms, get, label_terms, load_model_state, model_state, take_metrics, ACC_LEN,
-};
+use crate::metrics::DeviceMetrics;
+use crate::strategy::{domain_labels, domain_terms, label_terms, load_model_state, model_state};
 use crate::{evaluate, FlatSgd, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
@@ -75,8 +74,7 @@ pub struct FastAdapt<N: AdaptNet> {
     lr: Tensor,
     lambda: Tensor,
     inputs: Option<Inputs>,
-    acc: Tensor,
-    steps: usize,
+    metrics: DeviceMetrics,
     mode: Mode,
     /// Why the graph is not used from the start (for the caller to report).
     note: Option<String>,
@@ -104,14 +102,13 @@ impl<N: AdaptNet> FastAdapt<N> {
             ),
         };
         Ok(Self {
-            acc: Tensor::zeros([ACC_LEN], (Kind::Double, device)),
+            metrics: DeviceMetrics::new(device),
             lr: scalar(),
             lambda: scalar(),
             net,
             method,
             opt,
             inputs: None,
-            steps: 0,
             mode,
             note,
         })
@@ -185,7 +182,7 @@ impl<N: AdaptNet> FastAdapt<N> {
             }
         };
         self.opt.step_on_device(&self.lr);
-        accumulate(&mut self.acc, &values);
+        self.metrics.add(&values);
         Ok(())
     }
 }
@@ -225,12 +222,12 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
             }
             Mode::Eager => self.body()?,
         }
-        self.steps += 1;
+        self.metrics.step_done();
         Ok(())
     }
 
     fn take_metrics(&mut self) -> StepMetrics {
-        take_metrics(&mut self.acc, &mut self.steps)
+        self.metrics.take()
     }
 
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
@@ -241,8 +238,7 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
     fn state(&self) -> Vec<(String, Tensor)> {
         let mut named: Vec<(String, Tensor)> = model_state(&self.net).into_iter().map(|(n, t)| (n, t.copy())).collect();
         named.extend(self.opt.state("opt.main."));
-        named.push(("metrics.acc".into(), self.acc.copy()));
-        named.push(("metrics.steps".into(), Tensor::from(self.steps as i64)));
+        named.extend(self.metrics.state());
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named
     }
@@ -250,9 +246,6 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
     fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
         load_model_state(&self.net, named)?;
         self.opt.load_state("opt.main.", named)?;
-        let acc = get(named, "metrics.acc")?;
-        shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
-        self.steps = get(named, "metrics.steps")?.int64_value(&[]) as usize;
-        Ok(())
+        self.metrics.load(named)
     }
 }

@@ -8,6 +8,7 @@ pub mod fast;
 pub mod finetune;
 pub mod flat_sgd;
 pub mod method;
+pub mod metrics;
 pub mod runner;
 pub mod schedule;
 pub mod sgd;
@@ -17,9 +18,10 @@ pub use error::StrategyError;
 pub use fast::{FastAdapt, StepKind};
 pub use flat_sgd::FlatSgd;
 pub use method::Method;
+pub use metrics::{DeviceMetrics, StepMetrics};
 pub use runner::{
     end_epoch, fit, scheduled_step, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig,
 };
 pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};
-pub use strategy::{Adapt, StepBatch, StepMetrics, Strategy};
+pub use strategy::{Adapt, StepBatch, Strategy};

@@ -1,7 +1,8 @@
 //! The `Strategy` trait (a train step, evaluation, checkpoint state) and `Adapt`, which implements
 //! source-only, target-only and both DANN variants on any [`AdaptNet`].
 
-use crate::{evaluate, Method, Sgd, StrategyError};
+use crate::metrics::DeviceMetrics;
+use crate::{evaluate, Method, Sgd, StepMetrics, StrategyError};
 use shift_grl::GradientReversal;
 use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::{AdaptNet, Part};
@@ -13,17 +14,6 @@ use shift_tensor::tch::{Kind, Reduction, Tensor};
 pub struct StepBatch<'a> {
     pub labelled: (&'a Tensor, &'a Tensor),
     pub unlabelled: Option<&'a Tensor>,
-}
-
-/// Means over the steps since the last read.
-#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
-pub struct StepMetrics {
-    #[serde(skip)]
-    pub steps: usize,
-    pub class_loss: f64,
-    pub label_acc: f64,
-    pub domain_loss: f64,
-    pub domain_acc: f64,
 }
 
 pub trait Strategy {
@@ -40,9 +30,6 @@ pub trait Strategy {
     fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError>;
 }
 
-/// Accumulators on the device: [class loss, label correct, labelled count, domain loss, domain correct, domain count].
-pub(crate) const ACC_LEN: i64 = 6;
-
 #[derive(Debug)]
 pub struct Adapt<N: AdaptNet> {
     pub net: N,
@@ -51,22 +38,20 @@ pub struct Adapt<N: AdaptNet> {
     main: Sgd,
     /// The discriminator's own optimiser (`DannAlt` only).
     disc: Option<Sgd>,
-    acc: Tensor,
-    steps: usize,
+    metrics: DeviceMetrics,
     grl: GradientReversal,
 }
 
 impl<N: AdaptNet> Adapt<N> {
     /// `main` must cover what the method trains; for `DannAlt`, `disc` covers the discriminator.
     pub fn new(net: N, method: Method, main: Sgd, disc: Option<Sgd>) -> Self {
-        let acc = Tensor::zeros([ACC_LEN], (Kind::Double, net.var_store().device()));
+        let metrics = DeviceMetrics::new(net.var_store().device());
         Self {
             net,
             method,
             main,
             disc,
-            acc,
-            steps: 0,
+            metrics,
             grl: GradientReversal,
         }
     }
@@ -91,15 +76,6 @@ impl<N: AdaptNet> Adapt<N> {
             Method::SourceOnly | Method::TargetOnly => (base, None),
         }
     }
-
-    fn accumulate(&mut self, values: &[Tensor]) {
-        accumulate(&mut self.acc, values);
-    }
-}
-
-/// Adds one step's [class loss, correct, count, domain loss, domain correct, domain count] to the accumulators.
-pub(crate) fn accumulate(acc: &mut Tensor, values: &[Tensor]) {
-    let _ = acc.g_add_(&Tensor::stack(values, 0).to_kind(Kind::Double));
 }
 
 /// Cross-entropy of the label predictor, its correct count and the batch size (all 0-dim, on the device).
@@ -127,22 +103,6 @@ pub(crate) fn domain_terms(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor,
     let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
     let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
     (loss, correct, count)
-}
-
-/// Reads and resets accumulators filled by [`accumulate`] over `steps` steps (one device sync).
-pub(crate) fn take_metrics(acc: &mut Tensor, steps: &mut usize) -> StepMetrics {
-    let v = Vec::<f64>::try_from(&*acc).unwrap_or_else(|_| vec![f64::NAN; ACC_LEN as usize]);
-    let _ = acc.zero_();
-    let steps = std::mem::take(steps);
-    let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
-    let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-    StepMetrics {
-        steps,
-        class_loss: per_step(v[0]),
-        label_acc: ratio(v[1], v[2]),
-        domain_loss: per_step(v[3]),
-        domain_acc: ratio(v[4], v[5]),
-    }
 }
 
 /// The network's variables under `model.`.
@@ -192,7 +152,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
                 let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
                 lc.backward();
                 self.main.step(lr);
-                self.accumulate(&[lc.detach(), correct, count, zero(), zero(), zero()]);
+                self.metrics.add(&[lc.detach(), correct, count, zero(), zero(), zero()]);
             }
             Method::Dann => {
                 let xt = batch
@@ -207,7 +167,8 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
                 let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), &labels);
                 (&lc + &ld).backward();
                 self.main.step(lr);
-                self.accumulate(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
+                self.metrics
+                    .add(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
             }
             Method::DannAlt => {
                 let xt = batch
@@ -235,15 +196,16 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
                     .binary_cross_entropy_with_logits::<Tensor>(&flipped, None, None, Reduction::Mean);
                 (&lc + fool * lambda).backward();
                 self.main.step(lr);
-                self.accumulate(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
+                self.metrics
+                    .add(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
             }
         }
-        self.steps += 1;
+        self.metrics.step_done();
         Ok(())
     }
 
     fn take_metrics(&mut self) -> StepMetrics {
-        take_metrics(&mut self.acc, &mut self.steps)
+        self.metrics.take()
     }
 
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
@@ -256,8 +218,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
         if let Some(d) = &self.disc {
             named.extend(d.state("opt.disc."));
         }
-        named.push(("metrics.acc".into(), self.acc.shallow_clone()));
-        named.push(("metrics.steps".into(), Tensor::from(self.steps as i64)));
+        named.extend(self.metrics.state());
         named.sort_by(|a, b| a.0.cmp(&b.0));
         named
     }
@@ -268,9 +229,6 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
         if let Some(d) = &mut self.disc {
             d.load_state("opt.disc.", named)?;
         }
-        let acc = get(named, "metrics.acc")?;
-        shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
-        self.steps = get(named, "metrics.steps")?.int64_value(&[]) as usize;
-        Ok(())
+        self.metrics.load(named)
     }
 }

@@ -31,6 +31,22 @@ void set_error(char** err, const char* msg) {
   }
 }
 
+// Runs `f`; a C++ exception becomes -1 with *err set, so none crosses into Rust.
+template <typename F>
+int guarded(char** err, F&& f) {
+  try {
+    f();
+    return 0;
+  } catch (const std::exception& e) {
+    set_error(err, e.what());
+    return -1;
+  }
+}
+
+#ifndef SHIFT_WITH_CUDA
+const char kNoCuda[] = "shift was built against a libtorch without CUDA";
+#endif
+
 // Gradient reversal layer (Ganin & Lempitsky, "Unsupervised Domain Adaptation by Backpropagation", ICML 2015):
 // identity forward, gradient multiplied by -lambda backward. One autograd node.
 struct GradReverse : public torch::autograd::Function<GradReverse> {
@@ -147,7 +163,7 @@ int shift_cuda_device_name(int index, char** out, char** err) {
     return -1;
   }
 #else
-  set_error(err, "shift was built against a libtorch without CUDA");
+  set_error(err, kNoCuda);
   return -1;
 #endif
 }
@@ -155,96 +171,71 @@ int shift_cuda_device_name(int index, char** out, char** err) {
 // Points a parameter's .grad at `grad` (e.g. a view into one flat gradient buffer). Backward then accumulates
 // into that memory in place, as long as the gradient is zeroed rather than reset.
 int shift_set_grad(const at::Tensor* param, const at::Tensor* grad, char** err) {
-  try {
+  return guarded(err, [&] {
     TORCH_CHECK(param->sizes() == grad->sizes(), "gradient shape ", grad->sizes(), " differs from the parameter's ",
                 param->sizes());
     TORCH_CHECK(param->dtype() == grad->dtype() && param->device() == grad->device(),
                 "gradient dtype/device differ from the parameter's");
     param->mutable_grad() = *grad;
-    return 0;
-  } catch (const std::exception& e) {
-    set_error(err, e.what());
-    return -1;
-  }
+  });
 }
 
 // CUDA graphs (at::cuda::CUDAGraph): capture the ops issued between begin and end, replay them as one launch.
-void* shift_graph_new(char** err) {
 #ifdef SHIFT_WITH_CUDA
-  try {
-    return new ShiftGraph();
-  } catch (const std::exception& e) {
-    set_error(err, e.what());
-    return nullptr;
-  }
-#else
-  set_error(err, "shift was built against a libtorch without CUDA");
-  return nullptr;
-#endif
+void* shift_graph_new(char** err) {
+  ShiftGraph* g = nullptr;
+  guarded(err, [&] { g = new ShiftGraph(); });
+  return g;
 }
 
-void shift_graph_free(void* g) {
-#ifdef SHIFT_WITH_CUDA
-  delete static_cast<ShiftGraph*>(g);
-#endif
-}
+void shift_graph_free(void* g) { delete static_cast<ShiftGraph*>(g); }
 
 // Waits for the device, makes a pool stream current on `device` and begins capture on it.
 int shift_graph_begin(void* g, int device, char** err) {
-#ifdef SHIFT_WITH_CUDA
   auto* sg = static_cast<ShiftGraph*>(g);
-  try {
+  const int rc = guarded(err, [&] {
     const auto index = static_cast<c10::DeviceIndex>(device);
     c10::cuda::device_synchronize();
     sg->previous = c10::cuda::getCurrentCUDAStream(index);
     c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index));
     sg->graph.capture_begin();
-    return 0;
-  } catch (const std::exception& e) {
+  });
+  if (rc != 0) {
     sg->restore();
-    set_error(err, e.what());
-    return -1;
   }
-#else
-  set_error(err, "shift was built against a libtorch without CUDA");
-  return -1;
-#endif
+  return rc;
 }
 
 // Ends capture and restores the previous stream (also after a failed capture, which is then reported).
 int shift_graph_end(void* g, char** err) {
-#ifdef SHIFT_WITH_CUDA
   auto* sg = static_cast<ShiftGraph*>(g);
-  try {
-    sg->graph.capture_end();
-    sg->restore();
-    c10::cuda::device_synchronize();
-    return 0;
-  } catch (const std::exception& e) {
-    sg->restore();
-    set_error(err, e.what());
-    return -1;
-  }
-#else
-  set_error(err, "shift was built against a libtorch without CUDA");
-  return -1;
-#endif
+  const int rc = guarded(err, [&] { sg->graph.capture_end(); });
+  sg->restore();
+  return rc != 0 ? rc : guarded(err, [] { c10::cuda::device_synchronize(); });
 }
 
 // Launches the captured work on the current stream.
 int shift_graph_replay(void* g, char** err) {
-#ifdef SHIFT_WITH_CUDA
-  try {
-    static_cast<ShiftGraph*>(g)->graph.replay();
-    return 0;
-  } catch (const std::exception& e) {
-    set_error(err, e.what());
-    return -1;
-  }
-#else
-  set_error(err, "shift was built against a libtorch without CUDA");
-  return -1;
-#endif
+  return guarded(err, [&] { static_cast<ShiftGraph*>(g)->graph.replay(); });
 }
+#else
+void* shift_graph_new(char** err) {
+  set_error(err, kNoCuda);
+  return nullptr;
+}
+void shift_graph_free(void*) {}
+int shift_graph_begin(void*, int, char** err) {
+  set_error(err, kNoCuda);
+  return -1;
+}
+int shift_graph_end(void*, char** err) {
+  set_error(err, kNoCuda);
+  return -1;
+}
+int shift_graph_replay(void*, char** err) {
+  set_error(err, kNoCuda);
+  return -1;
+}
+#endif
 
 }  // extern "C"

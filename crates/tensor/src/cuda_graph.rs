@@ -32,8 +32,16 @@ impl CudaGraph {
         if unsafe { native::shift_graph_begin(graph.ptr, index as i32, &mut err) } != 0 {
             return Err(take_error(err).into());
         }
-        let body_result = body();
-        // Capture must end whatever the body did, so that the stream is restored.
+        // A panic in the body (tch panics on libtorch errors, e.g. an op that is not allowed while capturing)
+        // becomes an error too: capture must end whatever the body did, so that the stream is restored.
+        let body_result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).unwrap_or_else(|panic| {
+            let msg = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the captured step panicked".into());
+            Err(TensorError::Native(msg).into())
+        });
         // SAFETY: as above; begin succeeded.
         let end = unsafe { native::shift_graph_end(graph.ptr, &mut err) };
         body_result?;

@@ -1,0 +1,75 @@
+//! Train metrics accumulated on the device (losses, correct counts, batch sizes) and read once per epoch, so
+//! that a step never waits for the device.
+
+use crate::StrategyError;
+use shift_tensor::tch::{Device, Kind, Tensor};
+
+/// Means over the steps since the last read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize)]
+pub struct StepMetrics {
+    #[serde(skip)]
+    pub steps: usize,
+    pub class_loss: f64,
+    pub label_acc: f64,
+    pub domain_loss: f64,
+    pub domain_acc: f64,
+}
+
+/// Accumulators: [class loss, label correct, labelled count, domain loss, domain correct, domain count].
+const LEN: i64 = 6;
+
+#[derive(Debug)]
+pub struct DeviceMetrics {
+    acc: Tensor,
+    steps: usize,
+}
+
+impl DeviceMetrics {
+    pub fn new(device: Device) -> Self {
+        Self {
+            acc: Tensor::zeros([LEN], (Kind::Double, device)),
+            steps: 0,
+        }
+    }
+
+    /// Adds one step's six values (0-dim tensors on the device); in place, so the address stays fixed.
+    pub fn add(&mut self, values: &[Tensor]) {
+        let _ = self.acc.g_add_(&Tensor::stack(values, 0).to_kind(Kind::Double));
+    }
+
+    pub fn step_done(&mut self) {
+        self.steps += 1;
+    }
+
+    /// Reads and resets the accumulators (one device sync): means per step and accuracies.
+    pub fn take(&mut self) -> StepMetrics {
+        let v = Vec::<f64>::try_from(&self.acc).unwrap_or_else(|_| vec![f64::NAN; LEN as usize]);
+        let _ = self.acc.zero_();
+        let steps = std::mem::take(&mut self.steps);
+        let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
+        let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
+        StepMetrics {
+            steps,
+            class_loss: per_step(v[0]),
+            label_acc: ratio(v[1], v[2]),
+            domain_loss: per_step(v[3]),
+            domain_acc: ratio(v[4], v[5]),
+        }
+    }
+
+    /// `metrics.acc` and `metrics.steps` for a checkpoint (copies).
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        vec![
+            ("metrics.acc".into(), self.acc.copy()),
+            ("metrics.steps".into(), Tensor::from(self.steps as i64)),
+        ]
+    }
+
+    /// Restores what [`state`](Self::state) saved.
+    pub fn load(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
+        let acc = crate::strategy::get(named, "metrics.acc")?;
+        shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
+        self.steps = crate::strategy::get(named, "metrics.steps")?.int64_value(&[]) as usize;
+        Ok(())
+    }
+}
