@@ -59,10 +59,11 @@ struct Inputs {
 }
 
 impl Inputs {
-    fn fits(&self, batch: &StepBatch) -> bool {
+    /// Whether the batch has the shapes of these buffers (a target batch counts only for adversarial methods).
+    fn fits(&self, batch: &StepBatch, adversarial: bool) -> bool {
         self.xs.size() == batch.labelled.0.size()
             && self.ys.size() == batch.labelled.1.size()
-            && self.xt.as_ref().map(Tensor::size) == batch.unlabelled.map(Tensor::size)
+            && self.xt.as_ref().map(Tensor::size) == batch.unlabelled.filter(|_| adversarial).map(Tensor::size)
     }
 }
 
@@ -130,11 +131,9 @@ impl<N: AdaptNet> FastAdapt<N> {
         if self.method.is_adversarial() && batch.unlabelled.is_none() {
             return Err(StrategyError::Other("DANN needs a target batch".into()));
         }
-        if !self.inputs.as_ref().is_some_and(|i| i.fits(batch)) {
-            let xt = batch
-                .unlabelled
-                .filter(|_| self.method.is_adversarial())
-                .map(Tensor::copy);
+        let adversarial = self.method.is_adversarial();
+        if !self.inputs.as_ref().is_some_and(|i| i.fits(batch, adversarial)) {
+            let xt = batch.unlabelled.filter(|_| adversarial).map(Tensor::copy);
             let domain = xt
                 .as_ref()
                 .map(|t| domain_labels(xs.size()[0], t.size()[0], xs.device()));
