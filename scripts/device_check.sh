@@ -6,35 +6,49 @@
 #          graph) and time-to 0.75 (eager, graph).
 #   dann:  shift experiment dann, paper schedule, source-only / DANN / target-only, seeds 0,1,2, fast step
 #          (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
+# DEV=cpu QUICK=1 bash scripts/device_check.sh all   is the dry run of the same script on a CPU (tiny settings).
 set -uo pipefail
 what="${1:-all}"
 OUT="${OUT:-/tmp/out}"
+DEV="${DEV:-cuda}"
+if [ -n "${QUICK:-}" ]; then
+  steps=20; accuracy=(); dann=(--quick --seeds 0 --epochs 1 --steps-per-epoch 50); time_to=0
+else
+  steps=500; accuracy=(--to-accuracy 0.75); dann=(--seeds 0,1,2); time_to=1
+fi
 mkdir -p "$OUT"
 TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
 export LD_LIBRARY_PATH="$TL:${LD_LIBRARY_PATH:-}"
 S=./.device/shift
-D=/tmp/shift-data
+D="${SHIFT_DEVICE_DATA:-/tmp/shift-data}"
 if [ ! -f "$D/mnist_m/.complete" ]; then
   rm -rf "$D" && mkdir -p "$D" && cp -r .device/data/mnist .device/data/bsds500 "$D/"
   $S data rebuild-mnist-m --data "$D" 2>&1 | tee "$OUT/rebuild.log" | tail -1
   # Test on the released MNIST-M test images (same labels and count as the rebuilt test split).
-  rm -rf "$D/mnist_m/mnist_m_test" && cp -r .device/data/mnist_m_test/* "$D/mnist_m/"
+  rm -rf "$D/mnist_m/mnist_m_test" "$D/mnist_m/mnist_m_test_labels.txt"
+  cp -r .device/data/mnist_m_test/* "$D/mnist_m/"
 fi
 $S info --self-test 2>&1 | tee "$OUT/info.txt"
 if [ "$what" = bench ] || [ "$what" = all ]; then
-  $S bench train --device cuda --steps 500 --data "$D" --to-accuracy 0.75 --json "$OUT/shift_bench.json" \
+  $S bench train --device "$DEV" --steps "$steps" --data "$D" "${accuracy[@]}" --json "$OUT/shift_bench.json" \
     2>&1 | tee "$OUT/shift_bench.txt"
-  for i in 1 2 3; do python3 .device/reference_dann.py --mode speed --steps 500 2>&1 | tee -a "$OUT/reference_speed.txt"; done
-  python3 .device/dann_peer.py --reference .device/reference_dann.py --mode speed --steps 500 2>&1 | tee "$OUT/peer_speed.json"
-  python3 .device/dann_peer.py --reference .device/reference_dann.py --mode time-to --target 0.75 \
-    --mnist "$D/mnist" --mnistm "$D/mnist_m" 2>&1 | tee "$OUT/peer_time_to.json"
+  for i in 1 2 3; do
+    python3 .device/reference_dann.py --mode speed --steps "$steps" --device "$DEV" 2>&1 | tee -a "$OUT/reference_speed.txt"
+  done
+  python3 .device/dann_peer.py --reference .device/reference_dann.py --mode speed --steps "$steps" --device "$DEV" \
+    2>&1 | tee "$OUT/peer_speed.json"
+  if [ "$time_to" = 1 ]; then
+    python3 .device/dann_peer.py --reference .device/reference_dann.py --mode time-to --target 0.75 --device "$DEV" \
+      --mnist "$D/mnist" --mnistm "$D/mnist_m" 2>&1 | tee "$OUT/peer_time_to.json"
+  fi
 fi
 if [ "$what" = dann ] || [ "$what" = all ]; then
-  $S experiment dann --device cuda --seeds 0,1,2 --step fast --data "$D" --out "$OUT/dann" 2>&1 \
+  $S experiment dann --device "$DEV" "${dann[@]}" --step fast --data "$D" --out "$OUT/dann" 2>&1 \
     | grep -v '^\s*$' | tail -30 > "$OUT/dann.txt"
 fi
-echo "==== summary"
+echo "==== summary ($(grep -m1 -i "nvidia\|cpu" "$OUT/info.txt" 2>/dev/null))"
 grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
 grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
 cat "$OUT/peer_speed.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
 cat "$OUT/dann/results.md" 2>/dev/null
+grep -i "capture" "$OUT"/*.txt 2>/dev/null | sort -u | head -5

@@ -142,6 +142,15 @@ int shift_built_with_cuda() {
 #endif
 }
 
+// Whether libtorch's CUDA half (libtorch_cuda) is loaded: its hooks are registered, GPU or not.
+int shift_cuda_hooks_built() {
+  try {
+    return at::detail::getCUDAHooks().isBuilt() ? 1 : 0;
+  } catch (const std::exception&) {
+    return 0;
+  }
+}
+
 long shift_cudnn_version() {
   try {
     const auto& hooks = at::detail::getCUDAHooks();

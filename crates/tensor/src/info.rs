@@ -9,6 +9,7 @@ pub struct RuntimeInfo {
     pub shift_version: &'static str,
     pub tch_version: &'static str,
     pub libtorch_version: String,
+    /// libtorch_cuda is loaded (a CUDA build of libtorch, GPU or not).
     pub libtorch_cuda: bool,
     pub built_with_cuda: bool,
     pub cuda_available: bool,
@@ -31,7 +32,7 @@ impl RuntimeInfo {
             shift_version: env!("CARGO_PKG_VERSION"),
             tch_version: TCH_VERSION,
             libtorch_version: native::torch_version(),
-            libtorch_cuda: tch::utils::has_cuda(),
+            libtorch_cuda: native::libtorch_cuda_loaded(),
             built_with_cuda: native::built_with_cuda(),
             cuda_available: tch::Cuda::is_available(),
             cudnn_available: tch::Cuda::cudnn_is_available(),

@@ -13,6 +13,7 @@ extern "C" {
     fn shift_torch_version() -> *const c_char;
     fn shift_built_with_cuda() -> c_int;
     fn shift_cudnn_version() -> c_long;
+    fn shift_cuda_hooks_built() -> c_int;
     fn shift_cuda_device_name(index: c_int, out: *mut *mut c_char, err: *mut *mut c_char) -> c_int;
     fn shift_set_grad(param: *const C_tensor, grad: *const C_tensor, err: *mut *mut c_char) -> c_int;
     pub(crate) fn shift_graph_new(err: *mut *mut c_char) -> *mut c_void;
@@ -92,6 +93,12 @@ pub fn torch_version() -> String {
 pub fn built_with_cuda() -> bool {
     // SAFETY: plain call without arguments.
     unsafe { shift_built_with_cuda() != 0 }
+}
+
+/// Whether libtorch's CUDA library is loaded in this process (its hooks registered), with or without a GPU.
+pub fn libtorch_cuda_loaded() -> bool {
+    // SAFETY: plain call without arguments; errors are reported as 0.
+    unsafe { shift_cuda_hooks_built() != 0 }
 }
 
 /// cuDNN version as libtorch reports it (e.g. 91900), or None where cuDNN is absent.
