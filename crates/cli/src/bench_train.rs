@@ -13,7 +13,7 @@ use clap::Args;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::{
-    fit, Adapt, DigitTask, EpochRecord, FastAdapt, FitEnd, FlatSgd, Method, Observer, Position, Sgd, StepBatch,
+    fit, Adapt, DigitTask, EpochRecord, FastAdapt, FitEnd, FlatSgd, IndexedBatch, Method, Observer, Position, Sgd,
     StepKind, Strategy, StrategyError, TrainConfig,
 };
 use shift_tensor::tch::{Device, Kind, Tensor};
@@ -85,16 +85,19 @@ fn step_rate(kind: StepKind, device: Device, args: &BenchTrainArgs) -> Result<(f
     );
     let order = Tensor::arange(n, (Kind::Int64, device));
     let mut step = 0i64;
+    // Batches as indices into the device-resident data (as the epoch loop gives them): the fast step gathers
+    // inside its graph, the eager step gathers before the step.
     let mut run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
         for _ in 0..k {
-            let i = step % (n / b);
-            let (x, y) = xs.batch(&order, i, b);
-            let (t, _) = xt.batch(&order, i, b);
-            let batch = StepBatch {
-                labelled: (&x, &y),
-                unlabelled: Some(&t),
+            let batch = IndexedBatch {
+                epoch: 0,
+                step: step % (n / b),
+                batch: b,
+                labelled: &xs,
+                order: &order,
+                unlabelled: Some((&xt, &order)),
             };
-            s.train_step(&batch, 0.01, 0.5)?;
+            s.train_step_indexed(&batch, 0.01, 0.5)?;
             step += 1;
         }
         sync(device);

@@ -10,7 +10,8 @@ use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::{office::OfficeNet, pretrained, AdaptNet, Part};
 use shift_strategies::{
-    end_epoch, scheduled_step, Adapt, EpochEnd, GroupSpec, Method, Position, Sgd, StepBatch, Strategy, StrategyError,
+    end_epoch, scheduled_step, Adapt, Batch, EpochEnd, GroupSpec, Method, Position, Sgd, StepBatch, Strategy,
+    StrategyError,
 };
 use shift_tensor::tch::Device;
 use std::path::Path;
@@ -182,7 +183,7 @@ fn run_one(
                 &cfg.train,
                 Position { epoch, step },
                 steps,
-                &batch,
+                Batch::Tensors(&batch),
                 &mut observer,
             )?;
             if stop {

@@ -5,7 +5,7 @@
 
 use crate::metrics::DeviceMetrics;
 use crate::strategy::{domain_labels, domain_terms, label_terms, load_model_state, model_state};
-use crate::{evaluate, FlatSgd, Method, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::{evaluate, FlatSgd, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::CudaGraph;
@@ -49,21 +49,106 @@ enum Mode {
     Eager,
 }
 
-/// The step's fixed-address inputs.
+/// Where the step reads its batch: fixed-address tensors only, so that a captured graph stays valid.
 #[derive(Debug)]
-struct Inputs {
-    xs: Tensor,
-    ys: Tensor,
-    xt: Option<Tensor>,
-    domain: Option<Tensor>,
+enum Inputs {
+    /// Buffers the caller's batch is copied into before each step.
+    Copied {
+        xs: Tensor,
+        ys: Tensor,
+        xt: Option<Tensor>,
+        domain: Option<Tensor>,
+    },
+    /// The device-resident data and index buffers: the step gathers its own rows (inside the graph), so per
+    /// step only the step number, lr and lambda are written from the host.
+    Indexed {
+        x: Tensor,
+        y: Tensor,
+        order: Tensor,
+        /// Target images and the draws buffer.
+        target: Option<(Tensor, Tensor)>,
+        step: Tensor,
+        rows: Tensor,
+        batch: i64,
+        /// The epoch whose order and draws the buffers hold.
+        epoch: usize,
+        domain: Option<Tensor>,
+    },
 }
 
 impl Inputs {
-    /// Whether the batch has the shapes of these buffers (a target batch counts only for adversarial methods).
+    /// Whether a copied batch has the shapes of these buffers (a target batch counts only for adversarial methods).
     fn fits(&self, batch: &StepBatch, adversarial: bool) -> bool {
-        self.xs.size() == batch.labelled.0.size()
-            && self.ys.size() == batch.labelled.1.size()
-            && self.xt.as_ref().map(Tensor::size) == batch.unlabelled.filter(|_| adversarial).map(Tensor::size)
+        match self {
+            Self::Copied { xs, ys, xt, .. } => {
+                xs.size() == batch.labelled.0.size()
+                    && ys.size() == batch.labelled.1.size()
+                    && xt.as_ref().map(Tensor::size) == batch.unlabelled.filter(|_| adversarial).map(Tensor::size)
+            }
+            Self::Indexed { .. } => false,
+        }
+    }
+
+    /// Whether an indexed batch reads the same data with the same shapes as these buffers.
+    fn fits_indexed(&self, b: &IndexedBatch, adversarial: bool) -> bool {
+        let same = |t: &Tensor, u: &Tensor| t.data_ptr() == u.data_ptr() && t.size() == u.size();
+        match self {
+            Self::Indexed {
+                x,
+                y,
+                order,
+                target,
+                batch,
+                ..
+            } => {
+                same(x, &b.labelled.x)
+                    && same(y, &b.labelled.y)
+                    && *batch == b.batch
+                    && order.size() == b.order.size()
+                    && match (target, b.unlabelled.filter(|_| adversarial)) {
+                        (Some((tx, draws)), Some((u, d))) => same(tx, &u.x) && draws.size() == d.size(),
+                        (None, None) => true,
+                        _ => false,
+                    }
+            }
+            Self::Copied { .. } => false,
+        }
+    }
+
+    /// This step's (source images, labels, target images, domain labels), read from the fixed-address tensors.
+    fn batch(&self) -> (Tensor, Tensor, Option<Tensor>, Option<Tensor>) {
+        match self {
+            Self::Copied { xs, ys, xt, domain } => (
+                xs.shallow_clone(),
+                ys.shallow_clone(),
+                xt.as_ref().map(Tensor::shallow_clone),
+                domain.as_ref().map(Tensor::shallow_clone),
+            ),
+            Self::Indexed {
+                x,
+                y,
+                order,
+                target,
+                step,
+                rows,
+                batch,
+                domain,
+                ..
+            } => {
+                // The rows `order[step*batch..][..batch]` (what `DigitBatcher::batch` takes), without a host value.
+                let pos = rows + step * *batch;
+                let idx = order.index_select(0, &pos);
+                let xt = target
+                    .as_ref()
+                    .map(|(tx, draws)| tx.index_select(0, &draws.index_select(0, &pos)));
+                (
+                    x.index_select(0, &idx),
+                    y.index_select(0, &idx),
+                    xt,
+                    domain.as_ref().map(Tensor::shallow_clone),
+                )
+            }
+        }
     }
 }
 
@@ -125,7 +210,15 @@ impl<N: AdaptNet> FastAdapt<N> {
         self.note.take()
     }
 
-    /// Copies the batch into the fixed-address inputs (reallocated, and any graph dropped, when shapes change).
+    /// Sets new inputs; a captured graph read the old ones, so it is dropped (and captured again after warm-up).
+    fn replace_inputs(&mut self, inputs: Inputs) {
+        self.inputs = Some(inputs);
+        if matches!(self.mode, Mode::Captured(_)) {
+            self.mode = Mode::Warming(0);
+        }
+    }
+
+    /// Copies the batch into the fixed-address inputs (reallocated when shapes change).
     fn load(&mut self, batch: &StepBatch) -> Result<(), StrategyError> {
         let (xs, ys) = batch.labelled;
         if self.method.is_adversarial() && batch.unlabelled.is_none() {
@@ -137,62 +230,75 @@ impl<N: AdaptNet> FastAdapt<N> {
             let domain = xt
                 .as_ref()
                 .map(|t| domain_labels(xs.size()[0], t.size()[0], xs.device()));
-            self.inputs = Some(Inputs {
+            self.replace_inputs(Inputs::Copied {
                 xs: xs.copy(),
                 ys: ys.copy(),
                 xt,
                 domain,
             });
-            if matches!(self.mode, Mode::Captured(_)) {
-                self.mode = Mode::Warming(0);
-            }
             return Ok(());
         }
-        let inputs = self.inputs.as_mut().expect("checked above");
-        inputs.xs.copy_(xs);
-        inputs.ys.copy_(ys);
-        if let (Some(dst), Some(src)) = (inputs.xt.as_mut(), batch.unlabelled) {
-            dst.copy_(src);
+        if let Some(Inputs::Copied {
+            xs: dx, ys: dy, xt: dt, ..
+        }) = self.inputs.as_mut()
+        {
+            dx.copy_(xs);
+            dy.copy_(ys);
+            if let (Some(dst), Some(src)) = (dt.as_mut(), batch.unlabelled) {
+                dst.copy_(src);
+            }
         }
         Ok(())
     }
 
-    /// The step itself, reading only fixed-address tensors: what is captured.
-    fn body(&mut self) -> Result<(), StrategyError> {
-        let inputs = self.inputs.as_ref().expect("inputs are loaded before the step");
-        let (xs, ys) = (&inputs.xs, &inputs.ys);
-        let ns = xs.size()[0];
-        self.opt.zero_grad();
-        let values = match (&inputs.xt, &inputs.domain) {
-            (Some(xt), Some(labels)) => {
-                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
-                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
-                let reversed = shift_grl::GradientReversal.apply_scaled(&f, &self.lambda)?;
-                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), labels);
-                (&lc + &ld).backward();
-                [lc.detach(), correct, count, ld.detach(), dcorrect, dcount]
+    /// Points the inputs at the indexed batch: new buffers when the data or shapes change, the epoch's order and
+    /// draws copied in when the epoch changes, and the step number written.
+    fn load_indexed(&mut self, b: &IndexedBatch) -> Result<(), StrategyError> {
+        let adversarial = self.method.is_adversarial();
+        if adversarial && b.unlabelled.is_none() {
+            return Err(StrategyError::Other("DANN needs a target batch".into()));
+        }
+        let device = b.labelled.x.device();
+        if !self.inputs.as_ref().is_some_and(|i| i.fits_indexed(b, adversarial)) {
+            let target = b
+                .unlabelled
+                .filter(|_| adversarial)
+                .map(|(u, d)| (u.x.shallow_clone(), d.copy()));
+            let domain = target.as_ref().map(|_| domain_labels(b.batch, b.batch, device));
+            self.replace_inputs(Inputs::Indexed {
+                x: b.labelled.x.shallow_clone(),
+                y: b.labelled.y.shallow_clone(),
+                order: b.order.copy(),
+                target,
+                step: Tensor::zeros([], (Kind::Int64, device)),
+                rows: Tensor::arange(b.batch, (Kind::Int64, device)),
+                batch: b.batch,
+                epoch: b.epoch,
+                domain,
+            });
+        }
+        if let Some(Inputs::Indexed {
+            order,
+            target,
+            step,
+            epoch,
+            ..
+        }) = self.inputs.as_mut()
+        {
+            if *epoch != b.epoch {
+                order.copy_(b.order);
+                if let (Some((_, draws)), Some((_, d))) = (target.as_mut(), b.unlabelled) {
+                    draws.copy_(d);
+                }
+                *epoch = b.epoch;
             }
-            _ => {
-                let f = self.net.features(xs, true);
-                let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
-                lc.backward();
-                let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
-                [lc.detach(), correct, count, zero(), zero(), zero()]
-            }
-        };
-        self.opt.step_on_device(&self.lr);
-        self.metrics.add(&values);
+            let _ = step.fill_(b.step);
+        }
         Ok(())
     }
-}
 
-impl<N: AdaptNet> Strategy for FastAdapt<N> {
-    fn method(&self) -> Method {
-        self.method
-    }
-
-    fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
-        self.load(batch)?;
+    /// Runs the step on the loaded inputs: eagerly, or captured once and replayed.
+    fn run(&mut self, lr: f64, lambda: f64) -> Result<(), StrategyError> {
         let _ = self.lr.fill_(lr);
         let _ = self.lambda.fill_(lambda);
         match std::mem::replace(&mut self.mode, Mode::Eager) {
@@ -223,6 +329,52 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
         }
         self.metrics.step_done();
         Ok(())
+    }
+
+    /// The step itself, reading only fixed-address tensors: what is captured.
+    fn body(&mut self) -> Result<(), StrategyError> {
+        let inputs = self.inputs.as_ref().expect("inputs are loaded before the step");
+        let (xs, ys, xt, domain) = inputs.batch();
+        let (xs, ys) = (&xs, &ys);
+        let ns = xs.size()[0];
+        self.opt.zero_grad();
+        let values = match (&xt, &domain) {
+            (Some(xt), Some(labels)) => {
+                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
+                let reversed = shift_grl::GradientReversal.apply_scaled(&f, &self.lambda)?;
+                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), labels);
+                (&lc + &ld).backward();
+                [lc.detach(), correct, count, ld.detach(), dcorrect, dcount]
+            }
+            _ => {
+                let f = self.net.features(xs, true);
+                let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
+                lc.backward();
+                let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
+                [lc.detach(), correct, count, zero(), zero(), zero()]
+            }
+        };
+        self.opt.step_on_device(&self.lr);
+        self.metrics.add(&values);
+        Ok(())
+    }
+}
+
+impl<N: AdaptNet> Strategy for FastAdapt<N> {
+    fn method(&self) -> Method {
+        self.method
+    }
+
+    fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
+        self.load(batch)?;
+        self.run(lr, lambda)
+    }
+
+    /// Gathers the batch inside the step (and so inside the graph): the host writes only step, lr and lambda.
+    fn train_step_indexed(&mut self, batch: &IndexedBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
+        self.load_indexed(batch)?;
+        self.run(lr, lambda)
     }
 
     fn take_metrics(&mut self) -> StepMetrics {

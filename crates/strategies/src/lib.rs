@@ -20,8 +20,8 @@ pub use flat_sgd::FlatSgd;
 pub use method::Method;
 pub use metrics::{DeviceMetrics, StepMetrics};
 pub use runner::{
-    end_epoch, fit, scheduled_step, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig,
+    end_epoch, fit, scheduled_step, Batch, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig,
 };
 pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};
-pub use strategy::{Adapt, StepBatch, Strategy};
+pub use strategy::{Adapt, IndexedBatch, StepBatch, Strategy};

@@ -1,7 +1,7 @@
 //! The epoch loop for digit tasks: seeded per epoch (so a run resumed at any step replays exactly), the
 //! paper's schedules fed per step, metrics read once per epoch, target test accuracy after every epoch.
 
-use crate::{LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::{IndexedBatch, LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError};
 use serde::{Deserialize, Serialize};
 use shift_data::DigitBatcher;
 use shift_grl::LambdaSchedule;
@@ -173,6 +173,13 @@ pub fn end_epoch(
     Ok(record)
 }
 
+/// A step's batch, as tensors or as indices into device-resident data.
+#[derive(Debug, Clone, Copy)]
+pub enum Batch<'a> {
+    Tensors(&'a StepBatch<'a>),
+    Indexed(&'a IndexedBatch<'a>),
+}
+
 /// One step of the schedule at `at` (of `steps` per epoch, `total` in the run): learning rate and lambda from
 /// the configuration, the train step, the observer told. Returns the step's (lr, lambda) and whether a stop was
 /// requested. Shared by the digit loop below and the Office-31 loop.
@@ -181,13 +188,16 @@ pub fn scheduled_step(
     cfg: &TrainConfig,
     at: Position,
     steps: i64,
-    batch: &StepBatch,
+    batch: Batch,
     observer: &mut dyn Observer,
 ) -> Result<(f64, f64, bool), StrategyError> {
     let total = (cfg.epochs as i64 * steps) as f64;
     let p = (at.epoch as i64 * steps + at.step) as f64 / total;
     let (lr, lambda) = (cfg.lr.at(p), cfg.lambda.value(p));
-    strategy.train_step(batch, lr, lambda)?;
+    match batch {
+        Batch::Tensors(b) => strategy.train_step(b, lr, lambda)?,
+        Batch::Indexed(b) => strategy.train_step_indexed(b, lr, lambda)?,
+    }
     observer.on_step(at, steps);
     Ok((lr, lambda, observer.stop_requested()))
 }
@@ -239,17 +249,20 @@ pub fn fit(
         let first = if epoch == start.epoch { start.step } else { 0 };
         let (mut lr, mut lambda) = (0.0, 0.0);
         for step in first..steps {
-            let (xs, ys) = task.labelled.batch(&order, step, cfg.batch);
-            let xt = match (&task.unlabelled, &draws) {
-                (Some(t), Some(d)) => Some(t.batch(d, step, cfg.batch).0),
-                _ => None,
+            let batch = IndexedBatch {
+                epoch,
+                step,
+                batch: cfg.batch,
+                labelled: &task.labelled,
+                order: &order,
+                unlabelled: match (&task.unlabelled, &draws) {
+                    (Some(t), Some(d)) => Some((t, d)),
+                    _ => None,
+                },
             };
-            let batch = StepBatch {
-                labelled: (&xs, &ys),
-                unlabelled: xt.as_ref(),
-            };
+            let at = Position { epoch, step };
             let stop;
-            (lr, lambda, stop) = scheduled_step(strategy, cfg, Position { epoch, step }, steps, &batch, observer)?;
+            (lr, lambda, stop) = scheduled_step(strategy, cfg, at, steps, Batch::Indexed(&batch), observer)?;
             if stop {
                 observer.on_interrupt(Position { epoch, step: step + 1 }, strategy)?;
                 return Ok(FitEnd::Interrupted {

@@ -3,6 +3,7 @@
 
 use crate::metrics::DeviceMetrics;
 use crate::{evaluate, Method, Sgd, StepMetrics, StrategyError};
+use shift_data::DigitBatcher;
 use shift_grl::GradientReversal;
 use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::{AdaptNet, Part};
@@ -16,11 +17,43 @@ pub struct StepBatch<'a> {
     pub unlabelled: Option<&'a Tensor>,
 }
 
+/// One step's batch as indices into device-resident data: rows `order[step*batch..(step+1)*batch]` of
+/// `labelled`, and the same rows of `draws` into the unlabelled target data. `epoch` tells when `order` and
+/// `draws` are new (each epoch draws its own).
+#[derive(Debug, Clone, Copy)]
+pub struct IndexedBatch<'a> {
+    pub epoch: usize,
+    pub step: i64,
+    pub batch: i64,
+    pub labelled: &'a DigitBatcher,
+    pub order: &'a Tensor,
+    pub unlabelled: Option<(&'a DigitBatcher, &'a Tensor)>,
+}
+
+impl IndexedBatch<'_> {
+    /// Gathers the batch: (source images, labels), target images.
+    pub fn gather(&self) -> ((Tensor, Tensor), Option<Tensor>) {
+        let labelled = self.labelled.batch(self.order, self.step, self.batch);
+        let unlabelled = self.unlabelled.map(|(u, d)| u.batch(d, self.step, self.batch).0);
+        (labelled, unlabelled)
+    }
+}
+
 pub trait Strategy {
     fn method(&self) -> Method;
     /// One optimisation step at learning rate `lr` and reversal weight `lambda`. Metrics accumulate on the
     /// device; nothing here waits for the device.
     fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError>;
+    /// The same step on a batch given by indices. By default the batch is gathered here; a step that gathers
+    /// inside its own (captured) work overrides this.
+    fn train_step_indexed(&mut self, batch: &IndexedBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
+        let ((xs, ys), xt) = batch.gather();
+        let b = StepBatch {
+            labelled: (&xs, &ys),
+            unlabelled: xt.as_ref(),
+        };
+        self.train_step(&b, lr, lambda)
+    }
     /// Reads and resets the accumulated metrics (one device sync).
     fn take_metrics(&mut self) -> StepMetrics;
     /// Accuracy of the label predictor on (x, y), in evaluation mode.

@@ -149,3 +149,123 @@ fn dann_alt_and_a_missing_target_batch_are_refused() {
         .to_string();
     assert!(e.contains("DANN needs a target batch"), "{e}");
 }
+
+/// Records epochs; may stop after a number of steps, keeping the state it was given.
+#[derive(Default)]
+struct Recorder {
+    stop_after: Option<usize>,
+    steps: usize,
+    records: Vec<shift_strategies::EpochRecord>,
+    saved: Option<(shift_strategies::Position, Vec<(String, Tensor)>)>,
+}
+
+impl shift_strategies::Observer for Recorder {
+    fn on_step(&mut self, _at: shift_strategies::Position, _steps: i64) {
+        self.steps += 1;
+    }
+    fn stop_requested(&self) -> bool {
+        self.stop_after.is_some_and(|n| self.steps >= n)
+    }
+    fn on_epoch(
+        &mut self,
+        r: &shift_strategies::EpochRecord,
+        _next: shift_strategies::Position,
+        _s: &dyn Strategy,
+    ) -> Result<(), shift_strategies::StrategyError> {
+        self.records.push(r.clone());
+        Ok(())
+    }
+    fn on_interrupt(
+        &mut self,
+        next: shift_strategies::Position,
+        s: &dyn Strategy,
+    ) -> Result<(), shift_strategies::StrategyError> {
+        self.saved = Some((next, s.state().into_iter().map(|(n, t)| (n, t.copy())).collect()));
+        Ok(())
+    }
+}
+
+fn task() -> shift_strategies::DigitTask {
+    let d = data();
+    shift_strategies::DigitTask {
+        test: (d.xt.x.shallow_clone(), d.xt.y.shallow_clone()),
+        labelled: d.xs,
+        unlabelled: Some(d.xt),
+    }
+}
+
+fn config() -> shift_strategies::TrainConfig {
+    shift_strategies::TrainConfig {
+        epochs: 3,
+        batch: 16,
+        steps_per_epoch: Some(5),
+        ..Default::default()
+    }
+}
+
+fn losses(records: &[shift_strategies::EpochRecord]) -> Vec<(f64, f64)> {
+    records
+        .iter()
+        .map(|r| (r.train.class_loss, r.train.domain_loss))
+        .collect()
+}
+
+#[test]
+fn through_the_epoch_loop_the_fast_step_gathers_its_own_batches_and_matches_eager() {
+    let _rng = rng_lock();
+    let task = task();
+    let run = |s: &mut dyn Strategy| {
+        let mut rec = Recorder::default();
+        shift_strategies::fit(s, &task, &config(), 4, shift_strategies::Position::default(), &mut rec).unwrap();
+        rec.records
+    };
+    let (a, b) = (run(&mut eager(Method::Dann, 4)), run(&mut fast(Method::Dann, 4)));
+    assert_eq!(a.len(), 3);
+    assert_close(&losses(&a), &losses(&b));
+    for (x, y) in a.iter().zip(&b) {
+        assert!(
+            (x.target_acc - y.target_acc).abs() < 1e-6,
+            "{} vs {}",
+            x.target_acc,
+            y.target_acc
+        );
+    }
+}
+
+#[test]
+fn a_fast_run_stopped_mid_epoch_resumes_to_the_same_numbers() {
+    let _rng = rng_lock();
+    let task = task();
+    let mut whole = Recorder::default();
+    shift_strategies::fit(
+        &mut fast(Method::Dann, 6),
+        &task,
+        &config(),
+        6,
+        Default::default(),
+        &mut whole,
+    )
+    .unwrap();
+    let mut cut = Recorder {
+        stop_after: Some(7),
+        ..Default::default()
+    };
+    shift_strategies::fit(
+        &mut fast(Method::Dann, 6),
+        &task,
+        &config(),
+        6,
+        Default::default(),
+        &mut cut,
+    )
+    .unwrap();
+    let (next, state) = cut.saved.take().unwrap();
+    assert_eq!((next.epoch, next.step), (1, 2));
+    let mut resumed = fast(Method::Dann, 99);
+    resumed.load_state(&state).unwrap();
+    let mut rest = Recorder::default();
+    shift_strategies::fit(&mut resumed, &task, &config(), 6, next, &mut rest).unwrap();
+    let mut joined = cut.records.clone();
+    joined.extend(rest.records);
+    assert_eq!(losses(&joined), losses(&whole.records));
+}
