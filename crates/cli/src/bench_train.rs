@@ -11,10 +11,10 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use shift_data::{DigitBatcher, Mnist, MnistM};
-use shift_models::{digit::DigitNet, AdaptNet};
+use shift_models::digit::DigitNet;
 use shift_strategies::{
-    fit, Adapt, DigitTask, EpochRecord, FastAdapt, FitEnd, FlatSgd, IndexedBatch, Method, Observer, Position, Sgd,
-    StepKind, Strategy, StrategyError, TrainConfig,
+    fit, DigitTask, EpochRecord, FitEnd, IndexedBatch, Method, Observer, Position, StepKind, Strategy, StrategyError,
+    TrainConfig,
 };
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::DeviceSpec;
@@ -53,22 +53,11 @@ fn sync(device: Device) {
 /// A DANN strategy with the given step on a fresh digit net (seed 0).
 fn strategy(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
-    let net = DigitNet::new(device);
-    let (groups, _) = Adapt::<DigitNet>::groups_for(Method::Dann, 1.0);
-    Ok(match kind {
-        StepKind::Eager => {
-            let sgd = Sgd::new(net.var_store(), &groups, 0.9, 0.0)?;
-            Box::new(Adapt::new(net, Method::Dann, sgd, None))
-        }
-        StepKind::Fast => {
-            let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0)?;
-            let mut fast = FastAdapt::new(net, Method::Dann, opt)?;
-            if let Some(note) = fast.take_note() {
-                eprintln!("shift: {note}");
-            }
-            Box::new(fast)
-        }
-    })
+    let (strategy, note) = kind.build(DigitNet::new(device), Method::Dann, 0.9, 0.0)?;
+    if let Some(note) = note {
+        eprintln!("shift: {note}");
+    }
+    Ok(strategy)
 }
 
 /// Median steps/s over timed windows on synthetic data, and every window's rate.

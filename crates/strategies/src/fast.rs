@@ -4,7 +4,7 @@
 //! graph and replayed. Elsewhere, or where capture fails, the same step runs eagerly (with a message).
 
 use crate::metrics::DeviceMetrics;
-use crate::strategy::{domain_labels, domain_terms, label_terms, load_model_state, model_state};
+use crate::strategy::{dann_terms, domain_labels, label_only_terms, load_model_state, model_state, need_target};
 use crate::{evaluate, FlatSgd, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
@@ -33,6 +33,36 @@ impl std::str::FromStr for StepKind {
                 msg: format!("unknown step `{s}` (known: eager, fast)"),
             }),
         }
+    }
+}
+
+impl StepKind {
+    /// A strategy for `method` on `net` with this step and momentum SGD over the usual groups
+    /// ([`Adapt::groups_for`](crate::Adapt::groups_for), features at 1x). Also returns, for the caller to print,
+    /// why a fast step runs eagerly where it does.
+    pub fn build<N: AdaptNet + 'static>(
+        self,
+        net: N,
+        method: Method,
+        momentum: f64,
+        weight_decay: f64,
+    ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
+        let (main, disc) = crate::Adapt::<N>::groups_for(method, 1.0);
+        Ok(match self {
+            Self::Eager => {
+                let main = crate::Sgd::new(net.var_store(), &main, momentum, weight_decay)?;
+                let disc = disc
+                    .map(|g| crate::Sgd::new(net.var_store(), &g, momentum, weight_decay))
+                    .transpose()?;
+                (Box::new(crate::Adapt::new(net, method, main, disc)), None)
+            }
+            Self::Fast => {
+                let opt = FlatSgd::new(net.var_store(), &main, momentum, weight_decay)?;
+                let mut fast = FastAdapt::new(net, method, opt)?;
+                let note = fast.take_note();
+                (Box::new(fast), note)
+            }
+        })
     }
 }
 
@@ -221,10 +251,10 @@ impl<N: AdaptNet> FastAdapt<N> {
     /// Copies the batch into the fixed-address inputs (reallocated when shapes change).
     fn load(&mut self, batch: &StepBatch) -> Result<(), StrategyError> {
         let (xs, ys) = batch.labelled;
-        if self.method.is_adversarial() && batch.unlabelled.is_none() {
-            return Err(StrategyError::Other("DANN needs a target batch".into()));
-        }
         let adversarial = self.method.is_adversarial();
+        if adversarial {
+            need_target(batch.unlabelled)?;
+        }
         if !self.inputs.as_ref().is_some_and(|i| i.fits(batch, adversarial)) {
             let xt = batch.unlabelled.filter(|_| adversarial).map(Tensor::copy);
             let domain = xt
@@ -255,8 +285,8 @@ impl<N: AdaptNet> FastAdapt<N> {
     /// draws copied in when the epoch changes, and the step number written.
     fn load_indexed(&mut self, b: &IndexedBatch) -> Result<(), StrategyError> {
         let adversarial = self.method.is_adversarial();
-        if adversarial && b.unlabelled.is_none() {
-            return Err(StrategyError::Other("DANN needs a target batch".into()));
+        if adversarial {
+            need_target(b.unlabelled)?;
         }
         let device = b.labelled.x.device();
         if !self.inputs.as_ref().is_some_and(|i| i.fits_indexed(b, adversarial)) {
@@ -335,26 +365,16 @@ impl<N: AdaptNet> FastAdapt<N> {
     fn body(&mut self) -> Result<(), StrategyError> {
         let inputs = self.inputs.as_ref().expect("inputs are loaded before the step");
         let (xs, ys, xt, domain) = inputs.batch();
-        let (xs, ys) = (&xs, &ys);
-        let ns = xs.size()[0];
         self.opt.zero_grad();
-        let values = match (&xt, &domain) {
+        let (loss, values) = match (&xt, &domain) {
             (Some(xt), Some(labels)) => {
-                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
-                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
-                let reversed = shift_grl::GradientReversal.apply_scaled(&f, &self.lambda)?;
-                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), labels);
-                (&lc + &ld).backward();
-                [lc.detach(), correct, count, ld.detach(), dcorrect, dcount]
+                let lambda = &self.lambda;
+                let reverse = |f: &Tensor| shift_grl::GradientReversal.apply_scaled(f, lambda);
+                dann_terms(&self.net, (&xs, &ys, xt), labels, reverse)?
             }
-            _ => {
-                let f = self.net.features(xs, true);
-                let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
-                lc.backward();
-                let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
-                [lc.detach(), correct, count, zero(), zero(), zero()]
-            }
+            _ => label_only_terms(&self.net, &xs, &ys),
         };
+        loss.backward();
         self.opt.step_on_device(&self.lr);
         self.metrics.add(&values);
         Ok(())

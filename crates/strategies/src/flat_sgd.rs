@@ -4,6 +4,7 @@
 //! are bit-identical. The learning rate can come from a device tensor, for CUDA-graph replay.
 
 use crate::sgd::{select, validate};
+use crate::strategy::get_shaped;
 use crate::{GroupSpec, StrategyError};
 use shift_tensor::tch::{nn::VarStore, Kind, Tensor};
 
@@ -161,20 +162,9 @@ impl FlatSgd {
     /// Restores momentum buffers saved by [`state`](Self::state) or by [`Sgd::state`](crate::Sgd::state).
     pub fn load_state(&mut self, prefix: &str, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
         for s in &self.slots {
-            let key = format!("{prefix}{}", s.name);
-            let t = named
-                .iter()
-                .find(|(n, _)| *n == key)
-                .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))?;
-            if t.1.size() != s.shape {
-                return Err(StrategyError::Checkpoint(format!(
-                    "`{key}` has shape {:?}, expected {:?}",
-                    t.1.size(),
-                    s.shape
-                )));
-            }
+            let t = get_shaped(named, &format!("{prefix}{}", s.name), &s.shape)?;
             let mut view = self.bufs.narrow(0, s.offset, numel(&s.shape)).view(s.shape.as_slice());
-            shift_tensor::tch::no_grad(|| view.copy_(&t.1));
+            shift_tensor::tch::no_grad(|| view.copy_(t));
         }
         Ok(())
     }

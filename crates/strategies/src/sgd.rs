@@ -2,6 +2,7 @@
 //! parameter groups with learning-rate multipliers. The optimiser keeps state only for what its groups select;
 //! [`freeze_outside`] stops gradients for the rest.
 
+use crate::strategy::get_shaped;
 use crate::StrategyError;
 use shift_models::Part;
 use shift_tensor::tch::{nn::VarStore, Tensor};
@@ -153,12 +154,8 @@ impl Sgd {
     /// Restores momentum buffers saved by [`state`](Self::state).
     pub fn load_state(&mut self, prefix: &str, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
         for s in &mut self.slots {
-            let key = format!("{prefix}{}", s.name);
-            let t = named
-                .iter()
-                .find(|(n, _)| *n == key)
-                .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))?;
-            shift_tensor::tch::no_grad(|| s.buf.copy_(&t.1));
+            let t = get_shaped(named, &format!("{prefix}{}", s.name), &s.buf.size())?;
+            shift_tensor::tch::no_grad(|| s.buf.copy_(t));
         }
         Ok(())
     }

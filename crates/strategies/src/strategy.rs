@@ -138,6 +138,38 @@ pub(crate) fn domain_terms(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor,
     (loss, correct, count)
 }
 
+/// The target batch an adversarial step needs, or the error saying so.
+pub(crate) fn need_target<T>(target: Option<T>) -> Result<T, StrategyError> {
+    target.ok_or_else(|| StrategyError::Other("DANN needs a target batch".into()))
+}
+
+/// Source-only (or target-only) terms for one batch: the label loss to back-propagate and the six metric values
+/// (no domain terms).
+pub(crate) fn label_only_terms(net: &dyn AdaptNet, xs: &Tensor, ys: &Tensor) -> (Tensor, [Tensor; 6]) {
+    let (lc, correct, count) = label_terms(&net.classify(&net.features(xs, true), true), ys);
+    let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
+    let values = [lc.detach(), correct, count, zero(), zero(), zero()];
+    (lc, values)
+}
+
+/// DANN terms for one batch (Ganin & Lempitsky 2015): features of source and target rows, the label loss on the
+/// source rows, the domain loss on all rows behind `reverse` (the gradient reversal layer). Returns the summed
+/// loss to back-propagate and the six metric values. Shared by the eager and the fast step, so both compute
+/// the same function.
+pub(crate) fn dann_terms(
+    net: &dyn AdaptNet,
+    (xs, ys, xt): (&Tensor, &Tensor, &Tensor),
+    labels: &Tensor,
+    reverse: impl FnOnce(&Tensor) -> Result<Tensor, shift_tensor::TensorError>,
+) -> Result<(Tensor, [Tensor; 6]), StrategyError> {
+    let ns = xs.size()[0];
+    let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
+    let (lc, correct, count) = label_terms(&net.classify(&f.narrow(0, 0, ns), true), ys);
+    let (ld, dcorrect, dcount) = domain_terms(&net.discriminate(&reverse(&f)?, true), labels);
+    let values = [lc.detach(), correct, count, ld.detach(), dcorrect, dcount];
+    Ok((lc + ld, values))
+}
+
 /// The network's variables under `model.`.
 pub(crate) fn model_state(net: &dyn AdaptNet) -> Vec<(String, Tensor)> {
     net.var_store()
@@ -169,6 +201,22 @@ pub(crate) fn get<'a>(named: &'a [(String, Tensor)], key: &str) -> Result<&'a Te
         .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))
 }
 
+/// A named tensor of a checkpoint that must have `shape`, or an error naming it.
+pub(crate) fn get_shaped<'a>(
+    named: &'a [(String, Tensor)],
+    key: &str,
+    shape: &[i64],
+) -> Result<&'a Tensor, StrategyError> {
+    let t = get(named, key)?;
+    if t.size() != shape {
+        return Err(StrategyError::Checkpoint(format!(
+            "`{key}` has shape {:?}, expected {shape:?}",
+            t.size()
+        )));
+    }
+    Ok(t)
+}
+
 impl<N: AdaptNet> Strategy for Adapt<N> {
     fn method(&self) -> Method {
         self.method
@@ -177,36 +225,26 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
     fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
         let (xs, ys) = batch.labelled;
         let ns = xs.size()[0];
-        let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
         match self.method {
             Method::SourceOnly | Method::TargetOnly => {
                 self.main.zero_grad();
-                let f = self.net.features(xs, true);
-                let (lc, correct, count) = label_terms(&self.net.classify(&f, true), ys);
-                lc.backward();
+                let (loss, values) = label_only_terms(&self.net, xs, ys);
+                loss.backward();
                 self.main.step(lr);
-                self.metrics.add(&[lc.detach(), correct, count, zero(), zero(), zero()]);
+                self.metrics.add(&values);
             }
             Method::Dann => {
-                let xt = batch
-                    .unlabelled
-                    .ok_or_else(|| StrategyError::Other("DANN needs a target batch".into()))?;
-                let nt = xt.size()[0];
+                let xt = need_target(batch.unlabelled)?;
                 self.main.zero_grad();
-                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
-                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
-                let reversed = self.grl.apply(&f, lambda)?;
-                let labels = domain_labels(ns, nt, xs.device());
-                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&reversed, true), &labels);
-                (&lc + &ld).backward();
+                let labels = domain_labels(ns, xt.size()[0], xs.device());
+                let grl = self.grl;
+                let (loss, values) = dann_terms(&self.net, (xs, ys, xt), &labels, |f| grl.apply(f, lambda))?;
+                loss.backward();
                 self.main.step(lr);
-                self.metrics
-                    .add(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
+                self.metrics.add(&values);
             }
             Method::DannAlt => {
-                let xt = batch
-                    .unlabelled
-                    .ok_or_else(|| StrategyError::Other("DANN needs a target batch".into()))?;
+                let xt = need_target(batch.unlabelled)?;
                 let nt = xt.size()[0];
                 let disc = self
                     .disc

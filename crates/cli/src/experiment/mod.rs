@@ -11,8 +11,8 @@ use clap::Args;
 use config::{ExperimentConfig, Task};
 use run_folder::{Resumed, RunFolder, RunObserver, RunResult};
 use shift_data::{DigitBatcher, Mnist, MnistM};
-use shift_models::{digit::DigitNet, AdaptNet};
-use shift_strategies::{fit, Adapt, DigitTask, FastAdapt, FitEnd, FlatSgd, Method, Sgd, StepKind, Strategy};
+use shift_models::digit::DigitNet;
+use shift_strategies::{fit, DigitTask, FitEnd, Method, StepKind, Strategy};
 use shift_tensor::tch::Device;
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
@@ -215,20 +215,13 @@ fn run_digits(
 }
 
 fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Result<Box<dyn Strategy>> {
-    let (main, disc) = Adapt::<DigitNet>::groups_for(method, 1.0);
-    if cfg.step == StepKind::Fast {
-        let opt = FlatSgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
-        let mut fast = FastAdapt::new(net, method, opt)?;
-        if let Some(note) = fast.take_note() {
-            eprintln!("shift: {note}");
-        }
-        return Ok(Box::new(fast));
+    let (strategy, note) = cfg
+        .step
+        .build(net, method, cfg.train.momentum, cfg.train.weight_decay)?;
+    if let Some(note) = note {
+        eprintln!("shift: {note}");
     }
-    let main = Sgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
-    let disc = disc
-        .map(|g| Sgd::new(net.var_store(), &g, cfg.train.momentum, cfg.train.weight_decay))
-        .transpose()?;
-    Ok(Box::new(Adapt::new(net, method, main, disc)))
+    Ok(strategy)
 }
 
 /// One run in its folder: fresh, resumed from its checkpoint, or reused when finished (with --resume).
