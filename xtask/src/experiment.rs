@@ -29,12 +29,41 @@ pub fn run(args: Vec<String>) -> Result<()> {
     for name in needed {
         download::ensure(&manifest, name, &place, false)?;
     }
-    cmd::run(
-        cmd::shift_release(&libtorch)
-            .args(["experiment", "dann", "--data"])
-            .arg(place.data_dir())
-            .args(&passthrough),
-    )
+    cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
+}
+
+/// The arguments of `shift`: the named experiment, on the data folder the download filled, with the rest of
+/// the flags.
+fn shift_args(which: &str, data: &std::path::Path, passthrough: &[String]) -> Vec<std::ffi::OsString> {
+    let mut args: Vec<std::ffi::OsString> = vec!["experiment".into(), which.into(), "--data".into(), data.into()];
+    args.extend(passthrough.iter().map(Into::into));
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_experiment_runs_under_its_own_name_with_the_data_flags_taken_out() {
+        let (place, rest) =
+            split_data_flags(&strings(&["--quick", "--mirror", "../m", "--data=/d", "--seeds", "0"])).unwrap();
+        assert_eq!(
+            (place.mirror.as_deref(), place.data.as_deref()),
+            (Some("../m"), Some(std::path::Path::new("/d")))
+        );
+        for which in ["dann", "finetune"] {
+            let args = shift_args(which, std::path::Path::new("/d"), &rest);
+            let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
+            assert_eq!(args, ["experiment", which, "--data", "/d", "--quick", "--seeds", "0"]);
+        }
+        let e = split_data_flags(&strings(&["--mirror"])).unwrap_err().to_string();
+        assert_eq!(e, "`--mirror` needs a value");
+    }
 }
 
 /// Takes `--mirror X`, `--data X` (and their `=` forms) out of the flags.
