@@ -5,21 +5,74 @@
 use crate::experiment::config::{ExperimentConfig, Task};
 use crate::experiment::run_folder::{Resumed, RunFolder, RunObserver, RunResult};
 use anyhow::{Context, Result};
-use shift_data::office31::{list_domain, CLASSES};
-use shift_data::pipeline::ImagePipeline;
+use shift_data::office31::{list_domain, Domain, ImageList, CLASSES};
+use shift_data::pipeline::{Batch as PipelineBatch, ImagePipeline};
 use shift_data::transforms::Transform;
+use shift_data::DataError;
 use shift_models::{office::OfficeNet, pretrained, AdaptNet, Part};
 use shift_strategies::{
-    end_epoch, scheduled_step, Adapt, Batch, EpochEnd, GroupSpec, Method, Position, Sgd, StepBatch, Strategy,
-    StrategyError,
+    end_epoch, scheduled_step, Adapt, Batch, EpochEnd, GroupSpec, Method, Observer, Position, Sgd, StepBatch, Strategy,
+    StrategyError, TrainConfig,
 };
 use shift_tensor::tch::Device;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 /// Where `cargo xtask download resnet50-imagenet` puts the converted weights, under the data folder.
 const IMAGENET_WEIGHTS: &str = "weights/resnet50-imagenet/resnet50.safetensors";
+
+/// The ImageNet weights an Office-31 ResNet-50 starts from: `given` (--pretrained), else the file
+/// `cargo xtask download resnet50-imagenet` installs under `data`, else none (said on stderr).
+pub(crate) fn imagenet_weights(data: &Path, given: Option<PathBuf>) -> Option<PathBuf> {
+    if given.is_some() {
+        return given;
+    }
+    let installed = data.join(IMAGENET_WEIGHTS);
+    if installed.is_file() {
+        eprintln!("shift: ImageNet weights: {}", installed.display());
+        Some(installed)
+    } else {
+        eprintln!(
+            "shift: no --pretrained and no {}: the ResNet-50 starts from random weights \
+             (`cargo xtask download resnet50-imagenet` installs torchvision's ImageNet weights)",
+            installed.display()
+        );
+        None
+    }
+}
+
+/// The three pipelines of an Office-31 pair: source and target for training (random crops and flips), the
+/// target again for testing (centre crops). Decoded images are cached in memory.
+pub(crate) struct OfficePair {
+    pub source: ImagePipeline,
+    pub target: ImagePipeline,
+    pub test: ImagePipeline,
+    /// The target listing (sorted), for drawing labelled subsets.
+    pub target_list: ImageList,
+}
+
+impl OfficePair {
+    pub fn load(data: &Path, source: Domain, target: Domain, batch: usize) -> Result<Self> {
+        let root = data.join("office31");
+        let source_list = list_domain(&root, source)?;
+        let target_list = list_domain(&root, target)?;
+        let pair = Self {
+            source: ImagePipeline::new(source_list, Transform::Train, batch)?.with_cache(),
+            target: ImagePipeline::new(target_list.clone(), Transform::Train, batch)?.with_cache(),
+            test: ImagePipeline::new(target_list.clone(), Transform::Eval, batch)?.with_cache(),
+            target_list,
+        };
+        eprintln!(
+            "shift: Office-31 {}->{}: {} source, {} target images",
+            source.letter(),
+            target.letter(),
+            pair.source.len(),
+            pair.target.len()
+        );
+        Ok(pair)
+    }
+}
 
 fn groups(method: Method) -> (Vec<GroupSpec>, Option<Vec<GroupSpec>>) {
     let features = vec![
@@ -51,52 +104,32 @@ pub fn run(
     let Task::Office31 { source, target } = task else {
         unreachable!("office runner for Office-31 tasks")
     };
-    let root = data.join("office31");
-    let source_list = list_domain(&root, source)?;
-    let target_list = list_domain(&root, target)?;
-    let batch = cfg.train.batch as usize;
-    let src = ImagePipeline::new(source_list, Transform::Train, batch)?.with_cache();
-    let tgt = ImagePipeline::new(target_list.clone(), Transform::Train, batch)?.with_cache();
-    let test = ImagePipeline::new(target_list, Transform::Eval, batch)?.with_cache();
-    eprintln!(
-        "shift: Office-31 {}->{}: {} source, {} target images",
-        source.letter(),
-        target.letter(),
-        src.len(),
-        tgt.len()
-    );
-    // Without --pretrained, the ImageNet weights `cargo xtask download resnet50-imagenet` installs, if present.
+    let OfficePair {
+        source: src,
+        target: tgt,
+        test,
+        ..
+    } = OfficePair::load(data, source, target, cfg.train.batch as usize)?;
     let mut cfg = cfg.clone();
-    if cfg.pretrained.is_none() {
-        let installed = data.join(IMAGENET_WEIGHTS);
-        if installed.is_file() {
-            eprintln!("shift: ImageNet weights: {}", installed.display());
-            cfg.pretrained = Some(installed);
-        } else {
-            eprintln!(
-                "shift: no --pretrained and no {}: the ResNet-50 starts from random weights \
-                 (`cargo xtask download resnet50-imagenet` installs torchvision's ImageNet weights)",
-                installed.display()
-            );
-        }
-    }
+    cfg.pretrained = imagenet_weights(data, cfg.pretrained.take());
     let cfg = &cfg;
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {
             let folder = RunFolder::new(out, &task.slug(), method.name(), seed);
-            if resume {
-                if let Some(done) = folder.result() {
-                    results.push(done);
-                    continue;
-                }
-            }
             let (labelled, unlabelled) = match method {
                 Method::TargetOnly => (&tgt, None),
                 m => (&src, m.is_adversarial().then_some(&tgt)),
             };
             match run_one(
-                &folder, cfg, method, seed, device, labelled, unlabelled, &test, stop, resume,
+                &folder,
+                cfg,
+                method,
+                seed,
+                device,
+                (labelled, unlabelled, &test),
+                stop,
+                resume,
             )? {
                 Some(r) => results.push(r),
                 None => return Ok(None),
@@ -106,19 +139,26 @@ pub fn run(
     Ok(Some(results))
 }
 
+/// One run in its folder: fresh, resumed from its last finished epoch, or reused when finished (--resume).
+/// None when a stop was requested.
 #[allow(clippy::too_many_arguments)]
-fn run_one(
+pub(crate) fn run_one(
     folder: &RunFolder,
     cfg: &ExperimentConfig,
     method: Method,
     seed: u64,
     device: Device,
-    labelled: &ImagePipeline,
-    unlabelled: Option<&ImagePipeline>,
-    test: &ImagePipeline,
+    pipelines: Pipelines,
     stop: &AtomicBool,
     resume: bool,
 ) -> Result<Option<RunResult>> {
+    let label = format!("{method} seed {seed}");
+    if resume {
+        if let Some(done) = folder.result() {
+            eprintln!("shift: {label}: finished earlier, reusing {}", folder.dir.display());
+            return Ok(Some(done));
+        }
+    }
     shift_tensor::seed_everything(seed);
     let mut net = OfficeNet::new(device, CLASSES.len() as i64);
     if let Some(path) = &cfg.pretrained {
@@ -140,37 +180,91 @@ fn run_one(
         accuracy: history,
     } = folder.resume_or_start(&mut strategy, resume, config)?;
     let start_epoch = next.epoch;
-    let label = format!("{method} seed {seed}");
     let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
+    let finished = train_epochs(
+        &mut strategy,
+        &cfg.train,
+        seed,
+        start_epoch,
+        pipelines,
+        device,
+        &mut observer,
+    )
+    .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
+    if !finished {
+        observer
+            .bar
+            .abandon_with_message("interrupted (resumes from the last finished epoch)");
+        return Ok(None);
+    }
+    observer.bar.finish_and_clear();
+    let acc = observer.accuracy.clone();
+    crate::experiment::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs).map(Some)
+}
+
+/// Labelled images, unlabelled target images (adversarial methods), and the test images.
+pub(crate) type Pipelines<'a> = (&'a ImagePipeline, Option<&'a ImagePipeline>, &'a ImagePipeline);
+
+/// A pass over `pipe` that starts another (with the next seed) when it runs out, so that an epoch may hold
+/// more steps than one pass has batches.
+struct Cycle<'a> {
+    pipe: &'a ImagePipeline,
+    seed: u64,
+    round: u64,
+    it: Box<dyn Iterator<Item = Result<PipelineBatch, DataError>> + 'a>,
+}
+
+impl<'a> Cycle<'a> {
+    fn new(pipe: &'a ImagePipeline, seed: u64) -> Self {
+        Self {
+            pipe,
+            seed,
+            round: 0,
+            it: Box::new(pipe.epoch(seed)),
+        }
+    }
+
+    fn next_batch(&mut self) -> Result<PipelineBatch> {
+        if let Some(b) = self.it.next() {
+            return Ok(b?);
+        }
+        self.round += 1;
+        self.it = Box::new(self.pipe.epoch(self.seed ^ self.round.wrapping_mul(0x9e37_79b9)));
+        Ok(self.it.next().context("the image pipeline has no full batch")??)
+    }
+}
+
+/// Trains epochs `start_epoch..train.epochs` with the paper's schedules, evaluating on the test pipeline after
+/// each: the loop shared by Office-31 adaptation runs and fine-tuning. An epoch is one pass over the labelled
+/// images unless `steps_per_epoch` says otherwise. Returns false when a stop was requested (the epoch in
+/// progress is dropped; checkpoints are the observer's business at epoch ends).
+pub(crate) fn train_epochs(
+    strategy: &mut dyn Strategy,
+    train: &TrainConfig,
+    seed: u64,
+    start_epoch: usize,
+    (labelled, unlabelled, test): Pipelines,
+    device: Device,
+    observer: &mut dyn Observer,
+) -> Result<bool> {
     let full = labelled.batches_per_epoch() as i64;
     if full == 0 {
         anyhow::bail!(
             "`batch`: {} is larger than the {} labelled images",
-            cfg.train.batch,
+            train.batch,
             labelled.len()
         );
     }
-    let steps = cfg.train.steps_per_epoch.map_or(full, |s| s.min(full));
-    for epoch in start_epoch..cfg.train.epochs {
+    let steps = train.steps_per_epoch.unwrap_or(full);
+    for epoch in start_epoch..train.epochs {
         let t0 = Instant::now();
         let epoch_seed = seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
-        let mut xs_iter = labelled.epoch(epoch_seed);
-        let mut xt_iter = unlabelled.map(|u| (u, u.epoch(epoch_seed ^ 0x5eed), 0u64));
+        let mut xs_iter = Cycle::new(labelled, epoch_seed);
+        let mut xt_iter = unlabelled.map(|u| Cycle::new(u, epoch_seed ^ 0x5eed));
         let (mut lr, mut lambda) = (0.0, 0.0);
         for step in 0..steps {
-            let (xs, ys) = xs_iter.next().context("source pipeline ended early")??;
-            let xt = match &mut xt_iter {
-                Some((pipe, it, round)) => Some(match it.next() {
-                    Some(b) => b?.0,
-                    None => {
-                        // The target set is smaller than the source: start another pass over it.
-                        *round += 1;
-                        *it = pipe.epoch(epoch_seed ^ 0x5eed ^ *round);
-                        it.next().context("target pipeline is empty")??.0
-                    }
-                }),
-                None => None,
-            };
+            let (xs, ys) = xs_iter.next_batch()?;
+            let xt = xt_iter.as_mut().map(|it| it.next_batch()).transpose()?.map(|b| b.0);
             let (xs, ys) = (xs.to_device(device), ys.to_device(device));
             let xt = xt.map(|x| x.to_device(device));
             let batch = StepBatch {
@@ -179,18 +273,15 @@ fn run_one(
             };
             let stop;
             (lr, lambda, stop) = scheduled_step(
-                &mut strategy,
-                &cfg.train,
+                strategy,
+                train,
                 Position { epoch, step },
                 steps,
                 Batch::Tensors(&batch),
-                &mut observer,
+                observer,
             )?;
             if stop {
-                observer
-                    .bar
-                    .abandon_with_message("interrupted (resumes from the last finished epoch)");
-                return Ok(None);
+                return Ok(false);
             }
         }
         let end = EpochEnd {
@@ -200,14 +291,9 @@ fn run_one(
             lambda,
             started: t0,
         };
-        end_epoch(&mut strategy, &mut observer, end, &|s: &dyn Strategy| {
-            accuracy(s, test, device)
-        })
-        .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
+        end_epoch(strategy, observer, end, &|s: &dyn Strategy| accuracy(s, test, device))?;
     }
-    observer.bar.finish_and_clear();
-    let acc = observer.accuracy.clone();
-    crate::experiment::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs).map(Some)
+    Ok(true)
 }
 
 fn net_vs(net: &mut OfficeNet) -> &mut shift_tensor::tch::nn::VarStore {

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{digits_data, run_err, run_ok, shift};
+use common::{digits_data, office_data, run_err, run_ok, shift};
 use std::path::Path;
 
 fn finetune(data: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
@@ -91,4 +91,65 @@ fn bad_finetune_settings_are_refused() {
         &["--from", "/no/such/checkpoint.pt", "--policies", "head"],
     ));
     assert!(e.contains("/no/such/checkpoint.pt"), "{e}");
+}
+
+#[test]
+fn office31_finetune_tests_on_the_unlabelled_rest_of_the_target() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    office_data(&data, &[("amazon", 2), ("webcam", 3)]);
+    let cfg = tmp.path().join("short.toml");
+    std::fs::write(&cfg, "finetune_epochs = 1\n[pretrain]\nsteps_per_epoch = 2\n").unwrap();
+    let out = tmp.path().join("out");
+    let office = |out: &Path, extra: &[&str]| {
+        let mut c = finetune(&data, out, &["--task", "office31:A-W", "--batch", "4", "--config"]);
+        c.arg(&cfg).args(extra);
+        c
+    };
+    let run = run_ok(&mut office(
+        &out,
+        &["--labels-per-class", "1", "--policies", "head,scratch"],
+    ));
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("the ResNet-50 starts from random weights"), "{stderr}");
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        table.contains("Office-31 A->W") && table.contains("| policy | k=1 |") && table.contains("| scratch |"),
+        "{table}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let runs = doc["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    for r in runs {
+        assert_eq!(r["labelled_images"], 31, "one per class");
+        assert_eq!(r["accuracy_per_epoch"].as_array().unwrap().len(), 1);
+        let acc = r["target_acc"].as_f64().unwrap();
+        // Tested on the 62 webcam images left unlabelled: accuracy is a multiple of 1/62.
+        assert!((acc * 62.0 - (acc * 62.0).round()).abs() < 1e-6, "{acc}");
+    }
+    assert_eq!(doc["config"]["labels_per_class"], serde_json::json!(["1"]));
+    let subset: Vec<usize> =
+        serde_json::from_str(&std::fs::read_to_string(out.join("finetune/k1/seed0/subset.json")).unwrap()).unwrap();
+    let classes: std::collections::BTreeSet<usize> = subset.iter().map(|i| i / 3).collect();
+    assert_eq!(
+        (subset.len(), classes.len()),
+        (31, 31),
+        "the listing is sorted by class, 3 per class"
+    );
+    assert!(out.join("pretrain/source-only/seed0/checkpoint.pt").is_file());
+
+    let e = run_err(&mut office(
+        &tmp.path().join("e1"),
+        &["--labels-per-class", "3", "--policies", "scratch"],
+    ));
+    assert!(
+        e.contains("`labels_per_class`") && e.contains("all 3 `back_pack` images") && e.contains("k=3"),
+        "{e}"
+    );
+    let e = run_err(&mut office(&tmp.path().join("e2"), &["--labels-per-class", "all"]));
+    assert!(
+        e.contains("`labels_per_class`: `all`") && e.contains("none to test on"),
+        "{e}"
+    );
 }

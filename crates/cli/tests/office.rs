@@ -2,30 +2,12 @@
 
 mod common;
 
-use common::{numbers, run_ok, shift};
-use image::RgbImage;
-use shift_data::office31::CLASSES;
+use common::{numbers, office_data, run_ok, shift};
 
 #[test]
 fn office31_dann_runs_on_a_small_generated_tree() {
     let tmp = tempfile::tempdir().unwrap();
-    let root = tmp.path().join("data/office31");
-    for domain in ["amazon", "webcam"] {
-        for (c, class) in CLASSES.iter().enumerate() {
-            let dir = root.join(domain).join("images").join(class);
-            std::fs::create_dir_all(&dir).unwrap();
-            for k in 0..2u32 {
-                let img = RgbImage::from_fn(96 + 8 * k, 80, |x, y| {
-                    image::Rgb([
-                        (x * 3 + c as u32 * 8) as u8,
-                        (y * 3 + k * 40) as u8,
-                        if domain == "amazon" { 200 } else { 60 },
-                    ])
-                });
-                img.save(dir.join(format!("frame_{k:04}.jpg"))).unwrap();
-            }
-        }
-    }
+    office_data(&tmp.path().join("data"), &[("amazon", 2), ("webcam", 2)]);
     let out = tmp.path().join("out");
     let output = run_ok(
         shift()

@@ -16,9 +16,9 @@ pub struct OfficeNet {
     head: nn::Linear,
     dom: [nn::Linear; 3],
     classes: i64,
-    /// Run the backbone's batch norm in evaluation mode even while training (for a frozen backbone: its
-    /// running statistics stay as loaded).
-    backbone_eval: bool,
+    /// Run the feature extractor's batch norm (backbone and bottleneck) in evaluation mode even while
+    /// training (for a frozen feature extractor: its running statistics stay as loaded).
+    features_eval: bool,
 }
 
 impl OfficeNet {
@@ -44,7 +44,7 @@ impl OfficeNet {
             head,
             dom,
             classes,
-            backbone_eval: false,
+            features_eval: false,
         }
     }
 }
@@ -57,12 +57,13 @@ impl OfficeNet {
 
     /// The backbone's pooled 2048-d output (torchvision's `resnet50` up to, not including, `fc`).
     pub fn backbone_features(&self, x: &Tensor, train: bool) -> Tensor {
-        self.backbone.forward_t(x, train && !self.backbone_eval)
+        self.backbone.forward_t(x, train && !self.features_eval)
     }
 
-    /// Holds the backbone's batch-norm layers in evaluation mode during training (use with a frozen backbone).
-    pub fn hold_backbone_in_eval(&mut self, hold: bool) {
-        self.backbone_eval = hold;
+    /// Holds the feature extractor's batch-norm layers (backbone and bottleneck) in evaluation mode during
+    /// training: use with a frozen feature extractor, whose outputs then do not depend on the batch.
+    pub fn hold_features_in_eval(&mut self, hold: bool) {
+        self.features_eval = hold;
     }
 }
 
@@ -73,7 +74,11 @@ fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
 impl AdaptNet for OfficeNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
         let h = self.backbone_features(x, train);
-        self.bottleneck.forward(&h).apply_t(&self.bottleneck_bn, train).relu()
+        let bn_train = train && !self.features_eval;
+        self.bottleneck
+            .forward(&h)
+            .apply_t(&self.bottleneck_bn, bn_train)
+            .relu()
     }
 
     fn classify(&self, f: &Tensor, _train: bool) -> Tensor {

@@ -104,11 +104,20 @@ fn digit_net_shapes_and_parameter_names() {
 }
 
 #[test]
-fn a_backbone_held_in_eval_mode_keeps_its_batch_norm_statistics() {
+fn a_feature_extractor_held_in_eval_mode_keeps_its_batch_norm_statistics() {
     let x = Tensor::randn([2, 3, 64, 64], (Kind::Float, Device::Cpu)) * 3.0 + 1.0;
-    let stats = |net: &OfficeNet| net.var_store().variables()["features.backbone.bn1.running_mean"].copy();
+    let stats = |net: &OfficeNet| {
+        let v = net.var_store().variables();
+        Tensor::cat(
+            &[
+                &v["features.backbone.bn1.running_mean"],
+                &v["features.bottleneck.1.running_mean"],
+            ],
+            0,
+        )
+    };
     let mut held = OfficeNet::new(Device::Cpu, 31);
-    held.hold_backbone_in_eval(true);
+    held.hold_features_in_eval(true);
     let before = stats(&held);
     let _ = held.features(&x, true);
     assert!(

@@ -50,6 +50,11 @@ impl Policy {
         }
     }
 
+    /// Whether the feature extractor trains (all but `head`).
+    pub fn trains_features(self) -> bool {
+        self != Self::Head
+    }
+
     /// The optimiser groups; whatever they leave out is frozen.
     pub fn groups(self) -> Vec<GroupSpec> {
         let classifier = GroupSpec::part(Part::Classifier);

@@ -233,6 +233,60 @@ fn frozen_parts_stay_bit_identical_and_have_no_optimiser_state() {
 }
 
 #[test]
+fn the_head_policy_on_the_resnet_keeps_weights_and_batch_norm_statistics_bit_identical() {
+    use shift_models::office::OfficeNet;
+    use shift_strategies::finetune::Policy;
+    let _rng = rng_lock();
+    shift_tensor::seed_everything(3);
+    let mut net = OfficeNet::new(CPU, 31);
+    let groups = Policy::Head.groups();
+    freeze_outside(net.var_store(), &groups);
+    net.hold_features_in_eval(!Policy::Head.trains_features());
+    let snapshot = |net: &OfficeNet| -> Vec<(String, Tensor)> {
+        let mut v: Vec<_> = net
+            .var_store()
+            .variables()
+            .into_iter()
+            .map(|(n, t)| (n, t.copy()))
+            .collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let before = snapshot(&net);
+    assert!(before
+        .iter()
+        .any(|(n, _)| n == "features.backbone.layer4.2.bn3.running_var"));
+    let sgd = Sgd::new(net.var_store(), &groups, 0.9, 5e-4).unwrap();
+    assert!(
+        sgd.names().iter().all(|n| n.starts_with("classifier.")),
+        "{:?}",
+        sgd.names()
+    );
+    let mut s = Adapt::new(net, Method::TargetOnly, sgd, None);
+    for _ in 0..3 {
+        let x = Tensor::randn([4, 3, 64, 64], (Kind::Float, CPU));
+        let y = Tensor::from_slice(&[0i64, 5, 17, 30]);
+        let batch = shift_strategies::StepBatch {
+            labelled: (&x, &y),
+            unlabelled: None,
+        };
+        s.train_step(&batch, 0.01, 0.0).unwrap();
+    }
+    let mut changed = 0;
+    for ((name, old), (_, new)) in before.iter().zip(snapshot(&s.net)) {
+        if name.starts_with("classifier.") {
+            changed += usize::from(!new.equal(old));
+        } else {
+            assert!(
+                new.equal(old),
+                "{name} belongs to the frozen feature extractor but changed"
+            );
+        }
+    }
+    assert_eq!(changed, 2, "the head's weight and bias train");
+}
+
+#[test]
 fn invalid_settings_are_refused_naming_the_field() {
     let _rng = rng_lock();
     let cases: [(TrainConfig, &str); 5] = [

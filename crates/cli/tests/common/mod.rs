@@ -124,3 +124,25 @@ pub fn numbers(out: &Path) -> Vec<(String, u64, f64, Vec<f64>)> {
         })
         .collect()
 }
+
+/// `office31/<domain>/images/<class>/frame_NNNN.jpg` under `root`: `n` real JPEGs per class for each
+/// (domain, n), small and of varying size, coloured by class, image and domain.
+pub fn office_data(root: &Path, domains: &[(&str, u32)]) {
+    let base = root.join("office31");
+    for &(domain, n) in domains {
+        for (c, class) in shift_data::office31::CLASSES.iter().enumerate() {
+            let dir = base.join(domain).join("images").join(class);
+            std::fs::create_dir_all(&dir).unwrap();
+            for k in 0..n {
+                let img = RgbImage::from_fn(96 + 8 * k, 80, |x, y| {
+                    image::Rgb([
+                        (x * 3 + c as u32 * 8) as u8,
+                        (y * 3 + k * 40) as u8,
+                        if domain == "amazon" { 200 } else { 60 },
+                    ])
+                });
+                img.save(dir.join(format!("frame_{k:04}.jpg"))).unwrap();
+            }
+        }
+    }
+}

@@ -1,22 +1,20 @@
-//! `shift experiment finetune`: pretrain the digit net on MNIST (source only, and DANN with unlabelled
-//! MNIST-M), then fine-tune on k labelled MNIST-M images per class under each policy, over seeds; a table and
-//! a plot of target test accuracy against k.
+//! `shift experiment finetune`: pretrain (source only, and DANN with the unlabelled target), then fine-tune
+//! on k labelled target images per class under each policy, over seeds; a table and a plot of target test
+//! accuracy against k. MNIST -> MNIST-M with the digit net, or an Office-31 pair with the ResNet-50.
 
-use super::config::ExperimentConfig;
+mod digits;
+mod office;
+
+use super::config::{CommonArgs, Task};
 use super::report::mean_std;
-use super::run_folder::RunFolder;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use shift_data::{DigitBatcher, Digits, Mnist, MnistM};
 use shift_models::pretrained::{copy_named, CopyError};
-use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
-use shift_strategies::{
-    fit, freeze_outside, Adapt, DigitTask, EpochRecord, FitEnd, LrSchedule, Method, Observer, Position, Sgd, Strategy,
-    StrategyError, TrainConfig,
-};
-use shift_tensor::tch::{Device, Tensor};
+use shift_strategies::{EpochRecord, LrSchedule, Method, Observer, Position, Strategy, StrategyError, TrainConfig};
+use shift_tensor::tch::nn::VarStore;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,16 +23,21 @@ use std::time::Instant;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneConfig {
+    /// `mnist:mnist-m`, or `office31:A-W` (any of A, D, W).
+    pub task: String,
     pub seeds: Vec<u64>,
     pub device: String,
     pub deterministic: bool,
-    /// Labelled target images per class; `all` for the whole MNIST-M train set.
-    pub labels_per_class: Vec<String>,
+    /// Labelled target images per class; `all` for the whole MNIST-M train set. Unset: 1, 5, 10, 50, 100, all
+    /// for digits; 1, 3, 5, 10 for Office-31 (whose unlabelled rest is the test set).
+    pub labels_per_class: Option<Vec<String>>,
     pub policies: Vec<Policy>,
-    /// Pretraining on MNIST (and unlabelled MNIST-M for the `dann` policy).
+    /// Pretraining on the source (and the unlabelled target for the `dann` policy).
     pub pretrain: TrainConfig,
     /// A source-only checkpoint (`checkpoint.pt` of an earlier `experiment dann` run) to start from instead.
     pub from: Option<PathBuf>,
+    /// Office-31: the ImageNet ResNet-50 weights the pretraining starts from (unset: the installed file).
+    pub pretrained: Option<PathBuf>,
     /// Fine-tuning: optimiser steps (the same budget for every k) in `finetune_epochs` evaluations.
     pub finetune_steps: i64,
     pub finetune_epochs: usize,
@@ -44,16 +47,18 @@ pub struct FinetuneConfig {
 impl Default for FinetuneConfig {
     fn default() -> Self {
         Self {
+            task: "mnist:mnist-m".into(),
             seeds: vec![0, 1, 2],
             device: "auto".into(),
             deterministic: false,
-            labels_per_class: ["1", "5", "10", "50", "100", "all"].map(String::from).to_vec(),
+            labels_per_class: None,
             policies: Policy::ALL.to_vec(),
             pretrain: TrainConfig {
                 epochs: 10,
                 ..Default::default()
             },
             from: None,
+            pretrained: None,
             finetune_steps: 1000,
             finetune_epochs: 5,
             finetune_lr: LrSchedule::Paper {
@@ -68,7 +73,10 @@ impl Default for FinetuneConfig {
 #[derive(Debug, Args)]
 pub struct FinetuneArgs {
     #[command(flatten)]
-    common: super::config::CommonArgs,
+    common: CommonArgs,
+    /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
+    #[arg(long)]
+    task: Option<String>,
     /// Comma-separated k values (labelled images per class), `all` for every image.
     #[arg(long = "labels-per-class", value_delimiter = ',')]
     ks: Option<Vec<String>>,
@@ -78,9 +86,15 @@ pub struct FinetuneArgs {
     /// Start the source-pretrained policies from this checkpoint instead of pretraining.
     #[arg(long)]
     from: Option<PathBuf>,
-    /// Epochs of MNIST pretraining (source-only and DANN starts).
+    /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot) for the pretraining.
+    #[arg(long)]
+    pretrained: Option<PathBuf>,
+    /// Epochs of pretraining (source-only and DANN starts).
     #[arg(long)]
     pretrain_epochs: Option<usize>,
+    /// Examples per domain per step, in pretraining and fine-tuning.
+    #[arg(long)]
+    batch: Option<i64>,
     /// Optimiser steps of each fine-tuning run (the same budget for every k).
     #[arg(long)]
     finetune_steps: Option<i64>,
@@ -96,17 +110,36 @@ fn parse_k(k: &str) -> Result<Option<usize>> {
     }
 }
 
+/// `--quick`: a few minutes on two CPU cores for the digits. Office-31 gets a short schedule too, but a
+/// ResNet-50 step on two cores takes seconds, so it is a smoke run rather than a result.
+fn quick(c: &mut FinetuneConfig, task: Task) {
+    c.finetune_epochs = 2;
+    match task {
+        Task::MnistToMnistM => {
+            c.pretrain.epochs = 2;
+            c.pretrain.steps_per_epoch = Some(500);
+            c.finetune_steps = 200;
+        }
+        Task::Office31 { .. } => {
+            c.pretrain.epochs = 1;
+            c.pretrain.steps_per_epoch = Some(10);
+            c.finetune_steps = 20;
+        }
+    }
+}
+
 impl FinetuneArgs {
-    fn config(&self) -> Result<FinetuneConfig> {
+    fn config(&self) -> Result<(FinetuneConfig, Task)> {
         let mut c: FinetuneConfig = match &self.common.config {
             Some(p) => super::config::load_file(p)?,
             None => FinetuneConfig::default(),
         };
+        if let Some(v) = &self.task {
+            c.task = v.clone();
+        }
+        let task = Task::parse(&c.task)?;
         if self.common.quick {
-            c.pretrain.epochs = 2;
-            c.pretrain.steps_per_epoch = Some(500);
-            c.finetune_steps = 200;
-            c.finetune_epochs = 2;
+            quick(&mut c, task);
         }
         if let Some(v) = &self.common.seeds {
             c.seeds = v.clone();
@@ -114,8 +147,8 @@ impl FinetuneArgs {
         if let Some(v) = &self.common.device {
             c.device = v.clone();
         }
-        if let Some(v) = &self.ks {
-            c.labels_per_class = v.clone();
+        if self.ks.is_some() {
+            c.labels_per_class = self.ks.clone();
         }
         if let Some(v) = &self.policies {
             c.policies = v.clone();
@@ -123,14 +156,26 @@ impl FinetuneArgs {
         if self.from.is_some() {
             c.from = self.from.clone();
         }
+        if self.pretrained.is_some() {
+            c.pretrained = self.pretrained.clone();
+        }
         if let Some(v) = self.pretrain_epochs {
             c.pretrain.epochs = v;
+        }
+        if let Some(v) = self.batch {
+            c.pretrain.batch = v;
         }
         if let Some(v) = self.finetune_steps {
             c.finetune_steps = v;
         }
         c.deterministic |= self.common.deterministic;
-        Ok(c)
+        let default_ks: &[&str] = match task {
+            Task::MnistToMnistM => &["1", "5", "10", "50", "100", "all"],
+            Task::Office31 { .. } => &["1", "3", "5", "10"],
+        };
+        c.labels_per_class
+            .get_or_insert_with(|| default_ks.iter().map(|k| k.to_string()).collect());
+        Ok((c, task))
     }
 
     fn out(&self) -> PathBuf {
@@ -150,10 +195,56 @@ pub struct FinetuneResult {
     pub wall_s: f64,
 }
 
+/// What the fine-tuning driver needs from a task: its target labels, pretraining, and fine-tuning on a
+/// labelled subset. `None` from either run means a stop was requested.
+trait Target {
+    /// What a labelled subset turns into (tensors, or image pipelines for the subset and the test images).
+    type Split;
+    /// A line that says what the table's numbers are.
+    fn title(&self) -> String;
+    /// The class of every target train image, and the number of classes.
+    fn labels(&self) -> (Vec<u8>, usize);
+    /// Pretrains with `method` (source-only or DANN) and returns the checkpoint; reuses a finished run with
+    /// --resume.
+    fn pretrain(&self, method: Method, seed: u64) -> Result<Option<PathBuf>>;
+    /// The labelled images and the test set for a subset of the target train images.
+    fn split(&self, subset: &[usize]) -> Result<Self::Split>;
+    /// Fine-tunes a network that starts from `start` (random when None) under `policy`; the target accuracy
+    /// after each evaluation.
+    fn finetune(
+        &self,
+        split: &Self::Split,
+        policy: Policy,
+        start: Option<&Path>,
+        seed: u64,
+    ) -> Result<Option<Vec<f64>>>;
+}
+
+/// Settings every task's fine-tuning run shares: the step budget split into evaluations, the batch (at most
+/// the labelled set), and the fine-tuning learning-rate schedule.
+fn finetune_train(cfg: &FinetuneConfig, labelled: usize) -> TrainConfig {
+    TrainConfig {
+        epochs: cfg.finetune_epochs,
+        batch: (labelled as i64).min(cfg.pretrain.batch),
+        steps_per_epoch: Some((cfg.finetune_steps / cfg.finetune_epochs as i64).max(1)),
+        lr: cfg.finetune_lr,
+        ..cfg.pretrain.clone()
+    }
+}
+
 /// Records accuracy per evaluation; stops on Ctrl-C (a fine-tuning run is short and simply runs again).
 struct Recorder<'a> {
     stop: &'a AtomicBool,
     accuracy: Vec<f64>,
+}
+
+impl<'a> Recorder<'a> {
+    fn new(stop: &'a AtomicBool) -> Self {
+        Self {
+            stop,
+            accuracy: Vec::new(),
+        }
+    }
 }
 
 impl Observer for Recorder<'_> {
@@ -169,12 +260,12 @@ impl Observer for Recorder<'_> {
     }
 }
 
-/// The `model.*` tensors of a checkpoint, copied into a fresh digit net.
-fn load_weights(net: &DigitNet, checkpoint: &Path) -> Result<()> {
+/// The `model.*` tensors of a checkpoint, copied into a fresh network's variables.
+fn load_start(vs: &VarStore, checkpoint: &Path, what: &str) -> Result<()> {
     let named = shift_tensor::load_named(checkpoint)?;
-    copy_named(net.var_store(), &named, "", |n| format!("model.{n}")).map_err(|e| match e {
+    copy_named(vs, &named, "", |n| format!("model.{n}")).map_err(|e| match e {
         CopyError::Missing(key) => {
-            anyhow::anyhow!("{}: `{key}` missing (not a digit-net checkpoint)", checkpoint.display())
+            anyhow::anyhow!("{}: `{key}` missing (not a {what} checkpoint)", checkpoint.display())
         }
         CopyError::Shape { key, found, expected } => {
             anyhow::anyhow!(
@@ -187,8 +278,13 @@ fn load_weights(net: &DigitNet, checkpoint: &Path) -> Result<()> {
 }
 
 pub fn run(args: FinetuneArgs) -> Result<()> {
-    let cfg = args.config()?;
-    let ks: Vec<Option<usize>> = cfg.labels_per_class.iter().map(|k| parse_k(k)).collect::<Result<_>>()?;
+    let (cfg, task) = args.config()?;
+    let ks: Vec<Option<usize>> = cfg
+        .labels_per_class
+        .iter()
+        .flatten()
+        .map(|k| parse_k(k))
+        .collect::<Result<_>>()?;
     if cfg.policies.is_empty() || cfg.seeds.is_empty() || ks.is_empty() {
         bail!("`policies`, `seeds` and `labels_per_class` each need at least one value");
     }
@@ -197,53 +293,84 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     }
     cfg.pretrain.validate()?;
     cfg.finetune_lr.validate()?;
+    if matches!(task, Task::Office31 { .. }) && ks.contains(&None) {
+        bail!(
+            "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
+             give counts per class"
+        );
+    }
     let (device, stop) = super::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
-    let mnist = Mnist::load(&args.common.data.join("mnist"))?;
-    let mnist_m = MnistM::load(&args.common.data.join("mnist_m"))?;
-    let source = mnist.train.to_tensors(device)?;
-    let target = mnist_m.train.to_tensors(device)?;
-    let test = mnist_m.test.to_tensors(device)?;
+    let out = args.out();
+    let results = match task {
+        Task::MnistToMnistM => {
+            let target = digits::Digits::load(&args.common, &cfg, &out, device, &stop)?;
+            drive(&target, &cfg, &ks, &out, args.common.resume)?
+        }
+        Task::Office31 { source, target } => {
+            let target = office::Office::load(&args.common, &cfg, (source, target), &out, device, &stop)?;
+            drive(&target, &cfg, &ks, &out, args.common.resume)?
+        }
+    };
+    let Some((title, results)) = results else {
+        eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
+        std::process::exit(130);
+    };
+    let table = table(&title, &cfg, &ks, &results);
+    std::fs::write(out.join("results.md"), &table)?;
+    let doc = serde_json::json!({ "config": cfg, "runs": results });
+    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&doc)?)?;
+    std::fs::write(out.join("accuracy_vs_k.svg"), plot(&cfg, &ks, &results))?;
+    println!("\n{table}");
+    println!(
+        "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
+        out.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// Every seed: the pretrained starts the policies need, then every k and policy. None when interrupted.
+fn drive<T: Target>(
+    target: &T,
+    cfg: &FinetuneConfig,
+    ks: &[Option<usize>],
+    out: &Path,
+    resume: bool,
+) -> Result<Option<(String, Vec<FinetuneResult>)>> {
+    let (labels, classes) = target.labels();
     let mut results = Vec::new();
     for &seed in &cfg.seeds {
-        let mut start_of = std::collections::HashMap::new();
+        let mut start_of = HashMap::new();
         let needs = |s: Start| cfg.policies.iter().any(|p| p.start() == s);
-        if needs(Start::SourceOnly) {
-            let path = match &cfg.from {
-                Some(p) => p.clone(),
-                None => pretrain(
-                    &args,
-                    &cfg,
-                    Method::SourceOnly,
-                    seed,
-                    device,
-                    &source,
-                    &target,
-                    &test,
-                    &stop,
-                )?,
+        for (start, method) in [(Start::SourceOnly, Method::SourceOnly), (Start::Dann, Method::Dann)] {
+            if !needs(start) {
+                continue;
+            }
+            let path = match (&cfg.from, start) {
+                (Some(p), Start::SourceOnly) => p.clone(),
+                _ => match target.pretrain(method, seed)? {
+                    Some(p) => p,
+                    None => return Ok(None),
+                },
             };
-            start_of.insert(Start::SourceOnly, path);
+            start_of.insert(start, path);
         }
-        if needs(Start::Dann) {
-            let path = pretrain(&args, &cfg, Method::Dann, seed, device, &source, &target, &test, &stop)?;
-            start_of.insert(Start::Dann, path);
-        }
-        for &k in &ks {
-            let subset = balanced_subset(&mnist_m.train.labels, 10, k, seed);
-            let k_name = k.map_or("all".to_string(), |k| k.to_string());
-            let dir = args
-                .out()
+        for &k in ks {
+            let subset = balanced_subset(&labels, classes, k, seed);
+            let k_name = k_label(k);
+            let dir = out
                 .join("finetune")
                 .join(format!("k{k_name}"))
                 .join(format!("seed{seed}"));
-            std::fs::create_dir_all(&dir)?;
+            std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
             std::fs::write(dir.join("subset.json"), serde_json::to_string(&subset)?)?;
-            let labelled: Digits = mnist_m.train.select(&subset);
-            let (lx, ly) = labelled.to_tensors(device)?;
+            let split = target
+                .split(&subset)
+                .with_context(|| format!("k={k_name}, seed {seed}"))?;
             for &policy in &cfg.policies {
                 let file = dir.join(format!("{policy}.json"));
-                if args.common.resume {
+                if resume {
                     if let Some(r) = std::fs::read_to_string(&file)
                         .ok()
                         .and_then(|t| serde_json::from_str(&t).ok())
@@ -253,52 +380,17 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
                     }
                 }
                 let t0 = Instant::now();
-                shift_tensor::seed_everything(seed);
-                let net = DigitNet::new(device);
-                if let Some(path) = start_of.get(&policy.start()) {
-                    load_weights(&net, path)?;
-                }
-                let groups = policy.groups();
-                freeze_outside(net.var_store(), &groups);
-                let sgd = Sgd::new(
-                    net.var_store(),
-                    &groups,
-                    cfg.pretrain.momentum,
-                    cfg.pretrain.weight_decay,
-                )?;
-                let mut strategy = Adapt::new(net, Method::TargetOnly, sgd, None);
-                let n = subset.len() as i64;
-                let train = TrainConfig {
-                    epochs: cfg.finetune_epochs,
-                    batch: n.min(cfg.pretrain.batch),
-                    steps_per_epoch: Some((cfg.finetune_steps / cfg.finetune_epochs as i64).max(1)),
-                    lr: cfg.finetune_lr,
-                    ..cfg.pretrain.clone()
+                let start = start_of.get(&policy.start()).map(PathBuf::as_path);
+                let Some(accuracy) = target.finetune(&split, policy, start, seed)? else {
+                    return Ok(None);
                 };
-                let task = DigitTask {
-                    labelled: DigitBatcher::new(lx.shallow_clone(), ly.shallow_clone()),
-                    unlabelled: None,
-                    test: (test.0.shallow_clone(), test.1.shallow_clone()),
-                };
-                let mut rec = Recorder {
-                    stop: &stop,
-                    accuracy: Vec::new(),
-                };
-                if let FitEnd::Interrupted { .. } =
-                    fit(&mut strategy, &task, &train, seed, Position::default(), &mut rec)?
-                {
-                    eprintln!(
-                        "shift: interrupted; finished runs are kept. Continue with the same command and --resume."
-                    );
-                    std::process::exit(130);
-                }
                 let r = FinetuneResult {
                     policy: policy.name().into(),
                     labels_per_class: k,
                     labelled_images: subset.len(),
                     seed,
-                    target_acc: *rec.accuracy.last().context("no evaluation")?,
-                    accuracy_per_epoch: rec.accuracy,
+                    target_acc: *accuracy.last().context("no evaluation")?,
+                    accuracy_per_epoch: accuracy,
                     wall_s: t0.elapsed().as_secs_f64(),
                 };
                 eprintln!(
@@ -310,52 +402,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             }
         }
     }
-    let table = table(&cfg, &ks, &results);
-    std::fs::write(args.out().join("results.md"), &table)?;
-    let doc = serde_json::json!({ "config": cfg, "runs": results });
-    std::fs::write(args.out().join("results.json"), serde_json::to_string_pretty(&doc)?)?;
-    std::fs::write(args.out().join("accuracy_vs_k.svg"), plot(&cfg, &ks, &results))?;
-    println!("\n{table}");
-    println!(
-        "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
-        args.out().display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
-}
-
-/// Pretrains (or reuses with --resume) one run and returns its checkpoint.
-#[allow(clippy::too_many_arguments)]
-fn pretrain(
-    args: &FinetuneArgs,
-    cfg: &FinetuneConfig,
-    method: Method,
-    seed: u64,
-    device: Device,
-    source: &(Tensor, Tensor),
-    target: &(Tensor, Tensor),
-    test: &(Tensor, Tensor),
-    stop: &AtomicBool,
-) -> Result<PathBuf> {
-    let exp = ExperimentConfig {
-        methods: vec![method],
-        seeds: vec![seed],
-        train: cfg.pretrain.clone(),
-        ..Default::default()
-    };
-    let folder = RunFolder::new(&args.out(), "pretrain", method.name(), seed);
-    let task = DigitTask {
-        labelled: DigitBatcher::new(source.0.shallow_clone(), source.1.shallow_clone()),
-        unlabelled: method
-            .is_adversarial()
-            .then(|| DigitBatcher::new(target.0.shallow_clone(), target.1.shallow_clone())),
-        test: (test.0.shallow_clone(), test.1.shallow_clone()),
-    };
-    if super::run_one(&folder, &exp, method, seed, device, &task, stop, args.common.resume)?.is_none() {
-        eprintln!("shift: interrupted during pretraining; continue with the same command and --resume.");
-        std::process::exit(130);
-    }
-    Ok(folder.checkpoint())
+    Ok(Some((target.title(), results)))
 }
 
 fn k_label(k: Option<usize>) -> String {
@@ -371,12 +418,9 @@ fn cell(results: &[FinetuneResult], policy: Policy, k: Option<usize>) -> Option<
     (!v.is_empty()).then(|| mean_std(&v))
 }
 
-fn table(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> String {
+fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> String {
     let mut s = String::new();
-    let _ = writeln!(
-        s,
-        "MNIST-M target test accuracy after fine-tuning on k labelled MNIST-M images per class"
-    );
+    let _ = writeln!(s, "{title}");
     let _ = writeln!(
         s,
         "(mean +- std over seeds {:?}; last evaluation, never chosen with test labels)\n",
@@ -407,7 +451,7 @@ fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) 
     let x = |i: usize| l + (w - l - r) * i as f64 / (ks.len().max(2) - 1) as f64;
     let y = |a: f64| t + (h - t - b) * (1.0 - a);
     let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">MNIST-M accuracy vs labelled images per class</text>\n",
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">Target accuracy vs labelled images per class</text>\n",
         w / 2.0
     );
     for i in 0..=5 {

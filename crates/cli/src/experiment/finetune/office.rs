@@ -1,0 +1,177 @@
+//! Fine-tuning on an Office-31 pair: the ResNet-50 (ImageNet weights when installed) trained on the source
+//! domain (and, for DANN, the unlabelled target), then on k labelled target images per class, and tested on the
+//! target images left unlabelled (Office-31 has no separate test split).
+
+use super::{finetune_train, load_start, FinetuneConfig, Recorder, Target};
+use crate::experiment::config::{CommonArgs, ExperimentConfig, Task};
+use crate::experiment::run_folder::RunFolder;
+use crate::office::{imagenet_weights, train_epochs, OfficePair};
+use anyhow::{bail, Result};
+use shift_data::office31::{Domain, ImageList, CLASSES};
+use shift_data::pipeline::ImagePipeline;
+use shift_data::transforms::Transform;
+use shift_models::{office::OfficeNet, AdaptNet};
+use shift_strategies::finetune::{Policy, Start};
+use shift_strategies::{freeze_outside, Adapt, Method, Sgd};
+use shift_tensor::tch::Device;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+/// An Office-31 pair's pipelines, the ImageNet start of its pretraining, and where the runs go.
+pub(super) struct Office<'a> {
+    cfg: &'a FinetuneConfig,
+    task: Task,
+    out: PathBuf,
+    device: Device,
+    stop: &'a AtomicBool,
+    resume: bool,
+    pair: OfficePair,
+    imagenet: Option<PathBuf>,
+}
+
+/// The labelled subset (train transforms) and the rest of the target (test transforms).
+pub(super) struct Split {
+    labelled: ImagePipeline,
+    test: ImagePipeline,
+}
+
+impl<'a> Office<'a> {
+    pub fn load(
+        common: &CommonArgs,
+        cfg: &'a FinetuneConfig,
+        (source, target): (Domain, Domain),
+        out: &Path,
+        device: Device,
+        stop: &'a AtomicBool,
+    ) -> Result<Self> {
+        let pair = OfficePair::load(&common.data, source, target, cfg.pretrain.batch as usize)?;
+        let pretrains = cfg
+            .policies
+            .iter()
+            .any(|p| p.start() == Start::Dann || (p.start() == Start::SourceOnly && cfg.from.is_none()));
+        let imagenet = if pretrains {
+            imagenet_weights(&common.data, cfg.pretrained.clone())
+        } else {
+            None
+        };
+        Ok(Self {
+            cfg,
+            task: Task::Office31 { source, target },
+            out: out.to_path_buf(),
+            device,
+            stop,
+            resume: common.resume,
+            pair,
+            imagenet,
+        })
+    }
+}
+
+impl Target for Office<'_> {
+    type Split = Split;
+
+    fn title(&self) -> String {
+        let Task::Office31 { source, target } = self.task else {
+            unreachable!("an Office-31 task")
+        };
+        format!(
+            "Office-31 {}->{}: accuracy on the {} images left unlabelled, after fine-tuning on k labelled {} \
+             images per class",
+            source.letter(),
+            target.letter(),
+            target.folder(),
+            target.folder()
+        )
+    }
+
+    fn labels(&self) -> (Vec<u8>, usize) {
+        let labels = self.pair.target_list.labels.iter().map(|&l| l as u8).collect();
+        (labels, CLASSES.len())
+    }
+
+    fn pretrain(&self, method: Method, seed: u64) -> Result<Option<PathBuf>> {
+        let exp = ExperimentConfig {
+            task: self.cfg.task.clone(),
+            methods: vec![method],
+            seeds: vec![seed],
+            pretrained: self.imagenet.clone(),
+            train: self.cfg.pretrain.clone(),
+            ..Default::default()
+        };
+        let folder = RunFolder::new(&self.out, "pretrain", method.name(), seed);
+        let unlabelled = method.is_adversarial().then_some(&self.pair.target);
+        let done = crate::office::run_one(
+            &folder,
+            &exp,
+            method,
+            seed,
+            self.device,
+            (&self.pair.source, unlabelled, &self.pair.test),
+            self.stop,
+            self.resume,
+        )?;
+        Ok(done.map(|_| folder.checkpoint()))
+    }
+
+    fn split(&self, subset: &[usize]) -> Result<Split> {
+        let all = &self.pair.target_list;
+        let mut labelled = ImageList::default();
+        let mut rest = ImageList::default();
+        let mut chosen = vec![false; all.len()];
+        for &i in subset {
+            chosen[i] = true;
+        }
+        for (i, (path, &label)) in all.paths.iter().zip(&all.labels).enumerate() {
+            let to = if chosen[i] { &mut labelled } else { &mut rest };
+            to.paths.push(path.clone());
+            to.labels.push(label);
+        }
+        if let Some((c, class)) = CLASSES
+            .iter()
+            .enumerate()
+            .find(|(c, _)| !rest.labels.contains(&(*c as i64)))
+        {
+            let n = all.labels.iter().filter(|&&l| l == c as i64).count();
+            bail!(
+                "`labels_per_class`: all {n} `{class}` images of the target are labelled, leaving none of that \
+                 class to test on; use fewer labels per class"
+            );
+        }
+        let batch = (labelled.len() as i64).min(self.cfg.pretrain.batch) as usize;
+        Ok(Split {
+            labelled: ImagePipeline::new(labelled, Transform::Train, batch)?.with_cache(),
+            test: ImagePipeline::new(rest, Transform::Eval, batch)?.with_cache(),
+        })
+    }
+
+    fn finetune(&self, split: &Split, policy: Policy, start: Option<&Path>, seed: u64) -> Result<Option<Vec<f64>>> {
+        shift_tensor::seed_everything(seed);
+        let mut net = OfficeNet::new(self.device, CLASSES.len() as i64);
+        if let Some(path) = start {
+            load_start(net.var_store(), path, "Office-31 ResNet-50")?;
+        }
+        let groups = policy.groups();
+        freeze_outside(net.var_store(), &groups);
+        // A frozen feature extractor keeps its batch-norm statistics as pretrained.
+        net.hold_features_in_eval(!policy.trains_features());
+        let sgd = Sgd::new(
+            net.var_store(),
+            &groups,
+            self.cfg.pretrain.momentum,
+            self.cfg.pretrain.weight_decay,
+        )?;
+        let mut strategy = Adapt::new(net, Method::TargetOnly, sgd, None);
+        let train = finetune_train(self.cfg, split.labelled.len());
+        let mut rec = Recorder::new(self.stop);
+        let finished = train_epochs(
+            &mut strategy,
+            &train,
+            seed,
+            0,
+            (&split.labelled, None, &split.test),
+            self.device,
+            &mut rec,
+        )?;
+        Ok(finished.then_some(rec.accuracy))
+    }
+}
