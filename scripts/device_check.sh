@@ -6,6 +6,8 @@
 #          graph) and time-to 0.75 (eager, graph).
 #   dann:  shift experiment dann, paper schedule, source-only / DANN / target-only, seeds 0,1,2, fast step
 #          (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
+#   finetune: shift experiment finetune, default table (5 policies x k in 1,5,10,50,100,all), seeds 0,1,2,
+#          pretraining with the fast step. Not part of `all` (one call holds at most 10 minutes).
 # DEV=cpu QUICK=1 bash scripts/device_check.sh all   is the dry run of the same script on a CPU (tiny settings).
 set -uo pipefail
 what="${1:-all}"
@@ -13,8 +15,10 @@ OUT="${OUT:-/tmp/out}"
 DEV="${DEV:-cuda}"
 if [ -n "${QUICK:-}" ]; then
   steps=20; accuracy=(); dann=(--quick --seeds 0 --epochs 1 --steps-per-epoch 50); time_to=0
+  finetune=(--quick --seeds 0 --labels-per-class 1,10 --pretrain-epochs 1 --finetune-steps 40)
 else
   steps=500; accuracy=(--to-accuracy 0.75); dann=(--seeds 0,1,2); time_to=1
+  finetune=(--seeds 0,1,2)
 fi
 mkdir -p "$OUT"
 TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
@@ -46,9 +50,13 @@ if [ "$what" = dann ] || [ "$what" = all ]; then
   $S experiment dann --device "$DEV" "${dann[@]}" --step fast --data "$D" --out "$OUT/dann" 2>&1 \
     | grep -v '^\s*$' | tail -30 > "$OUT/dann.txt"
 fi
+if [ "$what" = finetune ]; then
+  $S experiment finetune --device "$DEV" "${finetune[@]}" --step fast --data "$D" --out "$OUT/finetune" 2>&1 \
+    | grep -v '^\s*$' | tail -30 > "$OUT/finetune.txt"
+fi
 echo "==== summary ($(grep -m1 -i "nvidia\|cpu" "$OUT/info.txt" 2>/dev/null))"
 grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
 grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
 cat "$OUT/peer_speed.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
-cat "$OUT/dann/results.md" 2>/dev/null
+cat "$OUT/dann/results.md" "$OUT/finetune/results.md" 2>/dev/null
 grep -i "capture" "$OUT"/*.txt 2>/dev/null | sort -u | head -5

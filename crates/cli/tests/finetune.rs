@@ -74,6 +74,21 @@ fn policies_by_k_table_subsets_and_reproducibility() {
     assert!(ra.contains(&(ra[0].0.clone(), Some(2), ra[0].2)) || ra.iter().any(|r| r.1 == Some(2)));
     run_ok(&mut finetune(&data, &b, &flags));
     assert_eq!(ra, runs(&b), "same seed, same numbers");
+    // The fast pretraining step computes the same function: the same accuracies after fine-tuning.
+    let c = tmp.path().join("c");
+    let fast = [
+        "--labels-per-class",
+        "2,all",
+        "--policies",
+        "head,scratch,dann",
+        "--step",
+        "fast",
+    ];
+    run_ok(&mut finetune(&data, &c, &fast));
+    assert_eq!(ra, runs(&c), "--step fast pretraining");
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(c.join("pretrain/dann/seed0/config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["experiment"]["step"], "fast");
 }
 
 #[test]
@@ -145,6 +160,11 @@ fn office31_finetune_tests_on_the_unlabelled_rest_of_the_target() {
     ));
     assert!(
         e.contains("`labels_per_class`") && e.contains("all 3 `back_pack` images") && e.contains("k=3"),
+        "{e}"
+    );
+    let e = run_err(&mut office(&tmp.path().join("e3"), &["--step", "fast"]));
+    assert!(
+        e.contains("`step`") && e.contains("Office-31 runs the eager step"),
         "{e}"
     );
     let e = run_err(&mut office(&tmp.path().join("e2"), &["--labels-per-class", "all"]));

@@ -74,6 +74,7 @@ impl Target for Digits<'_> {
             methods: vec![method],
             seeds: vec![seed],
             train: self.cfg.pretrain.clone(),
+            step: self.cfg.step,
             ..Default::default()
         };
         let folder = RunFolder::new(&self.out, "pretrain", method.name(), seed);

@@ -12,7 +12,9 @@ use clap::Args;
 use serde::{Deserialize, Serialize};
 use shift_models::pretrained::{copy_named, CopyError};
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
-use shift_strategies::{EpochRecord, LrSchedule, Method, Observer, Position, Strategy, StrategyError, TrainConfig};
+use shift_strategies::{
+    EpochRecord, LrSchedule, Method, Observer, Position, StepKind, Strategy, StrategyError, TrainConfig,
+};
 use shift_tensor::tch::nn::VarStore;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -34,6 +36,8 @@ pub struct FinetuneConfig {
     pub policies: Vec<Policy>,
     /// Pretraining on the source (and the unlabelled target for the `dann` policy).
     pub pretrain: TrainConfig,
+    /// The pretraining's train step (digits): eager, or fast (see `shift experiment dann --step`).
+    pub step: StepKind,
     /// A source-only checkpoint (`checkpoint.pt` of an earlier `experiment dann` run) to start from instead.
     pub from: Option<PathBuf>,
     /// Office-31: the ImageNet ResNet-50 weights the pretraining starts from (unset: the installed file).
@@ -57,6 +61,7 @@ impl Default for FinetuneConfig {
                 epochs: 10,
                 ..Default::default()
             },
+            step: StepKind::Eager,
             from: None,
             pretrained: None,
             finetune_steps: 1000,
@@ -92,6 +97,9 @@ pub struct FinetuneArgs {
     /// Epochs of pretraining (source-only and DANN starts).
     #[arg(long)]
     pretrain_epochs: Option<usize>,
+    /// The pretraining's train step (digit task): eager, or fast (CUDA graph on CUDA).
+    #[arg(long)]
+    step: Option<StepKind>,
     /// Examples per domain per step, in pretraining and fine-tuning.
     #[arg(long)]
     batch: Option<i64>,
@@ -161,6 +169,9 @@ impl FinetuneArgs {
         }
         if let Some(v) = self.pretrain_epochs {
             c.pretrain.epochs = v;
+        }
+        if let Some(v) = self.step {
+            c.step = v;
         }
         if let Some(v) = self.batch {
             c.pretrain.batch = v;
@@ -298,6 +309,9 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
              give counts per class"
         );
+    }
+    if matches!(task, Task::Office31 { .. }) && cfg.step == StepKind::Fast {
+        bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
     }
     let (device, stop) = super::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
