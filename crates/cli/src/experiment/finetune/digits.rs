@@ -1,14 +1,14 @@
 //! Fine-tuning on MNIST -> MNIST-M: the digit net pretrained on MNIST (and unlabelled MNIST-M for DANN), then
 //! trained on a labelled subset of the MNIST-M train set and tested on the MNIST-M test set.
 
-use super::{finetune_train, load_start, FinetuneConfig, Recorder, Target};
+use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
 use crate::experiment::config::{CommonArgs, ExperimentConfig};
 use crate::experiment::run_folder::RunFolder;
 use anyhow::Result;
 use shift_data::{DigitBatcher, Mnist, MnistM};
-use shift_models::{digit::DigitNet, AdaptNet};
+use shift_models::digit::DigitNet;
 use shift_strategies::finetune::Policy;
-use shift_strategies::{fit, freeze_outside, Adapt, DigitTask, FitEnd, Method, Position, Sgd};
+use shift_strategies::{fit, DigitTask, FitEnd, Method, Position};
 use shift_tensor::tch::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -97,18 +97,7 @@ impl Target for Digits<'_> {
     ) -> Result<Option<Vec<f64>>> {
         shift_tensor::seed_everything(seed);
         let net = DigitNet::new(self.device);
-        if let Some(path) = start {
-            load_start(net.var_store(), path, "digit-net")?;
-        }
-        let groups = policy.groups();
-        freeze_outside(net.var_store(), &groups);
-        let sgd = Sgd::new(
-            net.var_store(),
-            &groups,
-            self.cfg.pretrain.momentum,
-            self.cfg.pretrain.weight_decay,
-        )?;
-        let mut strategy = Adapt::new(net, Method::TargetOnly, sgd, None);
+        let mut strategy = policy_strategy(net, policy, start, "digit-net", self.cfg)?;
         let train = finetune_train(self.cfg, labelled.0.size()[0] as usize);
         let mut rec = Recorder::new(self.stop);
         let end = fit(

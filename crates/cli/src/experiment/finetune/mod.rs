@@ -11,9 +11,11 @@ use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
 use shift_models::pretrained::{copy_named, CopyError};
+use shift_models::AdaptNet;
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
 use shift_strategies::{
-    EpochRecord, LrSchedule, Method, Observer, Position, StepKind, Strategy, StrategyError, TrainConfig,
+    freeze_outside, Adapt, EpochRecord, LrSchedule, Method, Observer, Position, Sgd, StepKind, Strategy, StrategyError,
+    TrainConfig,
 };
 use shift_tensor::tch::nn::VarStore;
 use std::collections::HashMap;
@@ -286,6 +288,29 @@ fn load_start(vs: &VarStore, checkpoint: &Path, what: &str) -> Result<()> {
         }
     })?;
     Ok(())
+}
+
+/// The target-only strategy that fine-tunes `net` under `policy`: weights from `start` (`what` names the kind
+/// of checkpoint in errors; random when None), the parts the policy leaves out frozen, with no optimiser state.
+fn policy_strategy<N: AdaptNet>(
+    net: N,
+    policy: Policy,
+    start: Option<&Path>,
+    what: &str,
+    cfg: &FinetuneConfig,
+) -> Result<Adapt<N>> {
+    if let Some(path) = start {
+        load_start(net.var_store(), path, what)?;
+    }
+    let groups = policy.groups();
+    freeze_outside(net.var_store(), &groups);
+    let sgd = Sgd::new(
+        net.var_store(),
+        &groups,
+        cfg.pretrain.momentum,
+        cfg.pretrain.weight_decay,
+    )?;
+    Ok(Adapt::new(net, Method::TargetOnly, sgd, None))
 }
 
 pub fn run(args: FinetuneArgs) -> Result<()> {

@@ -2,7 +2,7 @@
 //! domain (and, for DANN, the unlabelled target), then on k labelled target images per class, and tested on the
 //! target images left unlabelled (Office-31 has no separate test split).
 
-use super::{finetune_train, load_start, FinetuneConfig, Recorder, Target};
+use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
 use crate::experiment::config::{CommonArgs, ExperimentConfig, Task};
 use crate::experiment::run_folder::RunFolder;
 use crate::office::{imagenet_weights, train_epochs, OfficePair};
@@ -10,9 +10,9 @@ use anyhow::{bail, Result};
 use shift_data::office31::{Domain, ImageList, CLASSES};
 use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
-use shift_models::{office::OfficeNet, AdaptNet};
+use shift_models::office::OfficeNet;
 use shift_strategies::finetune::{Policy, Start};
-use shift_strategies::{freeze_outside, Adapt, Method, Sgd};
+use shift_strategies::Method;
 use shift_tensor::tch::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -147,20 +147,9 @@ impl Target for Office<'_> {
     fn finetune(&self, split: &Split, policy: Policy, start: Option<&Path>, seed: u64) -> Result<Option<Vec<f64>>> {
         shift_tensor::seed_everything(seed);
         let mut net = OfficeNet::new(self.device, CLASSES.len() as i64);
-        if let Some(path) = start {
-            load_start(net.var_store(), path, "Office-31 ResNet-50")?;
-        }
-        let groups = policy.groups();
-        freeze_outside(net.var_store(), &groups);
         // A frozen feature extractor keeps its batch-norm statistics as pretrained.
         net.hold_features_in_eval(!policy.trains_features());
-        let sgd = Sgd::new(
-            net.var_store(),
-            &groups,
-            self.cfg.pretrain.momentum,
-            self.cfg.pretrain.weight_decay,
-        )?;
-        let mut strategy = Adapt::new(net, Method::TargetOnly, sgd, None);
+        let mut strategy = policy_strategy(net, policy, start, "Office-31 ResNet-50", self.cfg)?;
         let train = finetune_train(self.cfg, split.labelled.len());
         let mut rec = Recorder::new(self.stop);
         let finished = train_epochs(
