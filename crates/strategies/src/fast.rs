@@ -1,9 +1,11 @@
 //! The capture-ready train step: source-only, target-only and DANN (gradient reversal) with static input
 //! buffers, the learning rate and lambda in device tensors, the flat-buffer optimiser and on-device metrics, so
 //! that on CUDA the whole step (forward, both losses, backward, update, metrics) is captured once in a CUDA
-//! graph and replayed. Elsewhere, or where capture fails, the same step runs eagerly (with a message).
+//! graph and replayed; the first replays are checked against the eager step ([`crate::replay_check`]).
+//! Elsewhere, or where capture or the check fails, the same step runs eagerly (with a message).
 
 use crate::metrics::DeviceMetrics;
+use crate::replay_check::{check_replay, CHECKED_REPLAYS};
 use crate::strategy::{dann_terms, domain_labels, label_only_terms, load_model_state, model_state, need_target};
 use crate::{evaluate, FlatSgd, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
@@ -74,7 +76,8 @@ pub const WARMUP_STEPS: usize = 3;
 enum Mode {
     /// On CUDA: eager until `WARMUP_STEPS` steps ran with the current shapes, then captured.
     Warming(usize),
-    Captured(CudaGraph),
+    /// Replaying; the next `usize` replays are first checked against the eager step ([`check_replay`]).
+    Captured(CudaGraph, usize),
     /// Not capturable here (CPU, or capture failed): eager for good.
     Eager,
 }
@@ -232,7 +235,7 @@ impl<N: AdaptNet> FastAdapt<N> {
 
     /// Whether steps now replay a captured CUDA graph.
     pub fn is_captured(&self) -> bool {
-        matches!(self.mode, Mode::Captured(_))
+        matches!(self.mode, Mode::Captured(..))
     }
 
     /// Why steps run eagerly, if they do (printed once by the caller).
@@ -243,7 +246,7 @@ impl<N: AdaptNet> FastAdapt<N> {
     /// Sets new inputs; a captured graph read the old ones, so it is dropped (and captured again after warm-up).
     fn replace_inputs(&mut self, inputs: Inputs) {
         self.inputs = Some(inputs);
-        if matches!(self.mode, Mode::Captured(_)) {
+        if matches!(self.mode, Mode::Captured(..)) {
             self.mode = Mode::Warming(0);
         }
     }
@@ -332,10 +335,11 @@ impl<N: AdaptNet> FastAdapt<N> {
         let _ = self.lr.fill_(lr);
         let _ = self.lambda.fill_(lambda);
         match std::mem::replace(&mut self.mode, Mode::Eager) {
-            Mode::Captured(graph) => {
+            Mode::Captured(graph, 0) => {
                 graph.replay()?;
-                self.mode = Mode::Captured(graph);
+                self.mode = Mode::Captured(graph, 0);
             }
+            Mode::Captured(graph, left) => self.checked_replay(graph, left)?,
             Mode::Warming(n) if n < WARMUP_STEPS => {
                 self.body()?;
                 self.mode = Mode::Warming(n + 1);
@@ -343,11 +347,8 @@ impl<N: AdaptNet> FastAdapt<N> {
             Mode::Warming(_) => {
                 let device = self.net.var_store().device();
                 match CudaGraph::capture(device, || self.body()) {
-                    Ok(graph) => {
-                        // Capture records without running: this step happens at the first replay.
-                        graph.replay()?;
-                        self.mode = Mode::Captured(graph);
-                    }
+                    // Capture records without running: this step happens at the first (checked) replay.
+                    Ok(graph) => self.checked_replay(graph, CHECKED_REPLAYS)?,
                     Err(e) => {
                         // Said here, once: the run goes on with the same step, eagerly.
                         eprintln!("shift: CUDA-graph capture failed ({e}); the fast step runs eagerly");
@@ -358,6 +359,25 @@ impl<N: AdaptNet> FastAdapt<N> {
             Mode::Eager => self.body()?,
         }
         self.metrics.step_done();
+        Ok(())
+    }
+
+    /// This step by replaying `graph`, checked against the eager step from the same state (run twice, for its
+    /// run-to-run noise); `left` checks remain (this one included). A replay that disagrees is said once and the run continues eagerly, from the eager
+    /// step's result.
+    fn checked_replay(&mut self, graph: CudaGraph, left: usize) -> Result<(), StrategyError> {
+        let [params, bufs] = self.opt.buffers();
+        let state = [params, bufs, self.metrics.accumulator()];
+        let check = check_replay(&state, || self.body(), || Ok(graph.replay()?))?;
+        if check.passed() {
+            self.mode = Mode::Captured(graph, left - 1);
+        } else {
+            eprintln!(
+                "shift: the CUDA graph's step differs from the eager step (relative difference {:.2e}, tolerance \
+                 {:.2e}, eager run to run {:.2e}); the fast step runs eagerly",
+                check.difference, check.tolerance, check.eager_noise
+            );
+        }
         Ok(())
     }
 

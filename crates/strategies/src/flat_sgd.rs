@@ -104,6 +104,11 @@ impl FlatSgd {
         self.len() == 0
     }
 
+    /// The flat parameter and momentum buffers (shallow handles): everything a step changes.
+    pub fn buffers(&self) -> [Tensor; 2] {
+        [self.params.shallow_clone(), self.bufs.shallow_clone()]
+    }
+
     /// Zeroes every gradient with one kernel (in place: the gradients stay views into the buffer).
     pub fn zero_grad(&mut self) {
         let _ = self.grads.zero_();

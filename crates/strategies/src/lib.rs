@@ -9,6 +9,7 @@ pub mod finetune;
 pub mod flat_sgd;
 pub mod method;
 pub mod metrics;
+pub mod replay_check;
 pub mod runner;
 pub mod schedule;
 pub mod sgd;

@@ -37,6 +37,11 @@ impl DeviceMetrics {
         let _ = self.acc.g_add_(&Tensor::stack(values, 0).to_kind(Kind::Double));
     }
 
+    /// The accumulator tensor (a shallow handle; a step adds to it in place).
+    pub fn accumulator(&self) -> Tensor {
+        self.acc.shallow_clone()
+    }
+
     pub fn step_done(&mut self) {
         self.steps += 1;
     }
