@@ -3,7 +3,7 @@
 # $OUT and prints a short table last.
 #   bench: shift info --self-test; shift bench train (eager and fast: steps/s, full epoch, time to 0.75);
 #          bench/reference_dann.py --mode speed x3; dann_peer.py speed (fused-SGD eager, whole step in a CUDA
-#          graph) and time-to 0.75 (eager, graph).
+#          graph; with PyTorch's default cuDNN setting and with benchmarking, shift's) and time-to 0.75.
 #   dann:  shift experiment dann, paper schedule, source-only / DANN / target-only, seeds 0,1,2, fast step
 #          (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
 #   finetune: shift experiment finetune, default table (5 policies x k in 1,5,10,50,100,all), seeds 0,1,2,
@@ -41,6 +41,9 @@ if [ "$what" = bench ] || [ "$what" = all ]; then
   done
   python3 .device/dann_peer.py --reference .device/reference_dann.py --mode speed --steps "$steps" --device "$DEV" \
     2>&1 | tee "$OUT/peer_speed.json"
+  # The peer with cuDNN benchmarking too (shift's setting without --deterministic).
+  python3 .device/dann_peer.py --reference .device/reference_dann.py --mode speed --steps "$steps" --device "$DEV" \
+    --cudnn-benchmark 2>&1 | tee "$OUT/peer_speed_benchmark.json"
   if [ "$time_to" = 1 ]; then
     python3 .device/dann_peer.py --reference .device/reference_dann.py --mode time-to --target 0.75 --device "$DEV" \
       --mnist "$D/mnist" --mnistm "$D/mnist_m" 2>&1 | tee "$OUT/peer_time_to.json"
@@ -57,6 +60,6 @@ fi
 echo "==== summary ($(grep -m1 -i "nvidia\|cpu" "$OUT/info.txt" 2>/dev/null))"
 grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
 grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
-cat "$OUT/peer_speed.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
+cat "$OUT/peer_speed.json" "$OUT/peer_speed_benchmark.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
 cat "$OUT/dann/results.md" "$OUT/finetune/results.md" 2>/dev/null
 grep -i "capture" "$OUT"/*.txt 2>/dev/null | sort -u | head -5

@@ -116,7 +116,7 @@ def speed(ref, dev, a):
     xt = torch.rand(n, 3, 32, 32, device=dev)
     ys = torch.randint(10, (n,), device=dev)
     kinds = ["eager"] + (["graph"] if dev.type == "cuda" else [])
-    out = {"device": str(dev), "torch": torch.__version__}
+    out = {"device": str(dev), "torch": torch.__version__, "cudnn_benchmark": torch.backends.cudnn.benchmark}
     if dev.type == "cuda":
         out["card"] = torch.cuda.get_device_name(dev)
     for kind in kinds:
@@ -190,7 +190,10 @@ if __name__ == "__main__":
     ap.add_argument("--mnistm", default="datasets/mnist_m")
     ap.add_argument("--target", type=float, default=0.75)
     ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--cudnn-benchmark", action="store_true",
+                    help="let cuDNN time its algorithms (shift's setting without --deterministic); default: PyTorch's (off)")
     a = ap.parse_args()
+    torch.backends.cudnn.benchmark = a.cudnn_benchmark
     ref = load_reference(a.reference)
     dev = torch.device(a.device)
     if a.mode == "speed":

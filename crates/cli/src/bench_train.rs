@@ -40,6 +40,10 @@ pub struct BenchTrainArgs {
     /// With --data: also the wall time to reach this MNIST-M test accuracy (paper schedule, DANN, seed 0).
     #[arg(long)]
     to_accuracy: Option<f64>,
+    /// cuDNN deterministic without benchmarking (as `experiment --deterministic`); by default cuDNN times its
+    /// algorithms, as the experiments do.
+    #[arg(long)]
+    deterministic: bool,
     #[arg(long)]
     json: Option<PathBuf>,
 }
@@ -199,13 +203,20 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         );
     }
     let device = args.device.parse::<DeviceSpec>()?.resolve()?;
+    // The experiments' setting: without --deterministic, cuDNN benchmarks its algorithms.
+    shift_tensor::set_deterministic(args.deterministic)?;
     let threads = shift_tensor::tch::get_num_threads();
     let card = match device {
         Device::Cuda(i) => shift_tensor::native::cuda_device_name(i).unwrap_or_else(|e| e.to_string()),
         _ => format!("CPU, {threads} threads"),
     };
     let mut rows = Vec::new();
-    let mut doc = serde_json::json!({ "device": format!("{device:?}"), "card": card, "threads": threads });
+    let mut doc = serde_json::json!({
+        "device": format!("{device:?}"),
+        "card": card,
+        "threads": threads,
+        "deterministic": args.deterministic,
+    });
     for &kind in &args.step {
         let (median, windows) = step_rate(kind, device, &args)?;
         let name = format!("{kind:?}").to_lowercase();

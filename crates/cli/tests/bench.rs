@@ -1,0 +1,66 @@
+//! `shift bench train` on the CPU: the table and JSON it writes, and the settings it refuses.
+
+mod common;
+
+use common::{run_err, run_ok, shift};
+
+#[test]
+fn bench_train_measures_both_steps_and_writes_json() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let out = run_ok(
+        shift()
+            .args([
+                "bench",
+                "train",
+                "--device",
+                "cpu",
+                "--steps",
+                "3",
+                "--windows",
+                "3",
+                "--json",
+            ])
+            .arg(&json),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("| eager | steps/s (median of 3 x 3 steps) |") && table.contains("| fast | images/s |"),
+        "{table}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        (doc["device"].as_str(), doc["deterministic"].as_bool()),
+        (Some("Cpu"), Some(false))
+    );
+    assert!(doc["card"].as_str().unwrap().starts_with("CPU, "));
+    for step in ["eager", "fast"] {
+        let windows = doc[step]["windows"].as_array().unwrap();
+        assert_eq!(windows.len(), 3, "{step}");
+        let mut rates: Vec<f64> = windows.iter().map(|w| w.as_f64().unwrap()).collect();
+        rates.sort_by(f64::total_cmp);
+        assert_eq!(
+            doc[step]["steps_per_s"].as_f64(),
+            Some(rates[1]),
+            "{step}: the median window"
+        );
+        assert!((doc[step]["images_per_s"].as_f64().unwrap() - 128.0 * rates[1]).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn bench_train_refuses_bad_settings_naming_them() {
+    for (args, says) in [
+        (&["--steps", "0"][..], "`--steps` and `--windows` must be at least 1"),
+        (
+            &["--to-accuracy", "1.5", "--data", "/tmp"][..],
+            "`--to-accuracy` must be in (0, 1), got 1.5",
+        ),
+        (&["--to-accuracy", "0.75"][..], "`--to-accuracy` needs `--data DIR`"),
+        (&["--step", "fastest"][..], "unknown step `fastest`"),
+        (&["--device", "tpu"][..], "tpu"),
+    ] {
+        let e = run_err(shift().args(["bench", "train"]).args(args));
+        assert!(e.contains(says), "{args:?}: {e}");
+    }
+}
