@@ -1,6 +1,7 @@
 //! Office-31 runs of `shift experiment dann`: ResNet-50 (optionally ImageNet-initialised), backbone at 0.1x
 //! learning rate, images through the threaded pipeline (decoded once, cached; random crops and flips per epoch).
-//! Checkpoints are written at epoch ends; an interrupted run resumes from the last finished epoch.
+//! Checkpoints are written at epoch ends; an interrupted run resumes from the last finished epoch. The epoch
+//! loop ([`train_epochs`]) also serves `shift experiment finetune` on Office-31.
 
 use crate::experiment::config::{ExperimentConfig, Task};
 use crate::experiment::run_folder::{Resumed, RunFolder, RunObserver, RunResult};

@@ -74,6 +74,17 @@ fn policies_by_k_table_subsets_and_reproducibility() {
     assert!(ra.contains(&(ra[0].0.clone(), Some(2), ra[0].2)) || ra.iter().any(|r| r.1 == Some(2)));
     run_ok(&mut finetune(&data, &b, &flags));
     assert_eq!(ra, runs(&b), "same seed, same numbers");
+    // Reusing the pretraining checkpoints by path gives the same fine-tuning numbers without pretraining again.
+    let d = tmp.path().join("d");
+    let mut reuse = finetune(&data, &d, &flags);
+    reuse
+        .arg("--from")
+        .arg(a.join("pretrain/source-only/seed0/checkpoint.pt"))
+        .arg("--from-dann")
+        .arg(a.join("pretrain/dann/seed0/checkpoint.pt"));
+    run_ok(&mut reuse);
+    assert_eq!(ra, runs(&d), "--from and --from-dann");
+    assert!(!d.join("pretrain").exists(), "nothing pretrained");
     // The fast pretraining step computes the same function: the same accuracies after fine-tuning.
     let c = tmp.path().join("c");
     let fast = [
@@ -105,7 +116,20 @@ fn bad_finetune_settings_are_refused() {
         &out,
         &["--from", "/no/such/checkpoint.pt", "--policies", "head"],
     ));
-    assert!(e.contains("/no/such/checkpoint.pt"), "{e}");
+    assert!(e.contains("`from`: /no/such/checkpoint.pt is not a file"), "{e}");
+    let e = run_err(&mut finetune(&data, &out, &["--from-dann", "/no/such/dann.pt"]));
+    assert!(e.contains("`from_dann`: /no/such/dann.pt is not a file"), "{e}");
+    let not_a_checkpoint = tmp.path().join("notes.txt");
+    std::fs::write(&not_a_checkpoint, "not tensors").unwrap();
+    let e = run_err(
+        finetune(
+            &data,
+            &out,
+            &["--policies", "dann", "--labels-per-class", "1", "--from-dann"],
+        )
+        .arg(&not_a_checkpoint),
+    );
+    assert!(e.contains("notes.txt"), "{e}");
 }
 
 #[test]

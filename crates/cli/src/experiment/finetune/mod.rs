@@ -42,6 +42,8 @@ pub struct FinetuneConfig {
     pub step: StepKind,
     /// A source-only checkpoint (`checkpoint.pt` of an earlier `experiment dann` run) to start from instead.
     pub from: Option<PathBuf>,
+    /// A DANN checkpoint to start the `dann` policy from instead of pretraining.
+    pub from_dann: Option<PathBuf>,
     /// Office-31: the ImageNet ResNet-50 weights the pretraining starts from (unset: the installed file).
     pub pretrained: Option<PathBuf>,
     /// Fine-tuning: optimiser steps (the same budget for every k) in `finetune_epochs` evaluations.
@@ -65,6 +67,7 @@ impl Default for FinetuneConfig {
             },
             step: StepKind::Eager,
             from: None,
+            from_dann: None,
             pretrained: None,
             finetune_steps: 1000,
             finetune_epochs: 5,
@@ -93,6 +96,9 @@ pub struct FinetuneArgs {
     /// Start the source-pretrained policies from this checkpoint instead of pretraining.
     #[arg(long)]
     from: Option<PathBuf>,
+    /// Start the `dann` policy from this checkpoint (of a DANN run) instead of pretraining.
+    #[arg(long)]
+    from_dann: Option<PathBuf>,
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot) for the pretraining.
     #[arg(long)]
     pretrained: Option<PathBuf>,
@@ -165,6 +171,9 @@ impl FinetuneArgs {
         }
         if self.from.is_some() {
             c.from = self.from.clone();
+        }
+        if self.from_dann.is_some() {
+            c.from_dann = self.from_dann.clone();
         }
         if self.pretrained.is_some() {
             c.pretrained = self.pretrained.clone();
@@ -335,6 +344,14 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
              give counts per class"
         );
     }
+    for (flag, path) in [("from", &cfg.from), ("from_dann", &cfg.from_dann)] {
+        if let Some(p) = path.as_ref().filter(|p| !p.is_file()) {
+            bail!(
+                "`{flag}`: {} is not a file (give an earlier run's checkpoint.pt)",
+                p.display()
+            );
+        }
+    }
     if matches!(task, Task::Office31 { .. }) && cfg.step == StepKind::Fast {
         bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
     }
@@ -386,9 +403,13 @@ fn drive<T: Target>(
             if !needs(start) {
                 continue;
             }
-            let path = match (&cfg.from, start) {
-                (Some(p), Start::SourceOnly) => p.clone(),
-                _ => match target.pretrain(method, seed)? {
+            let given = match start {
+                Start::Dann => &cfg.from_dann,
+                _ => &cfg.from,
+            };
+            let path = match given {
+                Some(p) => p.clone(),
+                None => match target.pretrain(method, seed)? {
                     Some(p) => p,
                     None => return Ok(None),
                 },

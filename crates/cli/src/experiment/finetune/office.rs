@@ -45,10 +45,11 @@ impl<'a> Office<'a> {
         stop: &'a AtomicBool,
     ) -> Result<Self> {
         let pair = OfficePair::load(&common.data, source, target, cfg.pretrain.batch as usize)?;
-        let pretrains = cfg
-            .policies
-            .iter()
-            .any(|p| p.start() == Start::Dann || (p.start() == Start::SourceOnly && cfg.from.is_none()));
+        let pretrains = cfg.policies.iter().any(|p| match p.start() {
+            Start::SourceOnly => cfg.from.is_none(),
+            Start::Dann => cfg.from_dann.is_none(),
+            Start::Random => false,
+        });
         let imagenet = if pretrains {
             imagenet_weights(&common.data, cfg.pretrained.clone())
         } else {
