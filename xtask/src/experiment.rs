@@ -40,32 +40,6 @@ fn shift_args(which: &str, data: &std::path::Path, passthrough: &[String]) -> Ve
     args
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn strings(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
-    }
-
-    #[test]
-    fn each_experiment_runs_under_its_own_name_with_the_data_flags_taken_out() {
-        let (place, rest) =
-            split_data_flags(&strings(&["--quick", "--mirror", "../m", "--data=/d", "--seeds", "0"])).unwrap();
-        assert_eq!(
-            (place.mirror.as_deref(), place.data.as_deref()),
-            (Some("../m"), Some(std::path::Path::new("/d")))
-        );
-        for which in ["dann", "finetune"] {
-            let args = shift_args(which, std::path::Path::new("/d"), &rest);
-            let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
-            assert_eq!(args, ["experiment", which, "--data", "/d", "--quick", "--seeds", "0"]);
-        }
-        let e = split_data_flags(&strings(&["--mirror"])).unwrap_err().to_string();
-        assert_eq!(e, "`--mirror` needs a value");
-    }
-}
-
 /// Takes `--mirror X`, `--data X` (and their `=` forms) out of the flags.
 fn split_data_flags(args: &[String]) -> Result<(DataPlace, Vec<String>)> {
     let mut place = DataPlace {
@@ -98,4 +72,30 @@ fn split_data_flags(args: &[String]) -> Result<(DataPlace, Vec<String>)> {
         }
     }
     Ok((place, rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(v: &[&str]) -> Vec<String> {
+        v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn each_experiment_runs_under_its_own_name_with_the_data_flags_taken_out() {
+        let (place, rest) =
+            split_data_flags(&strings(&["--quick", "--mirror", "../m", "--data=/d", "--seeds", "0"])).unwrap();
+        assert_eq!(
+            (place.mirror.as_deref(), place.data.as_deref()),
+            (Some("../m"), Some(std::path::Path::new("/d")))
+        );
+        for which in ["dann", "finetune"] {
+            let args = shift_args(which, std::path::Path::new("/d"), &rest);
+            let args: Vec<_> = args.iter().map(|a| a.to_str().unwrap()).collect();
+            assert_eq!(args, ["experiment", which, "--data", "/d", "--quick", "--seeds", "0"]);
+        }
+        let e = split_data_flags(&strings(&["--mirror"])).unwrap_err().to_string();
+        assert_eq!(e, "`--mirror` needs a value");
+    }
 }
