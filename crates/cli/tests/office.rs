@@ -43,7 +43,12 @@ fn office31_dann_runs_on_a_small_generated_tree() {
         "{stderr}"
     );
     let table = String::from_utf8_lossy(&output.stdout);
-    assert!(table.contains("office31-A-W") && table.contains("| dann |"), "{table}");
+    assert!(
+        table.contains("office31-A-W")
+            && table.contains("| Transfer-Learning-Library (ResNet-50) |")
+            && table.contains("| 0.9140 |"),
+        "{table}"
+    );
     let runs = numbers(&out);
     assert_eq!(runs.len(), 1);
     let (method, seed, acc, per_epoch) = &runs[0];

@@ -1,6 +1,7 @@
 //! `shift experiment dann`: source-only, DANN and target-only on MNIST -> MNIST-M (or Office-31), over seeds,
 //! with a run folder per run, a results table beside the paper's numbers, and a plot.
 
+mod anchors;
 pub(crate) mod config;
 pub mod finetune;
 mod report;
@@ -152,15 +153,8 @@ pub fn run(args: DannArgs) -> Result<()> {
         std::process::exit(130);
     };
     let config_json = serde_json::to_value(&cfg)?;
-    let paper = |m: Method| {
-        if task == Task::MnistToMnistM {
-            m.paper_mnist_m()
-        } else {
-            None
-        }
-    };
-    let summaries = report::summarise(&cfg.methods, &runs, paper);
-    let table = report::table(&task.slug(), &summaries, "paper (JMLR 2016, Table 2)");
+    let summaries = report::summarise(&cfg.methods, &runs, |m| anchors::anchor(task, m));
+    let table = report::table(&task.slug(), &summaries, anchors::label(task));
     report::write(&args.out(), &task.slug(), &config_json, &runs, &summaries, &table)?;
     println!("\n{table}");
     println!(
