@@ -58,6 +58,7 @@ if [ "$what" = finetune ]; then
     | grep -v '^\s*$' | tail -30 > "$OUT/finetune.txt"
 fi
 echo "==== summary ($(grep -m1 -i "nvidia\|cpu" "$OUT/info.txt" 2>/dev/null))"
+grep "fast step (CUDA graph)" "$OUT/info.txt" 2>/dev/null
 grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
 grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
 cat "$OUT/peer_speed.json" "$OUT/peer_speed_benchmark.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'

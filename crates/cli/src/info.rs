@@ -1,4 +1,5 @@
-//! `shift info`: what libtorch sees here; `--self-test` runs the gradient reversal checks on every device.
+//! `shift info`: what libtorch sees here; `--self-test` runs the gradient reversal checks on every device and,
+//! on CUDA devices, captures and replays the fast train step.
 
 use clap::Args;
 use shift_tensor::{info::RuntimeInfo, tch::Device};
@@ -30,6 +31,17 @@ pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
             failed += usize::from(!check.passed);
             let verdict = if check.passed { "ok  " } else { "FAIL" };
             println!("  {verdict} {name:<7} {:<24} {}", check.name, check.detail);
+        }
+        // The fast step's CUDA graph: captured, and its replays equal to the eager step (CUDA devices only).
+        if device.is_cuda() {
+            let (verdict, detail) = match shift_strategies::fast::capture_self_test(device) {
+                Ok(d) => ("ok  ", d),
+                Err(d) => {
+                    failed += 1;
+                    ("FAIL", d)
+                }
+            };
+            println!("  {verdict} {name:<7} {:<24} {detail}", "fast step (CUDA graph)");
         }
     }
     if failed == 0 {

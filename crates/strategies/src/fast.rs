@@ -5,7 +5,7 @@
 //! Elsewhere, or where capture or the check fails, the same step runs eagerly (with a message).
 
 use crate::metrics::DeviceMetrics;
-use crate::replay_check::{check_replay, CHECKED_REPLAYS};
+use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
 use crate::strategy::{dann_terms, domain_labels, label_only_terms, load_model_state, model_state, need_target};
 use crate::{evaluate, FlatSgd, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
@@ -197,6 +197,8 @@ pub struct FastAdapt<N: AdaptNet> {
     mode: Mode,
     /// Why the graph is not used from the start (for the caller to report).
     note: Option<String>,
+    /// The replay checks made so far.
+    checks: Vec<ReplayCheck>,
 }
 
 impl<N: AdaptNet> FastAdapt<N> {
@@ -230,12 +232,18 @@ impl<N: AdaptNet> FastAdapt<N> {
             inputs: None,
             mode,
             note,
+            checks: Vec::new(),
         })
     }
 
     /// Whether steps now replay a captured CUDA graph.
     pub fn is_captured(&self) -> bool {
         matches!(self.mode, Mode::Captured(..))
+    }
+
+    /// The checks of replays against the eager step made so far (after each capture).
+    pub fn replay_checks(&self) -> &[ReplayCheck] {
+        &self.checks
     }
 
     /// Why steps run eagerly, if they do (printed once by the caller).
@@ -369,6 +377,7 @@ impl<N: AdaptNet> FastAdapt<N> {
         let [params, bufs] = self.opt.buffers();
         let state = [params, bufs, self.metrics.accumulator()];
         let check = check_replay(&state, || self.body(), || Ok(graph.replay()?))?;
+        self.checks.push(check);
         if check.passed() {
             self.mode = Mode::Captured(graph, left - 1);
         } else {
@@ -438,5 +447,53 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
         load_model_state(&self.net, named)?;
         self.opt.load_state("opt.main.", named)?;
         self.metrics.load(named)
+    }
+}
+
+/// `shift info --self-test` on a CUDA device: a DANN step on the digit net (synthetic data, batches gathered in
+/// the step) warmed up, captured, and replayed past its checks. Ok with what happened, Err with why the fast step
+/// would run eagerly here (on a CPU: that there are no CUDA graphs).
+pub fn capture_self_test(device: Device) -> Result<String, String> {
+    use shift_data::DigitBatcher;
+    let fail = |e: StrategyError| e.to_string();
+    shift_tensor::seed_everything(0);
+    let net = shift_models::digit::DigitNet::new(device);
+    let (groups, _) = crate::Adapt::<shift_models::digit::DigitNet>::groups_for(Method::Dann, 1.0);
+    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0).map_err(fail)?;
+    let mut fast = FastAdapt::new(net, Method::Dann, opt).map_err(fail)?;
+    if let Some(note) = fast.take_note() {
+        return Err(note);
+    }
+    let (n, b) = (512i64, 64i64);
+    let images = || Tensor::rand([n, 3, 32, 32], (Kind::Float, device));
+    let source = DigitBatcher::new(images(), Tensor::randint(10, [n], (Kind::Int64, device)));
+    let target = DigitBatcher::new(images(), Tensor::zeros([n], (Kind::Int64, device)));
+    let order = Tensor::randperm(n, (Kind::Int64, device));
+    let steps = WARMUP_STEPS + CHECKED_REPLAYS + 3;
+    for step in 0..steps as i64 {
+        let batch = IndexedBatch {
+            epoch: 0,
+            step: step % (n / b),
+            batch: b,
+            labelled: &source,
+            order: &order,
+            unlabelled: Some((&target, &order)),
+        };
+        let p = step as f64 / steps as f64;
+        fast.train_step_indexed(&batch, 0.01 / (1.0 + 10.0 * p).powf(0.75), 0.5 * p)
+            .map_err(fail)?;
+    }
+    let loss = fast.take_metrics().class_loss;
+    let worst = fast.replay_checks().iter().map(|c| c.difference).fold(0.0, f64::max);
+    match (fast.is_captured(), fast.replay_checks().len()) {
+        (true, checked) if checked == CHECKED_REPLAYS && loss.is_finite() => Ok(format!(
+            "captured after {WARMUP_STEPS} steps; {checked} replays equal the eager step (largest difference \
+             {worst:.1e}); {steps} steps, loss {loss:.3}"
+        )),
+        (true, _) => Err(format!("captured, but the checks or the loss are off (loss {loss})")),
+        (false, 0) => Err("the capture failed (message above); the fast step runs eagerly".into()),
+        (false, _) => Err(format!(
+            "a replay differed from the eager step (difference {worst:.1e}); the fast step runs eagerly"
+        )),
     }
 }

@@ -269,3 +269,10 @@ fn a_fast_run_stopped_mid_epoch_resumes_to_the_same_numbers() {
     joined.extend(rest.records);
     assert_eq!(losses(&joined), losses(&whole.records));
 }
+
+#[test]
+fn the_capture_self_test_says_why_a_cpu_has_no_graph() {
+    let _rng = rng_lock();
+    let e = shift_strategies::fast::capture_self_test(CPU).unwrap_err();
+    assert_eq!(e, "CUDA graphs need a CUDA device; the fast step runs eagerly on Cpu");
+}
