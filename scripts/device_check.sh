@@ -63,4 +63,4 @@ grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
 grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
 cat "$OUT/peer_speed.json" "$OUT/peer_speed_benchmark.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
 cat "$OUT/dann/results.md" "$OUT/finetune/results.md" 2>/dev/null
-grep -i "capture" "$OUT"/*.txt 2>/dev/null | sort -u | head -5
+grep -i "capture\|differs from the eager" "$OUT"/*.txt 2>/dev/null | sort -u | head -5
