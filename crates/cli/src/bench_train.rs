@@ -12,11 +12,11 @@ use anyhow::{Context, Result};
 use clap::Args;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
+use shift_strategies::synthetic::SyntheticDigits;
 use shift_strategies::{
-    fit, DigitTask, EpochRecord, FitEnd, IndexedBatch, Method, Observer, Position, StepKind, Strategy, StrategyError,
-    TrainConfig,
+    fit, DigitTask, EpochRecord, FitEnd, Method, Observer, Position, StepKind, Strategy, StrategyError, TrainConfig,
 };
-use shift_tensor::tch::{Device, Kind, Tensor};
+use shift_tensor::tch::Device;
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -67,30 +67,13 @@ fn strategy(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
 /// Median steps/s over timed windows on synthetic data, and every window's rate.
 fn step_rate(kind: StepKind, device: Device, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
     let mut s = strategy(kind, device)?;
-    let (n, b) = (8192i64, 64i64);
-    let xs = DigitBatcher::new(
-        Tensor::rand([n, 3, 32, 32], (Kind::Float, device)),
-        Tensor::randint(10, [n], (Kind::Int64, device)),
-    );
-    let xt = DigitBatcher::new(
-        Tensor::rand([n, 3, 32, 32], (Kind::Float, device)),
-        Tensor::zeros([n], (Kind::Int64, device)),
-    );
-    let order = Tensor::arange(n, (Kind::Int64, device));
+    let data = SyntheticDigits::new(8192, 64, device);
     let mut step = 0i64;
     // Batches as indices into the device-resident data (as the epoch loop gives them): the fast step gathers
     // inside its graph, the eager step gathers before the step.
     let mut run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
         for _ in 0..k {
-            let batch = IndexedBatch {
-                epoch: 0,
-                step: step % (n / b),
-                batch: b,
-                labelled: &xs,
-                order: &order,
-                unlabelled: Some((&xt, &order)),
-            };
-            s.train_step_indexed(&batch, 0.01, 0.5)?;
+            s.train_step_indexed(&data.batch(step), 0.01, 0.5)?;
             step += 1;
         }
         sync(device);

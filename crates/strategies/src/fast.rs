@@ -454,7 +454,6 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
 /// the step) warmed up, captured, and replayed past its checks. Ok with what happened, Err with why the fast step
 /// would run eagerly here (on a CPU: that there are no CUDA graphs).
 pub fn capture_self_test(device: Device) -> Result<String, String> {
-    use shift_data::DigitBatcher;
     let fail = |e: StrategyError| e.to_string();
     shift_tensor::seed_everything(0);
     let net = shift_models::digit::DigitNet::new(device);
@@ -464,21 +463,10 @@ pub fn capture_self_test(device: Device) -> Result<String, String> {
     if let Some(note) = fast.take_note() {
         return Err(note);
     }
-    let (n, b) = (512i64, 64i64);
-    let images = || Tensor::rand([n, 3, 32, 32], (Kind::Float, device));
-    let source = DigitBatcher::new(images(), Tensor::randint(10, [n], (Kind::Int64, device)));
-    let target = DigitBatcher::new(images(), Tensor::zeros([n], (Kind::Int64, device)));
-    let order = Tensor::randperm(n, (Kind::Int64, device));
+    let data = crate::synthetic::SyntheticDigits::new(512, 64, device);
     let steps = WARMUP_STEPS + CHECKED_REPLAYS + 3;
     for step in 0..steps as i64 {
-        let batch = IndexedBatch {
-            epoch: 0,
-            step: step % (n / b),
-            batch: b,
-            labelled: &source,
-            order: &order,
-            unlabelled: Some((&target, &order)),
-        };
+        let batch = data.batch(step);
         let p = step as f64 / steps as f64;
         fast.train_step_indexed(&batch, 0.01 / (1.0 + 10.0 * p).powf(0.75), 0.5 * p)
             .map_err(fail)?;

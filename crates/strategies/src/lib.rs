@@ -14,6 +14,7 @@ pub mod runner;
 pub mod schedule;
 pub mod sgd;
 pub mod strategy;
+pub mod synthetic;
 
 pub use error::StrategyError;
 pub use fast::{FastAdapt, StepKind};
