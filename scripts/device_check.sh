@@ -7,7 +7,7 @@
 #   dann:  shift experiment dann, paper schedule, source-only / DANN / target-only, seeds 0,1,2, fast step
 #          (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
 #   finetune: shift experiment finetune, default table (5 policies x k in 1,5,10,50,100,all), seeds 0,1,2,
-#          pretraining with the fast step. Not part of `all` (one call holds at most 10 minutes).
+#          pretraining and fine-tuning with the fast step. Not part of `all` (one call holds at most 10 minutes).
 # DEV=cpu QUICK=1 bash scripts/device_check.sh all   is the dry run of the same script on a CPU (tiny settings).
 set -uo pipefail
 what="${1:-all}"

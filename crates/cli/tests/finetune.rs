@@ -85,7 +85,7 @@ fn policies_by_k_table_subsets_and_reproducibility() {
     run_ok(&mut reuse);
     assert_eq!(ra, runs(&d), "--from and --from-dann");
     assert!(!d.join("pretrain").exists(), "nothing pretrained");
-    // The fast pretraining step computes the same function: the same accuracies after fine-tuning.
+    // The fast step (pretraining and fine-tuning) computes the same function: the same accuracies.
     let c = tmp.path().join("c");
     let fast = [
         "--labels-per-class",
@@ -96,7 +96,7 @@ fn policies_by_k_table_subsets_and_reproducibility() {
         "fast",
     ];
     run_ok(&mut finetune(&data, &c, &fast));
-    assert_eq!(ra, runs(&c), "--step fast pretraining");
+    assert_eq!(ra, runs(&c), "--step fast");
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(c.join("pretrain/dann/seed0/config.json")).unwrap()).unwrap();
     assert_eq!(cfg["experiment"]["step"], "fast");

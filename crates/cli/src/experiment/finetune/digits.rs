@@ -101,7 +101,7 @@ impl Target for Digits<'_> {
         let train = finetune_train(self.cfg, labelled.0.size()[0] as usize);
         let mut rec = Recorder::new(self.stop);
         let end = fit(
-            &mut strategy,
+            strategy.as_mut(),
             &self.task(labelled, None),
             &train,
             seed,

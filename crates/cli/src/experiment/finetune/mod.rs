@@ -14,8 +14,8 @@ use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::AdaptNet;
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
 use shift_strategies::{
-    freeze_outside, Adapt, EpochRecord, LrSchedule, Method, Observer, Position, Sgd, StepKind, Strategy, StrategyError,
-    TrainConfig,
+    freeze_outside, Adapt, EpochRecord, FastAdapt, FlatSgd, LrSchedule, Method, Observer, Position, Sgd, StepKind,
+    Strategy, StrategyError, TrainConfig,
 };
 use shift_tensor::tch::nn::VarStore;
 use std::collections::HashMap;
@@ -38,7 +38,7 @@ pub struct FinetuneConfig {
     pub policies: Vec<Policy>,
     /// Pretraining on the source (and the unlabelled target for the `dann` policy).
     pub pretrain: TrainConfig,
-    /// The pretraining's train step (digits): eager, or fast (see `shift experiment dann --step`).
+    /// The train step of pretraining and fine-tuning (digits): eager, or fast (see `shift experiment dann --step`).
     pub step: StepKind,
     /// A source-only checkpoint (`checkpoint.pt` of an earlier `experiment dann` run) to start from instead.
     pub from: Option<PathBuf>,
@@ -105,7 +105,7 @@ pub struct FinetuneArgs {
     /// Epochs of pretraining (source-only and DANN starts).
     #[arg(long)]
     pretrain_epochs: Option<usize>,
-    /// The pretraining's train step (digit task): eager, or fast (CUDA graph on CUDA).
+    /// The train step of pretraining and fine-tuning (digit task): eager, or fast (CUDA graph on CUDA).
     #[arg(long)]
     step: Option<StepKind>,
     /// Examples per domain per step, in pretraining and fine-tuning.
@@ -300,26 +300,37 @@ fn load_start(vs: &VarStore, checkpoint: &Path, what: &str) -> Result<()> {
 }
 
 /// The target-only strategy that fine-tunes `net` under `policy`: weights from `start` (`what` names the kind
-/// of checkpoint in errors; random when None), the parts the policy leaves out frozen, with no optimiser state.
-fn policy_strategy<N: AdaptNet>(
+/// of checkpoint in errors; random when None), the parts the policy leaves out frozen, with no optimiser state;
+/// the eager or the fast step as configured.
+fn policy_strategy<N: AdaptNet + 'static>(
     net: N,
     policy: Policy,
     start: Option<&Path>,
     what: &str,
     cfg: &FinetuneConfig,
-) -> Result<Adapt<N>> {
+) -> Result<Box<dyn Strategy>> {
     if let Some(path) = start {
         load_start(net.var_store(), path, what)?;
     }
     let groups = policy.groups();
     freeze_outside(net.var_store(), &groups);
-    let sgd = Sgd::new(
-        net.var_store(),
-        &groups,
-        cfg.pretrain.momentum,
-        cfg.pretrain.weight_decay,
-    )?;
-    Ok(Adapt::new(net, Method::TargetOnly, sgd, None))
+    let (momentum, decay) = (cfg.pretrain.momentum, cfg.pretrain.weight_decay);
+    Ok(match cfg.step {
+        StepKind::Eager => {
+            let sgd = Sgd::new(net.var_store(), &groups, momentum, decay)?;
+            Box::new(Adapt::new(net, Method::TargetOnly, sgd, None))
+        }
+        StepKind::Fast => {
+            let opt = FlatSgd::new(net.var_store(), &groups, momentum, decay)?;
+            let mut fast = FastAdapt::new(net, Method::TargetOnly, opt)?;
+            // Said by the pretraining's runs already where they ran; said here only once.
+            static SAID: std::sync::Once = std::sync::Once::new();
+            if let Some(note) = fast.take_note() {
+                SAID.call_once(|| eprintln!("shift: {note}"));
+            }
+            Box::new(fast)
+        }
+    })
 }
 
 pub fn run(args: FinetuneArgs) -> Result<()> {

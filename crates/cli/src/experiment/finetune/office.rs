@@ -154,7 +154,7 @@ impl Target for Office<'_> {
         let train = finetune_train(self.cfg, split.labelled.len());
         let mut rec = Recorder::new(self.stop);
         let finished = train_epochs(
-            &mut strategy,
+            strategy.as_mut(),
             &train,
             seed,
             0,
