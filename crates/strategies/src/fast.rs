@@ -371,8 +371,8 @@ impl<N: AdaptNet> FastAdapt<N> {
     }
 
     /// This step by replaying `graph`, checked against the eager step from the same state (run twice, for its
-    /// run-to-run noise); `left` checks remain (this one included). A replay that disagrees is said once and the run continues eagerly, from the eager
-    /// step's result.
+    /// run-to-run noise); `left` checks remain (this one included). A replay that disagrees is said once and the
+    /// run continues eagerly, from the eager step's result.
     fn checked_replay(&mut self, graph: CudaGraph, left: usize) -> Result<(), StrategyError> {
         let [params, bufs] = self.opt.buffers();
         let state = [params, bufs, self.metrics.accumulator()];
