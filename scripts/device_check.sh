@@ -4,8 +4,9 @@
 #   bench: shift info --self-test; shift bench train (eager and fast: steps/s, full epoch, time to 0.75);
 #          bench/reference_dann.py --mode speed x3; dann_peer.py speed (fused-SGD eager, whole step in a CUDA
 #          graph; with PyTorch's default cuDNN setting and with benchmarking, shift's) and time-to 0.75.
-#   dann:  shift experiment dann, paper schedule, source-only / DANN / target-only, seeds 0,1,2, fast step
-#          (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
+#   dann:  shift experiment dann, paper schedule, DANN first (the acceptance number; each finished run's
+#          result.json is under $OUT even if the call times out), then source-only and target-only, seeds 0,1,2,
+#          fast step (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
 #   finetune: shift experiment finetune, default table (5 policies x k in 1,5,10,50,100,all), seeds 0,1,2,
 #          pretraining and fine-tuning with the fast step. Not part of `all` (one call holds at most 10 minutes).
 # DEV=cpu QUICK=1 bash scripts/device_check.sh all   is the dry run of the same script on a CPU (tiny settings).
@@ -17,7 +18,7 @@ if [ -n "${QUICK:-}" ]; then
   steps=20; accuracy=(); dann=(--quick --seeds 0 --epochs 1 --steps-per-epoch 50); time_to=0
   finetune=(--quick --seeds 0 --labels-per-class 1,10 --pretrain-epochs 1 --finetune-steps 40)
 else
-  steps=500; accuracy=(--to-accuracy 0.75); dann=(--seeds 0,1,2); time_to=1
+  steps=500; accuracy=(--to-accuracy 0.75); dann=(--seeds 0,1,2 --methods dann,source-only,target-only); time_to=1
   finetune=(--seeds 0,1,2)
 fi
 mkdir -p "$OUT"
