@@ -1,7 +1,7 @@
 //! The experiment's report: a table (method, mean +- std of target accuracy over seeds, the paper's number,
 //! wall time), written as results.md and results.json, and a plot of target accuracy per epoch (SVG).
 
-use super::run_folder::RunResult;
+use super::run_folder::{write_atomic, RunResult};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use shift_strategies::Method;
@@ -85,10 +85,10 @@ pub fn write(
     table: &str,
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    std::fs::write(out.join("results.md"), table).with_context(|| format!("{}", out.join("results.md").display()))?;
+    write_atomic(&out.join("results.md"), table)?;
     let json = serde_json::json!({ "task": task, "config": config, "runs": runs, "summary": summaries });
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&json)?)?;
-    std::fs::write(out.join("accuracy.svg"), plot(task, runs, summaries))?;
+    write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
+    write_atomic(&out.join("accuracy.svg"), &plot(task, runs, summaries))?;
     Ok(())
 }
 

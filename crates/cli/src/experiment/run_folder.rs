@@ -172,7 +172,8 @@ impl RunFolder {
     }
 }
 
-fn write_atomic(path: &Path, text: &str) -> Result<()> {
+/// Writes `text` to `path` through a temporary file and a rename: a reader never sees half a file.
+pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))

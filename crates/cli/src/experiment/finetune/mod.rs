@@ -7,6 +7,7 @@ mod office;
 
 use super::config::{CommonArgs, Task};
 use super::report::mean_std;
+use super::run_folder::write_atomic;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -384,10 +385,10 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         std::process::exit(130);
     };
     let table = table(&title, &cfg, &ks, &results);
-    std::fs::write(out.join("results.md"), &table)?;
+    write_atomic(&out.join("results.md"), &table)?;
     let doc = serde_json::json!({ "config": cfg, "runs": results });
-    std::fs::write(out.join("results.json"), serde_json::to_string_pretty(&doc)?)?;
-    std::fs::write(out.join("accuracy_vs_k.svg"), plot(&cfg, &ks, &results))?;
+    write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&doc)?)?;
+    write_atomic(&out.join("accuracy_vs_k.svg"), &plot(&cfg, &ks, &results))?;
     println!("\n{table}");
     println!(
         "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
@@ -435,7 +436,7 @@ fn drive<T: Target>(
                 .join(format!("k{k_name}"))
                 .join(format!("seed{seed}"));
             std::fs::create_dir_all(&dir).with_context(|| dir.display().to_string())?;
-            std::fs::write(dir.join("subset.json"), serde_json::to_string(&subset)?)?;
+            write_atomic(&dir.join("subset.json"), &serde_json::to_string(&subset)?)?;
             let split = target
                 .split(&subset)
                 .with_context(|| format!("k={k_name}, seed {seed}"))?;
@@ -468,7 +469,7 @@ fn drive<T: Target>(
                     "shift: finetune {policy:>14} k={k_name:>4} seed {seed}: target accuracy {:.4}",
                     r.target_acc
                 );
-                std::fs::write(&file, serde_json::to_string_pretty(&r)?)?;
+                write_atomic(&file, &serde_json::to_string_pretty(&r)?)?;
                 results.push(r);
             }
         }
