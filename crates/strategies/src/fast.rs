@@ -10,7 +10,7 @@ use crate::strategy::{dann_terms, domain_labels, label_only_terms, load_model_st
 use crate::{evaluate, FlatSgd, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
-use shift_tensor::CudaGraph;
+use shift_tensor::{CudaGraph, SideStream};
 
 /// Which train step a run uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
@@ -74,8 +74,9 @@ pub const WARMUP_STEPS: usize = 3;
 /// How steps run.
 #[derive(Debug)]
 enum Mode {
-    /// On CUDA: eager until `WARMUP_STEPS` steps ran with the current shapes, then captured.
-    Warming(usize),
+    /// On CUDA: eager on the side stream until `WARMUP_STEPS` steps ran with the current shapes, then captured
+    /// there.
+    Warming(usize, SideStream),
     /// Replaying; the next `usize` replays are first checked against the eager step ([`check_replay`]).
     Captured(CudaGraph, usize),
     /// Not capturable here (CPU, or capture failed): eager for good.
@@ -214,7 +215,15 @@ impl<N: AdaptNet> FastAdapt<N> {
         let device = net.var_store().device();
         let scalar = || Tensor::zeros([], (Kind::Float, device));
         let (mode, note) = match device {
-            Device::Cuda(_) => (Mode::Warming(0), None),
+            Device::Cuda(_) => match SideStream::new(device) {
+                Ok(side) => (Mode::Warming(0, side), None),
+                Err(e) => (
+                    Mode::Eager,
+                    Some(format!(
+                        "no side stream for CUDA graphs ({e}); the fast step runs eagerly"
+                    )),
+                ),
+            },
             _ => (
                 Mode::Eager,
                 Some(format!(
@@ -252,11 +261,13 @@ impl<N: AdaptNet> FastAdapt<N> {
     }
 
     /// Sets new inputs; a captured graph read the old ones, so it is dropped (and captured again after warm-up).
-    fn replace_inputs(&mut self, inputs: Inputs) {
+    fn replace_inputs(&mut self, inputs: Inputs) -> Result<(), StrategyError> {
         self.inputs = Some(inputs);
         if matches!(self.mode, Mode::Captured(..)) {
-            self.mode = Mode::Warming(0);
+            let device = self.net.var_store().device();
+            self.mode = Mode::Warming(0, SideStream::new(device)?);
         }
+        Ok(())
     }
 
     /// Copies the batch into the fixed-address inputs (reallocated when shapes change).
@@ -276,7 +287,7 @@ impl<N: AdaptNet> FastAdapt<N> {
                 ys: ys.copy(),
                 xt,
                 domain,
-            });
+            })?;
             return Ok(());
         }
         if let Some(Inputs::Copied {
@@ -316,7 +327,7 @@ impl<N: AdaptNet> FastAdapt<N> {
                 batch: b.batch,
                 epoch: b.epoch,
                 domain,
-            });
+            })?;
         }
         if let Some(Inputs::Indexed {
             order,
@@ -348,13 +359,12 @@ impl<N: AdaptNet> FastAdapt<N> {
                 self.mode = Mode::Captured(graph, 0);
             }
             Mode::Captured(graph, left) => self.checked_replay(graph, left)?,
-            Mode::Warming(n) if n < WARMUP_STEPS => {
-                self.body()?;
-                self.mode = Mode::Warming(n + 1);
+            Mode::Warming(n, side) if n < WARMUP_STEPS => {
+                side.run(|| self.body())?;
+                self.mode = Mode::Warming(n + 1, side);
             }
-            Mode::Warming(_) => {
-                let device = self.net.var_store().device();
-                match CudaGraph::capture(device, || self.body()) {
+            Mode::Warming(_, side) => {
+                match CudaGraph::capture(&side, || self.body()) {
                     // Capture records without running: this step happens at the first (checked) replay.
                     Ok(graph) => self.checked_replay(graph, CHECKED_REPLAYS)?,
                     Err(e) => {

@@ -78,14 +78,26 @@ struct GradReverseScaled : public torch::autograd::Function<GradReverseScaled> {
 };
 
 #ifdef SHIFT_WITH_CUDA
-// A CUDA graph and the stream that was current before capture: capture runs on a side stream (libtorch refuses
-// the default stream), made current between begin and end so that every op issued from Rust is captured. (No
-// CUDAStreamGuard: its inline code calls the CUDA runtime directly, which would add libcudart to the link.)
-struct ShiftGraph {
-  at::cuda::CUDAGraph graph;
+// A side stream for one captured step: its warm-up steps and its capture run there (libtorch refuses to capture
+// on the default stream; warming up on the capture stream itself means cuBLAS/cuDNN set up their per-stream state
+// before capture, not during it). While entered it is the current stream, so every op issued from Rust goes to
+// it; entering and leaving wait for the device, so it is ordered against the default stream without events.
+// (No CUDAStreamGuard or CUDAEvent: their inline code calls the CUDA runtime directly, which would add
+// libcudart to the link.)
+struct ShiftStream {
+  c10::cuda::CUDAStream stream;
   std::optional<c10::cuda::CUDAStream> previous;
 
-  void restore() {
+  explicit ShiftStream(c10::DeviceIndex index)
+      : stream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index)) {}
+
+  void enter() {
+    c10::cuda::device_synchronize();
+    previous = c10::cuda::getCurrentCUDAStream(stream.device_index());
+    c10::cuda::setCurrentCUDAStream(stream);
+  }
+
+  void leave() {
     if (previous) {
       c10::cuda::setCurrentCUDAStream(*previous);
       previous.reset();
@@ -191,53 +203,88 @@ int shift_set_grad(const at::Tensor* param, const at::Tensor* grad, char** err) 
 
 // CUDA graphs (at::cuda::CUDAGraph): capture the ops issued between begin and end, replay them as one launch.
 #ifdef SHIFT_WITH_CUDA
-void* shift_graph_new(char** err) {
-  ShiftGraph* g = nullptr;
-  guarded(err, [&] { g = new ShiftGraph(); });
-  return g;
+void* shift_stream_new(int device, char** err) {
+  ShiftStream* s = nullptr;
+  guarded(err, [&] { s = new ShiftStream(static_cast<c10::DeviceIndex>(device)); });
+  return s;
 }
 
-void shift_graph_free(void* g) { delete static_cast<ShiftGraph*>(g); }
+void shift_stream_free(void* s) { delete static_cast<ShiftStream*>(s); }
 
-// Waits for the device, makes a pool stream current on `device` and begins capture on it.
-int shift_graph_begin(void* g, int device, char** err) {
-  auto* sg = static_cast<ShiftGraph*>(g);
-  const int rc = guarded(err, [&] {
-    const auto index = static_cast<c10::DeviceIndex>(device);
-    c10::cuda::device_synchronize();
-    sg->previous = c10::cuda::getCurrentCUDAStream(index);
-    c10::cuda::setCurrentCUDAStream(c10::cuda::getStreamFromPool(/*isHighPriority=*/false, index));
-    sg->graph.capture_begin();
-  });
+// Waits for the device and makes the side stream current.
+int shift_stream_enter(void* s, char** err) {
+  auto* ss = static_cast<ShiftStream*>(s);
+  const int rc = guarded(err, [&] { ss->enter(); });
   if (rc != 0) {
-    sg->restore();
+    ss->leave();
   }
   return rc;
 }
 
-// Ends capture and restores the previous stream (also after a failed capture, which is then reported).
-int shift_graph_end(void* g, char** err) {
-  auto* sg = static_cast<ShiftGraph*>(g);
-  const int rc = guarded(err, [&] { sg->graph.capture_end(); });
-  sg->restore();
+// Waits for the device and makes the previous stream current again.
+int shift_stream_leave(void* s, char** err) {
+  auto* ss = static_cast<ShiftStream*>(s);
+  const int rc = guarded(err, [] { c10::cuda::device_synchronize(); });
+  ss->leave();
+  return rc;
+}
+
+void* shift_graph_new(char** err) {
+  at::cuda::CUDAGraph* g = nullptr;
+  guarded(err, [&] { g = new at::cuda::CUDAGraph(); });
+  return g;
+}
+
+void shift_graph_free(void* g) { delete static_cast<at::cuda::CUDAGraph*>(g); }
+
+// Enters the side stream and begins capture on it.
+int shift_graph_begin(void* g, void* s, char** err) {
+  auto* ss = static_cast<ShiftStream*>(s);
+  const int rc = guarded(err, [&] {
+    ss->enter();
+    static_cast<at::cuda::CUDAGraph*>(g)->capture_begin();
+  });
+  if (rc != 0) {
+    ss->leave();
+  }
+  return rc;
+}
+
+// Ends capture and leaves the side stream (also after a failed capture, which is then reported).
+int shift_graph_end(void* g, void* s, char** err) {
+  const int rc = guarded(err, [&] { static_cast<at::cuda::CUDAGraph*>(g)->capture_end(); });
+  static_cast<ShiftStream*>(s)->leave();
   return rc != 0 ? rc : guarded(err, [] { c10::cuda::device_synchronize(); });
 }
 
 // Launches the captured work on the current stream.
 int shift_graph_replay(void* g, char** err) {
-  return guarded(err, [&] { static_cast<ShiftGraph*>(g)->graph.replay(); });
+  return guarded(err, [&] { static_cast<at::cuda::CUDAGraph*>(g)->replay(); });
 }
 #else
+void* shift_stream_new(int, char** err) {
+  set_error(err, kNoCuda);
+  return nullptr;
+}
+void shift_stream_free(void*) {}
+int shift_stream_enter(void*, char** err) {
+  set_error(err, kNoCuda);
+  return -1;
+}
+int shift_stream_leave(void*, char** err) {
+  set_error(err, kNoCuda);
+  return -1;
+}
 void* shift_graph_new(char** err) {
   set_error(err, kNoCuda);
   return nullptr;
 }
 void shift_graph_free(void*) {}
-int shift_graph_begin(void*, int, char** err) {
+int shift_graph_begin(void*, void*, char** err) {
   set_error(err, kNoCuda);
   return -1;
 }
-int shift_graph_end(void*, char** err) {
+int shift_graph_end(void*, void*, char** err) {
   set_error(err, kNoCuda);
   return -1;
 }

@@ -10,7 +10,7 @@ pub mod native;
 pub mod seed;
 
 pub use checkpoint::{load_named, save_named};
-pub use cuda_graph::CudaGraph;
+pub use cuda_graph::{CudaGraph, SideStream};
 pub use determinism::set_deterministic;
 pub use device::DeviceSpec;
 pub use error::TensorError;

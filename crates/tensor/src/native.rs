@@ -16,10 +16,14 @@ extern "C" {
     fn shift_cuda_hooks_built() -> c_int;
     fn shift_cuda_device_name(index: c_int, out: *mut *mut c_char, err: *mut *mut c_char) -> c_int;
     fn shift_set_grad(param: *const C_tensor, grad: *const C_tensor, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_stream_new(device: c_int, err: *mut *mut c_char) -> *mut c_void;
+    pub(crate) fn shift_stream_free(s: *mut c_void);
+    pub(crate) fn shift_stream_enter(s: *mut c_void, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_stream_leave(s: *mut c_void, err: *mut *mut c_char) -> c_int;
     pub(crate) fn shift_graph_new(err: *mut *mut c_char) -> *mut c_void;
     pub(crate) fn shift_graph_free(g: *mut c_void);
-    pub(crate) fn shift_graph_begin(g: *mut c_void, device: c_int, err: *mut *mut c_char) -> c_int;
-    pub(crate) fn shift_graph_end(g: *mut c_void, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_graph_begin(g: *mut c_void, s: *mut c_void, err: *mut *mut c_char) -> c_int;
+    pub(crate) fn shift_graph_end(g: *mut c_void, s: *mut c_void, err: *mut *mut c_char) -> c_int;
     pub(crate) fn shift_graph_replay(g: *mut c_void, err: *mut *mut c_char) -> c_int;
 }
 
