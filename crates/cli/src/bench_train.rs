@@ -101,6 +101,18 @@ struct UntilAccuracy {
     last: Option<EpochRecord>,
 }
 
+impl UntilAccuracy {
+    /// Starts the clock.
+    fn new(target: f64) -> Self {
+        Self {
+            target,
+            started: Instant::now(),
+            reached: None,
+            last: None,
+        }
+    }
+}
+
 impl Observer for UntilAccuracy {
     fn stop_requested(&self) -> bool {
         self.reached.is_some()
@@ -137,12 +149,7 @@ fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, 
         epochs: 1,
         ..Default::default()
     };
-    let mut obs = UntilAccuracy {
-        target: f64::INFINITY,
-        started: Instant::now(),
-        reached: None,
-        last: None,
-    };
+    let mut obs = UntilAccuracy::new(f64::INFINITY);
     fit(s.as_mut(), task, &cfg, 0, Position::default(), &mut obs)?;
     sync(device);
     let steps = obs.last.as_ref().map_or(0, |r| r.steps);
@@ -159,12 +166,7 @@ fn time_to(kind: StepKind, task: &DigitTask, device: Device, target: f64) -> Res
         steps_per_epoch: Some(quarter),
         ..Default::default()
     };
-    let mut obs = UntilAccuracy {
-        target,
-        started: Instant::now(),
-        reached: None,
-        last: None,
-    };
+    let mut obs = UntilAccuracy::new(target);
     let end = fit(s.as_mut(), task, &cfg, 0, Position::default(), &mut obs)?;
     Ok(match (obs.reached, end) {
         (Some(r), _) => Ok(r),

@@ -10,10 +10,10 @@ use shift_data::office31::{list_domain, Domain, ImageList, CLASSES};
 use shift_data::pipeline::{Batch as PipelineBatch, ImagePipeline};
 use shift_data::transforms::Transform;
 use shift_data::DataError;
-use shift_models::{office::OfficeNet, pretrained, AdaptNet, Part};
+use shift_models::{office::OfficeNet, pretrained, Part};
 use shift_strategies::{
-    end_epoch, scheduled_step, Adapt, Batch, EpochEnd, GroupSpec, Method, Observer, Position, Sgd, StepBatch, Strategy,
-    StrategyError, TrainConfig,
+    end_epoch, scheduled_step, Adapt, Batch, EpochEnd, GroupSpec, Method, Observer, Position, StepBatch, StepKind,
+    Strategy, StrategyError, TrainConfig,
 };
 use shift_tensor::tch::Device;
 use std::path::{Path, PathBuf};
@@ -75,22 +75,19 @@ impl OfficePair {
     }
 }
 
+/// The optimiser groups of `method`: the backbone at 0.1x the learning rate, the bottleneck and the head at 1x.
 fn groups(method: Method) -> (Vec<GroupSpec>, Option<Vec<GroupSpec>>) {
-    let features = vec![
-        GroupSpec {
-            part: Part::Features,
-            prefix: Some("features.backbone."),
-            lr_mult: 0.1,
-        },
+    let backbone = GroupSpec {
+        part: Part::Features,
+        prefix: Some("features.backbone."),
+        lr_mult: 0.1,
+    };
+    let base = vec![
+        backbone,
         GroupSpec::part(Part::Features),
         GroupSpec::part(Part::Classifier),
     ];
-    let disc = vec![GroupSpec::part(Part::Discriminator)];
-    match method {
-        Method::Dann => (features.into_iter().chain(disc).collect(), None),
-        Method::DannAlt => (features, Some(disc)),
-        Method::SourceOnly | Method::TargetOnly => (features, None),
-    }
+    Adapt::<OfficeNet>::groups_with(method, base)
 }
 
 pub fn run(
@@ -166,12 +163,8 @@ pub(crate) fn run_one(
         let n = pretrained::load_into(net_vs(&mut net), path, "features.backbone.")?;
         eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
     }
-    let (main, disc) = groups(method);
-    let main = Sgd::new(net.var_store(), &main, cfg.train.momentum, cfg.train.weight_decay)?;
-    let disc = disc
-        .map(|g| Sgd::new(net.var_store(), &g, cfg.train.momentum, cfg.train.weight_decay))
-        .transpose()?;
-    let mut strategy = Adapt::new(net, method, main, disc);
+    let (mut strategy, _) =
+        StepKind::Eager.build_with(net, method, groups(method), cfg.train.momentum, cfg.train.weight_decay)?;
     let config =
         serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
     // Office-31 checkpoints are taken at epoch ends only: an interrupted epoch runs again.
@@ -179,11 +172,11 @@ pub(crate) fn run_one(
         next,
         seconds,
         accuracy: history,
-    } = folder.resume_or_start(&mut strategy, resume, config)?;
+    } = folder.resume_or_start(strategy.as_mut(), resume, config)?;
     let start_epoch = next.epoch;
     let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
     let finished = train_epochs(
-        &mut strategy,
+        strategy.as_mut(),
         &cfg.train,
         seed,
         start_epoch,

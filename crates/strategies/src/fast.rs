@@ -7,7 +7,7 @@
 use crate::metrics::DeviceMetrics;
 use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
 use crate::strategy::{dann_terms, domain_labels, label_only_terms, load_model_state, model_state, need_target};
-use crate::{evaluate, FlatSgd, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::{evaluate, FlatSgd, GroupSpec, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::{CudaGraph, SideStream};
@@ -49,7 +49,20 @@ impl StepKind {
         momentum: f64,
         weight_decay: f64,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
-        let (main, disc) = crate::Adapt::<N>::groups_for(method, 1.0);
+        let groups = crate::Adapt::<N>::groups_for(method, 1.0);
+        self.build_with(net, method, groups, momentum, weight_decay)
+    }
+
+    /// The same over given optimiser groups: (the main optimiser's, the discriminator's for `dann-alt`).
+    /// Freezing what they leave out is the caller's business ([`freeze_outside`](crate::freeze_outside)).
+    pub fn build_with<N: AdaptNet + 'static>(
+        self,
+        net: N,
+        method: Method,
+        (main, disc): (Vec<GroupSpec>, Option<Vec<GroupSpec>>),
+        momentum: f64,
+        weight_decay: f64,
+    ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
         Ok(match self {
             Self::Eager => {
                 let main = crate::Sgd::new(net.var_store(), &main, momentum, weight_decay)?;

@@ -26,4 +26,4 @@ pub use runner::{
 };
 pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};
-pub use strategy::{Adapt, IndexedBatch, StepBatch, Strategy};
+pub use strategy::{load_model_state, Adapt, IndexedBatch, StepBatch, Strategy};

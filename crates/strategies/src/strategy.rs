@@ -100,12 +100,19 @@ impl<N: AdaptNet> Adapt<N> {
             },
             GroupSpec::part(Part::Classifier),
         ];
+        Self::groups_with(method, base)
+    }
+
+    /// The groups of `method` over `base` (the feature extractor's and the classifier's groups): the
+    /// discriminator joins them for `Dann`, has its own optimiser for `DannAlt`, and is left out otherwise.
+    pub fn groups_with(
+        method: Method,
+        base: Vec<crate::GroupSpec>,
+    ) -> (Vec<crate::GroupSpec>, Option<Vec<crate::GroupSpec>>) {
+        let disc = crate::GroupSpec::part(Part::Discriminator);
         match method {
-            Method::Dann => (
-                base.into_iter().chain([GroupSpec::part(Part::Discriminator)]).collect(),
-                None,
-            ),
-            Method::DannAlt => (base, Some(vec![GroupSpec::part(Part::Discriminator)])),
+            Method::Dann => (base.into_iter().chain([disc]).collect(), None),
+            Method::DannAlt => (base, Some(vec![disc])),
             Method::SourceOnly | Method::TargetOnly => (base, None),
         }
     }
@@ -179,8 +186,8 @@ pub(crate) fn model_state(net: &dyn AdaptNet) -> Vec<(String, Tensor)> {
         .collect()
 }
 
-/// Copies `model.*` tensors into the network's variables.
-pub(crate) fn load_model_state(net: &dyn AdaptNet, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
+/// Copies `model.*` tensors (a checkpoint's network) into the network's variables, checking names and shapes.
+pub fn load_model_state(net: &dyn AdaptNet, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
     copy_named(net.var_store(), named, "", |n| format!("model.{n}")).map_err(|e| {
         StrategyError::Checkpoint(match e {
             CopyError::Missing(key) => format!("`{key}` is missing"),

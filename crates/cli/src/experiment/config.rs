@@ -122,6 +122,14 @@ impl Task {
         bail!("`task`: unknown task `{s}` (known: mnist:mnist-m, office31:A-W, D-W, W-D, A-D, D-A, W-A)")
     }
 
+    /// Refuses a train step the task has no implementation of: the fast step is the digit net's.
+    pub fn check_step(self, step: StepKind) -> Result<()> {
+        if step == StepKind::Fast && matches!(self, Self::Office31 { .. }) {
+            bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
+        }
+        Ok(())
+    }
+
     /// A name for folders: `mnist-mnistm`, `office31-A-W`.
     pub fn slug(self) -> String {
         match self {
@@ -149,13 +157,9 @@ impl ExperimentConfig {
         if matches!(task, Task::Office31 { .. }) && self.backbone != "resnet50" {
             bail!("`backbone`: `{}` is not supported (resnet50)", self.backbone);
         }
-        if self.step == StepKind::Fast {
-            if matches!(task, Task::Office31 { .. }) {
-                bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
-            }
-            if self.methods.contains(&Method::DannAlt) {
-                bail!("`step`: the fast step covers source-only, target-only and dann, not dann-alt");
-            }
+        task.check_step(self.step)?;
+        if self.step == StepKind::Fast && self.methods.contains(&Method::DannAlt) {
+            bail!("`step`: the fast step covers source-only, target-only and dann, not dann-alt");
         }
         self.train.validate()?;
         Ok(task)

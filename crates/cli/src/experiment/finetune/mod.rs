@@ -11,14 +11,12 @@ use super::run_folder::write_atomic;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use serde::{Deserialize, Serialize};
-use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::AdaptNet;
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
 use shift_strategies::{
-    freeze_outside, Adapt, EpochRecord, FastAdapt, FlatSgd, LrSchedule, Method, Observer, Position, Sgd, StepKind,
-    Strategy, StrategyError, TrainConfig,
+    freeze_outside, load_model_state, EpochRecord, LrSchedule, Method, Observer, Position, StepKind, Strategy,
+    StrategyError, TrainConfig,
 };
-use shift_tensor::tch::nn::VarStore;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -78,6 +76,24 @@ impl Default for FinetuneConfig {
                 beta: 0.75,
             },
         }
+    }
+}
+
+impl FinetuneConfig {
+    /// The checkpoint given for `start` instead of pretraining (`from`, `from_dann`).
+    fn given(&self, start: Start) -> Option<&PathBuf> {
+        match start {
+            Start::SourceOnly => self.from.as_ref(),
+            Start::Dann => self.from_dann.as_ref(),
+            Start::Random => None,
+        }
+    }
+
+    /// Whether some policy starts from a network pretrained here (one no checkpoint was given for).
+    fn pretrains(&self) -> bool {
+        self.policies
+            .iter()
+            .any(|p| p.start() != Start::Random && self.given(p.start()).is_none())
     }
 }
 
@@ -283,21 +299,11 @@ impl Observer for Recorder<'_> {
     }
 }
 
-/// The `model.*` tensors of a checkpoint, copied into a fresh network's variables.
-fn load_start(vs: &VarStore, checkpoint: &Path, what: &str) -> Result<()> {
+/// The `model.*` tensors of a checkpoint, copied into a fresh network's variables (`what` names the kind of
+/// network in errors).
+fn load_start(net: &dyn AdaptNet, checkpoint: &Path, what: &str) -> Result<()> {
     let named = shift_tensor::load_named(checkpoint)?;
-    copy_named(vs, &named, "", |n| format!("model.{n}")).map_err(|e| match e {
-        CopyError::Missing(key) => {
-            anyhow::anyhow!("{}: `{key}` missing (not a {what} checkpoint)", checkpoint.display())
-        }
-        CopyError::Shape { key, found, expected } => {
-            anyhow::anyhow!(
-                "{}: `{key}` has shape {found:?}, expected {expected:?}",
-                checkpoint.display()
-            )
-        }
-    })?;
-    Ok(())
+    load_model_state(net, &named).with_context(|| format!("{}: not a {what} checkpoint", checkpoint.display()))
 }
 
 /// The target-only strategy that fine-tunes `net` under `policy`: weights from `start` (`what` names the kind
@@ -311,27 +317,23 @@ fn policy_strategy<N: AdaptNet + 'static>(
     cfg: &FinetuneConfig,
 ) -> Result<Box<dyn Strategy>> {
     if let Some(path) = start {
-        load_start(net.var_store(), path, what)?;
+        load_start(&net, path, what)?;
     }
     let groups = policy.groups();
     freeze_outside(net.var_store(), &groups);
-    let (momentum, decay) = (cfg.pretrain.momentum, cfg.pretrain.weight_decay);
-    Ok(match cfg.step {
-        StepKind::Eager => {
-            let sgd = Sgd::new(net.var_store(), &groups, momentum, decay)?;
-            Box::new(Adapt::new(net, Method::TargetOnly, sgd, None))
-        }
-        StepKind::Fast => {
-            let opt = FlatSgd::new(net.var_store(), &groups, momentum, decay)?;
-            let mut fast = FastAdapt::new(net, Method::TargetOnly, opt)?;
-            // Said by the pretraining's runs already where they ran; said here only once.
-            static SAID: std::sync::Once = std::sync::Once::new();
-            if let Some(note) = fast.take_note() {
-                SAID.call_once(|| eprintln!("shift: {note}"));
-            }
-            Box::new(fast)
-        }
-    })
+    let (strategy, note) = cfg.step.build_with(
+        net,
+        Method::TargetOnly,
+        (groups, None),
+        cfg.pretrain.momentum,
+        cfg.pretrain.weight_decay,
+    )?;
+    // Said by the pretraining's runs already where they ran; said here only once.
+    static SAID: std::sync::Once = std::sync::Once::new();
+    if let Some(note) = note {
+        SAID.call_once(|| eprintln!("shift: {note}"));
+    }
+    Ok(strategy)
 }
 
 pub fn run(args: FinetuneArgs) -> Result<()> {
@@ -364,9 +366,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
             );
         }
     }
-    if matches!(task, Task::Office31 { .. }) && cfg.step == StepKind::Fast {
-        bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
-    }
+    task.check_step(cfg.step)?;
     let (device, stop) = super::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
     let out = args.out();
@@ -415,11 +415,7 @@ fn drive<T: Target>(
             if !needs(start) {
                 continue;
             }
-            let given = match start {
-                Start::Dann => &cfg.from_dann,
-                _ => &cfg.from,
-            };
-            let path = match given {
+            let path = match cfg.given(start) {
                 Some(p) => p.clone(),
                 None => match target.pretrain(method, seed)? {
                     Some(p) => p,

@@ -11,7 +11,7 @@ use shift_data::office31::{Domain, ImageList, CLASSES};
 use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::office::OfficeNet;
-use shift_strategies::finetune::{Policy, Start};
+use shift_strategies::finetune::Policy;
 use shift_strategies::Method;
 use shift_tensor::tch::Device;
 use std::path::{Path, PathBuf};
@@ -45,12 +45,7 @@ impl<'a> Office<'a> {
         stop: &'a AtomicBool,
     ) -> Result<Self> {
         let pair = OfficePair::load(&common.data, source, target, cfg.pretrain.batch as usize)?;
-        let pretrains = cfg.policies.iter().any(|p| match p.start() {
-            Start::SourceOnly => cfg.from.is_none(),
-            Start::Dann => cfg.from_dann.is_none(),
-            Start::Random => false,
-        });
-        let imagenet = if pretrains {
+        let imagenet = if cfg.pretrains() {
             imagenet_weights(&common.data, cfg.pretrained.clone())
         } else {
             None
