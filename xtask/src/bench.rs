@@ -42,10 +42,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
     if let Which::Train = args.which {
         return train(&args);
     }
-    let manifest = download::manifest()?;
-    for name in ["mnist", "bsds500", "mnist-m"] {
-        download::ensure(&manifest, name, &args.place, false)?;
-    }
+    download::ensure_each(&download::DIGITS, &args.place)?;
     let mut shift = cmd::shift_release(&setup::run()?);
     match args.which {
         Which::Data => shift.args(["bench", "data", "--data"]).arg(args.place.data_dir()),
@@ -70,10 +67,7 @@ fn train(args: &BenchArgs) -> Result<()> {
         .args(["bench", "train", "--device", &args.device, "--steps", &steps, "--json"])
         .arg(&json);
     if let Some(target) = args.to_accuracy {
-        let manifest = download::manifest()?;
-        for name in ["mnist", "bsds500", "mnist-m"] {
-            download::ensure(&manifest, name, &args.place, false)?;
-        }
+        download::ensure_each(&download::DIGITS, &args.place)?;
         shift_cmd
             .arg("--data")
             .arg(args.place.data_dir())

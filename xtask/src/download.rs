@@ -51,6 +51,18 @@ impl DataPlace {
     }
 }
 
+/// What the digit experiments need, in install order (MNIST-M may be rebuilt from the other two).
+pub const DIGITS: [&str; 3] = ["mnist", "bsds500", "mnist-m"];
+
+/// Installs, or verifies, each named artifact in `place`.
+pub fn ensure_each(names: &[&str], place: &DataPlace) -> Result<()> {
+    let manifest = manifest()?;
+    for name in names {
+        ensure(&manifest, name, place, false)?;
+    }
+    Ok(())
+}
+
 pub fn manifest() -> Result<Manifest> {
     Ok(Manifest::load(&cmd::root().join("datasets/manifest.toml"))?)
 }
@@ -59,7 +71,7 @@ pub fn run(args: DownloadArgs) -> Result<()> {
     let manifest = manifest()?;
     let names: Vec<String> = if args.name == "all" {
         // Office-31 has no reachable canonical source from most machines; `all` takes it only from a mirror.
-        vec!["mnist".into(), "bsds500".into(), "mnist-m".into()]
+        DIGITS.map(String::from).to_vec()
     } else {
         manifest.get(&args.name)?;
         vec![args.name.clone()]

@@ -19,16 +19,9 @@ pub fn run(args: Vec<String>) -> Result<()> {
         return cmd::run(cmd::shift_release(&setup::run()?).args(["experiment", which, "--help"]));
     }
     let libtorch = setup::run()?;
-    let manifest = download::manifest()?;
     let office = passthrough.iter().any(|a| a.contains("office31"));
-    let needed: &[&str] = if office {
-        &["office31"]
-    } else {
-        &["mnist", "bsds500", "mnist-m"]
-    };
-    for name in needed {
-        download::ensure(&manifest, name, &place, false)?;
-    }
+    let needed: &[&str] = if office { &["office31"] } else { &download::DIGITS };
+    download::ensure_each(needed, &place)?;
     cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
 }
 
