@@ -1,4 +1,4 @@
-//! Builds the native C++ extension (`native/shift_native.cpp`) against the libtorch that torch-sys links.
+//! Builds the native C++ extension (`native/shift_native.cpp`, `native/relu_max_pool.cpp`) against the libtorch that torch-sys links.
 //!
 //! torch-sys declares `links = "tch"` and exports its library folder as `DEP_TCH_LIBTORCH_LIB`; the headers sit
 //! beside it. When the libtorch build has CUDA (`libtorch_cuda.so` and the CUDA headers are present), the
@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 fn main() {
-    println!("cargo:rerun-if-changed=native/shift_native.cpp");
+    println!("cargo:rerun-if-changed=native");
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let lib = std::env::var("DEP_TCH_LIBTORCH_LIB")
         .expect("torch-sys did not export DEP_TCH_LIBTORCH_LIB; is torch-sys a direct dependency?");
@@ -18,13 +18,24 @@ fn main() {
     build
         .cpp(true)
         .file("native/shift_native.cpp")
+        .file("native/relu_max_pool.cpp")
+        // The CPU kernels are only worth having optimised, also in test (debug) builds.
+        .opt_level(2)
         .flag("-std=c++17")
         .flag("-w")
         .define("_GLIBCXX_USE_CXX11_ABI", "1")
+        // at::parallel_for is inline OpenMP in libtorch's CPU builds (AT_PARALLEL_OPENMP): compiled with OpenMP
+        // and linked against libtorch's own libgomp, the CPU kernels share libtorch's thread pool and setting.
+        .flag("-fopenmp")
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"));
+    println!("cargo:rustc-link-search=native={}", lib.display());
+    if lib.join("libgomp.so.1").exists() {
+        println!("cargo:rustc-link-lib=dylib:+verbatim=libgomp.so.1");
+    } else {
+        println!("cargo:rustc-link-lib=dylib=gomp");
+    }
     if lib.join("libtorch_cuda.so").exists() {
-        println!("cargo:rustc-link-search=native={}", lib.display());
         println!("cargo:rustc-link-lib=dylib=torch_cuda");
         println!("cargo:rustc-link-lib=dylib=c10_cuda");
         match cuda_headers(&root) {

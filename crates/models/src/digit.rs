@@ -2,6 +2,7 @@
 //! maxpool2, conv5x5x48-ReLU-maxpool2 (1,200 features); label predictor 100-ReLU-100-ReLU-10; domain
 //! discriminator 100-ReLU-1 (logistic). Same layers as `bench/reference_dann.py`.
 
+use crate::pool::relu_max_pool2;
 use crate::{init, AdaptNet, CLASSIFIER, DISCRIMINATOR, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
@@ -37,8 +38,8 @@ impl DigitNet {
 
 impl AdaptNet for DigitNet {
     fn features(&self, x: &Tensor, _train: bool) -> Tensor {
-        let x = self.c1.forward(x).relu().max_pool2d_default(2);
-        self.c2.forward(&x).relu().max_pool2d_default(2).flatten(1, -1)
+        let x = relu_max_pool2(&self.c1.forward(x));
+        relu_max_pool2(&self.c2.forward(&x)).flatten(1, -1)
     }
 
     fn classify(&self, f: &Tensor, _train: bool) -> Tensor {

@@ -6,6 +6,7 @@
 pub mod digit;
 mod init;
 pub mod office;
+pub mod pool;
 pub mod pretrained;
 
 use shift_tensor::tch::{nn, Tensor};

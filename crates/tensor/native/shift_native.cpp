@@ -10,6 +10,8 @@
 #include <cstring>
 #include <string>
 
+#include "guarded.h"
+
 #ifdef SHIFT_WITH_CUDA
 #include <ATen/cuda/CUDAGraph.h>
 #include <c10/cuda/CUDAFunctions.h>
@@ -25,23 +27,8 @@ cudaDeviceProp* getDeviceProperties(c10::DeviceIndex device);
 
 namespace {
 
-void set_error(char** err, const char* msg) {
-  if (err != nullptr) {
-    *err = strdup(msg);
-  }
-}
-
-// Runs `f`; a C++ exception becomes -1 with *err set, so none crosses into Rust.
-template <typename F>
-int guarded(char** err, F&& f) {
-  try {
-    f();
-    return 0;
-  } catch (const std::exception& e) {
-    set_error(err, e.what());
-    return -1;
-  }
-}
+using shift::guarded;
+using shift::set_error;
 
 #ifndef SHIFT_WITH_CUDA
 const char kNoCuda[] = "shift was built against a libtorch without CUDA";

@@ -15,6 +15,7 @@ extern "C" {
     fn shift_cudnn_version() -> c_long;
     fn shift_cuda_hooks_built() -> c_int;
     fn shift_cuda_device_name(index: c_int, out: *mut *mut c_char, err: *mut *mut c_char) -> c_int;
+    fn shift_relu_max_pool2(x: *const C_tensor, err: *mut *mut c_char) -> *mut C_tensor;
     fn shift_set_grad(param: *const C_tensor, grad: *const C_tensor, err: *mut *mut c_char) -> c_int;
     pub(crate) fn shift_stream_new(device: c_int, err: *mut *mut c_char) -> *mut c_void;
     pub(crate) fn shift_stream_free(s: *mut c_void);
@@ -124,4 +125,13 @@ pub fn cuda_device_name(index: usize) -> Result<String, TensorError> {
     let name = unsafe { CStr::from_ptr(out) }.to_string_lossy().into_owned();
     unsafe { shift_free_error(out) };
     Ok(name)
+}
+
+/// ReLU then 2x2, stride-2 max pooling of a CPU float32 N x C x H x W tensor as one native kernel and one
+/// autograd node (`native/relu_max_pool.cpp`): the same values and gradients as `x.relu().max_pool2d(2)`.
+pub fn relu_max_pool2(x: &Tensor) -> Result<Tensor, TensorError> {
+    let mut err = std::ptr::null_mut();
+    // SAFETY: `x` is a live tensor for the duration of the call.
+    let ptr = unsafe { shift_relu_max_pool2(x.as_ptr(), &mut err) };
+    tensor_or_error(ptr, err)
 }

@@ -1,0 +1,24 @@
+//! `relu_max_pool2`: ReLU then 2x2 max pooling, as the digit net applies after each convolution; one native CPU
+//! kernel where it applies (float32 on the CPU), libtorch's two ops elsewhere, with the same values and gradients.
+
+use shift_tensor::native;
+use shift_tensor::tch::{Device, Kind, Tensor};
+
+/// `max_pool2d(relu(x), 2)` for an N x C x H x W tensor. On the CPU in float32 it is one pass forward and one
+/// backward (`native/relu_max_pool.cpp`) instead of libtorch's relu, generic pooling loop, zero fill, scatter and
+/// relu mask; on other devices and types (a CUDA step is launch-bound and captured whole) it is the two ops.
+pub fn relu_max_pool2(x: &Tensor) -> Tensor {
+    if x.device() == Device::Cpu && x.kind() == Kind::Float && x.dim() == 4 {
+        // The kernel refuses only inputs the composed ops reject as well (smaller than the 2 x 2 window), and
+        // those then fail with libtorch's own message.
+        if let Ok(y) = native::relu_max_pool2(x) {
+            return y;
+        }
+    }
+    relu_max_pool2_composed(x)
+}
+
+/// The same function as libtorch's two ops (the reference the native kernel is tested against).
+pub fn relu_max_pool2_composed(x: &Tensor) -> Tensor {
+    x.relu().max_pool2d_default(2)
+}
