@@ -200,6 +200,7 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         "device": format!("{device:?}"),
         "card": card,
         "threads": threads,
+        "cpu_heap": shift_tensor::cpu_heap::cpu_heap().to_string(),
         "deterministic": args.deterministic,
     });
     for &kind in &args.step {
@@ -247,7 +248,8 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             }
         }
     }
-    println!("\nshift bench train: digit DANN step, batch 64+64, SGD momentum 0.9, {device:?} ({card})\n");
+    println!("\nshift bench train: digit DANN step, batch 64+64, SGD momentum 0.9, {device:?} ({card})");
+    println!("CPU heap: {}\n", shift_tensor::cpu_heap::cpu_heap());
     println!("| step | measure | value |");
     println!("|---|---|---|");
     for r in &rows {

@@ -58,6 +58,10 @@ fn main() -> std::process::ExitCode {
         .without_time()
         .init();
     let cli = Cli::parse();
+    // Before the first tensor: freed CPU tensor memory stays in the process (shift_tensor::cpu_heap).
+    if let Err(e) = shift_tensor::keep_freed_memory() {
+        tracing::warn!("CPU heap left at malloc's defaults: {e}");
+    }
     let result = match cli.command {
         Command::Info(args) => info::run(args),
         Command::Data(cmd) => data::run(cmd).map(|()| std::process::ExitCode::SUCCESS),

@@ -1,4 +1,4 @@
-//! Facts about the runtime: versions, CUDA and cuDNN, devices, threads (what `shift info` prints).
+//! Facts about the runtime: versions, CUDA and cuDNN, devices, threads, the CPU heap (what `shift info` prints).
 
 use crate::{device::cuda_device_count, native};
 use std::fmt;
@@ -17,6 +17,7 @@ pub struct RuntimeInfo {
     pub cudnn_version: Option<i64>,
     pub cuda_devices: Vec<String>,
     pub threads: i32,
+    pub cpu_heap: crate::CpuHeap,
 }
 
 /// tch's version, as pinned in the workspace.
@@ -39,6 +40,7 @@ impl RuntimeInfo {
             cudnn_version: native::cudnn_version(),
             cuda_devices,
             threads: tch::get_num_threads(),
+            cpu_heap: crate::cpu_heap::cpu_heap(),
         }
     }
 }
@@ -67,6 +69,7 @@ impl fmt::Display for RuntimeInfo {
         for (i, name) in self.cuda_devices.iter().enumerate() {
             writeln!(f, "           cuda:{i} {name}")?;
         }
-        write!(f, "threads    {}", self.threads)
+        writeln!(f, "threads    {}", self.threads)?;
+        write!(f, "CPU heap   {}", self.cpu_heap)
     }
 }

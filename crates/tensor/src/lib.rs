@@ -1,6 +1,8 @@
-//! libtorch-backed core of shift: device choice, seeding, determinism, checkpoint IO and the native C++ extension.
+//! libtorch-backed core of shift: device choice, seeding, determinism, the CPU heap, checkpoint IO and the native
+//! C++ extension.
 
 pub mod checkpoint;
+pub mod cpu_heap;
 pub mod cuda_graph;
 pub mod determinism;
 pub mod device;
@@ -10,6 +12,7 @@ pub mod native;
 pub mod seed;
 
 pub use checkpoint::{load_named, save_named};
+pub use cpu_heap::{keep_freed_memory, CpuHeap};
 pub use cuda_graph::{CudaGraph, SideStream};
 pub use determinism::set_deterministic;
 pub use device::DeviceSpec;
