@@ -25,6 +25,9 @@ mkdir -p "$OUT"
 TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
 export LD_LIBRARY_PATH="$TL:${LD_LIBRARY_PATH:-}"
 S=./.device/shift
+if missing=$(ldd "$S" | grep "not found"); then
+  echo "device_check: $S cannot load its libraries (LD_LIBRARY_PATH=$TL):"; echo "$missing"; exit 1
+fi
 D="${SHIFT_DEVICE_DATA:-/tmp/shift-data}"
 if [ ! -f "$D/mnist_m/.complete" ]; then
   rm -rf "$D" && mkdir -p "$D" && cp -r .device/data/mnist .device/data/bsds500 "$D/"

@@ -30,10 +30,9 @@ fn main() {
         .include(root.join("include"))
         .include(root.join("include/torch/csrc/api/include"));
     println!("cargo:rustc-link-search=native={}", lib.display());
-    if lib.join("libgomp.so.1").exists() {
-        println!("cargo:rustc-link-lib=dylib:+verbatim=libgomp.so.1");
-    } else {
-        println!("cargo:rustc-link-lib=dylib=gomp");
+    match libtorch_gomp(&lib) {
+        Some(name) => println!("cargo:rustc-link-lib=dylib:+verbatim={name}"),
+        None => println!("cargo:rustc-link-lib=dylib=gomp"),
     }
     if lib.join("libtorch_cuda.so").exists() {
         println!("cargo:rustc-link-lib=dylib=torch_cuda");
@@ -49,6 +48,19 @@ fn main() {
         }
     }
     build.compile("shift_native");
+}
+
+/// The OpenMP runtime libtorch ships beside itself (`libgomp.so.1` in the PyPI wheels, `libgomp-<hash>.so.1` in
+/// the libtorch archives), so the extension and libtorch share one runtime and one thread pool.
+fn libtorch_gomp(lib: &Path) -> Option<String> {
+    let mut names: Vec<String> = std::fs::read_dir(lib)
+        .ok()?
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("libgomp") && n.contains(".so"))
+        .collect();
+    names.sort();
+    names.into_iter().next()
 }
 
 /// The CUDA headers for a CUDA build of libtorch: `CUDA_HOME/include`, or the PyPI wheels'
