@@ -1,5 +1,6 @@
 //! `relu_max_pool2`: ReLU then 2x2 max pooling, as the digit net applies after each convolution; one native CPU
-//! kernel where it applies (float32 on the CPU), libtorch's two ops elsewhere, with the same values and gradients.
+//! kernel where it applies (float32 on the CPU, NCHW or channels last), libtorch's two ops elsewhere, with the same
+//! values and gradients.
 
 use shift_tensor::native;
 use shift_tensor::tch::{Device, Kind, Tensor};
@@ -16,6 +17,12 @@ pub fn relu_max_pool2(x: &Tensor) -> Tensor {
         }
     }
     relu_max_pool2_composed(x)
+}
+
+/// The same values with channels-last strides: N x C x H x W sizes, channels innermost in memory (libtorch's
+/// `MemoryFormat::ChannelsLast`, which its convolutions and this module's kernel keep for their outputs).
+pub fn channels_last(x: &Tensor) -> Tensor {
+    x.permute([0, 2, 3, 1]).contiguous().permute([0, 3, 1, 2])
 }
 
 /// The same function as libtorch's two ops (the reference the native kernel is tested against).

@@ -1,7 +1,7 @@
 //! The native ReLU + 2x2 max pooling against libtorch's `relu` then `max_pool2d`: the same bits forward and
 //! backward (ties, negative windows, NaN, odd sizes, SIMD remainders, strided input), and its refusals.
 
-use shift_models::pool::{relu_max_pool2, relu_max_pool2_composed};
+use shift_models::pool::{channels_last, relu_max_pool2, relu_max_pool2_composed};
 use shift_tensor::native;
 use shift_tensor::tch::{Device, Kind, Tensor};
 
@@ -101,6 +101,25 @@ fn strided_input_is_read_as_its_values() {
     let x = Tensor::randn([3, 4, 10, 14], (Kind::Float, Device::Cpu)).transpose(2, 3);
     assert!(!x.is_contiguous());
     assert_same(&x, "transposed");
+}
+
+#[test]
+fn channels_last_input_matches_libtorch_and_stays_channels_last() {
+    // 32 and 48 channels: the digit net's (SIMD over channels); 6 and 3 leave scalar remainders; odd sizes.
+    for size in [[4, 32, 28, 28], [3, 48, 10, 10], [2, 6, 9, 7], [2, 3, 4, 4]] {
+        let x = channels_last(&Tensor::randn(size, (Kind::Float, Device::Cpu)));
+        assert!(!x.is_contiguous());
+        assert_same(&x, &format!("channels last {size:?}"));
+        let y = relu_max_pool2(&x);
+        let (h, w, c) = (size[2] / 2, size[3] / 2, size[1]);
+        assert_eq!(y.stride(), [h * w * c, 1, w * c, c], "{size:?}: output channels last");
+    }
+    let ties = channels_last(&Tensor::randint_low(-3, 3, [4, 8, 12, 20], (Kind::Float, Device::Cpu)));
+    assert_same(&ties, "channels-last integer ties");
+    let x = channels_last(&Tensor::randn([2, 4, 8, 8], (Kind::Float, Device::Cpu)));
+    let x = x.detach().set_requires_grad(true);
+    let grads = Tensor::run_backward(&[relu_max_pool2(&x).sum(Kind::Float)], &[&x], false, false);
+    assert_eq!(grads[0].stride(), [256, 1, 32, 4], "input gradient channels last");
 }
 
 #[test]
