@@ -45,8 +45,15 @@ inline void window(float a, float b, float c, float d, float* out, uint8_t* at) 
   *at = passes ? k : kNone;
 }
 
-// The gradient libtorch leaves at the maximum: its scatter adds into zeros, so -0 becomes +0.
-inline float scattered(float g) { return g + 0.0f; }
+// One window's gradient, scalar, written to its four positions: to the maximum's (libtorch's scatter adds into
+// zeros, so -0 arrives as +0), zero elsewhere.
+inline void scatter(float g, uint8_t at, float* p0, float* p1, float* p2, float* p3) {
+  const float v = g + 0.0f;
+  *p0 = at == 0 ? v : 0.0f;
+  *p1 = at == 1 ? v : 0.0f;
+  *p2 = at == 2 ? v : 0.0f;
+  *p3 = at == 3 ? v : 0.0f;
+}
 
 #if defined(__SSE2__)
 inline __m128 select(__m128 mask, __m128 a, __m128 b) { return _mm_or_ps(_mm_and_ps(mask, a), _mm_andnot_ps(mask, b)); }
@@ -94,7 +101,7 @@ inline Split4 split4(const float* g, const uint8_t* at) {
   std::memcpy(&packed, at, 4);
   const __m128i zero = _mm_setzero_si128();
   const __m128i k = _mm_unpacklo_epi16(_mm_unpacklo_epi8(_mm_cvtsi32_si128(packed), zero), zero);
-  const __m128 v = _mm_add_ps(_mm_loadu_ps(g), _mm_setzero_ps());
+  const __m128 v = _mm_add_ps(_mm_loadu_ps(g), _mm_setzero_ps());  // -0 as +0, as in `scatter`
   Split4 s;
   for (int i = 0; i < 4; ++i) {
     s.pos[i] = _mm_and_ps(_mm_castsi128_ps(_mm_cmpeq_epi32(k, _mm_set1_epi32(i))), v);
@@ -111,8 +118,6 @@ inline void scatter4(const float* g, const uint8_t* at, float* r0, float* r1) {
   _mm_storeu_ps(r1 + 4, _mm_unpackhi_ps(s.pos[2], s.pos[3]));
 }
 constexpr int64_t kLanes = 4;
-#else
-constexpr int64_t kLanes = 0;
 #endif
 
 // NCHW (contiguous): parallel over planes, a row pair at a time.
@@ -172,12 +177,7 @@ at::Tensor backward_nchw(const at::Tensor& grad_output, const at::Tensor& where,
         }
 #endif
         for (; j < ow; ++j) {
-          const float v = scattered(gp[i * ow + j]);
-          const uint8_t at = q[i * ow + j];
-          r0[2 * j] = at == 0 ? v : 0.0f;
-          r0[2 * j + 1] = at == 1 ? v : 0.0f;
-          r1[2 * j] = at == 2 ? v : 0.0f;
-          r1[2 * j + 1] = at == 3 ? v : 0.0f;
+          scatter(gp[i * ow + j], q[i * ow + j], r0 + 2 * j, r0 + 2 * j + 1, r1 + 2 * j, r1 + 2 * j + 1);
         }
         if (w % 2 != 0) {
           r0[w - 1] = 0.0f;
@@ -264,11 +264,7 @@ at::Tensor backward_nhwc(const at::Tensor& grad_output, const at::Tensor& where,
         }
 #endif
         for (; k < c; ++k) {
-          const float v = scattered(gp[k]);
-          p0[k] = q[k] == 0 ? v : 0.0f;
-          p1[k] = q[k] == 1 ? v : 0.0f;
-          p2[k] = q[k] == 2 ? v : 0.0f;
-          p3[k] = q[k] == 3 ? v : 0.0f;
+          scatter(gp[k], q[k], p0 + k, p1 + k, p2 + k, p3 + k);
         }
       }
       if (w % 2 != 0) {
