@@ -14,7 +14,7 @@ use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
 use shift_strategies::synthetic::SyntheticDigits;
 use shift_strategies::{
-    fit, DigitTask, EpochRecord, FitEnd, Method, Observer, Position, StepKind, Strategy, StrategyError, TrainConfig,
+    fit, DigitTask, EpochRecord, FitEnd, MethodName, Observer, Position, StepKind, Strategy, StrategyError, TrainConfig,
 };
 use shift_tensor::tch::Device;
 use shift_tensor::DeviceSpec;
@@ -57,7 +57,7 @@ fn sync(device: Device) {
 /// A DANN strategy with the given step on a fresh digit net (seed 0).
 fn strategy(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
-    let (strategy, note) = kind.build(DigitNet::new(device), Method::Dann, 0.9, 0.0)?;
+    let (strategy, note) = kind.build(DigitNet::new(device), MethodName::DANN, 0.9, 0.0)?;
     if let Some(note) = note {
         eprintln!("shift: {note}");
     }
@@ -86,7 +86,7 @@ fn step_rate(kind: StepKind, device: Device, args: &BenchTrainArgs) -> Result<(f
         run(args.steps, s.as_mut())?;
         rates.push(args.steps as f64 / t.elapsed().as_secs_f64());
     }
-    let metrics = s.take_metrics();
+    let metrics = s.take_metrics()?;
     anyhow::ensure!(metrics.class_loss.is_finite(), "the benchmark's loss diverged");
     let mut sorted = rates.clone();
     sorted.sort_by(f64::total_cmp);

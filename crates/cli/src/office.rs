@@ -12,7 +12,7 @@ use shift_data::transforms::Transform;
 use shift_data::DataError;
 use shift_models::{office::OfficeNet, pretrained, Part};
 use shift_strategies::{
-    end_epoch, scheduled_step, Adapt, Batch, EpochEnd, GroupSpec, Method, Observer, Position, StepBatch, StepKind,
+    end_epoch, scheduled_step, Batch, EpochEnd, GroupSpec, MethodName, Observer, Position, StepBatch, StepKind,
     Strategy, StrategyError, TrainConfig,
 };
 use shift_tensor::tch::Device;
@@ -75,19 +75,19 @@ impl OfficePair {
     }
 }
 
-/// The optimiser groups of `method`: the backbone at 0.1x the learning rate, the bottleneck and the head at 1x.
-fn groups(method: Method) -> (Vec<GroupSpec>, Option<Vec<GroupSpec>>) {
+/// The ResNet's groups: the backbone at 0.1x the learning rate, the bottleneck and the head at 1x (a method adds
+/// its own networks').
+fn groups() -> Vec<GroupSpec> {
     let backbone = GroupSpec {
         part: Part::Features,
         prefix: Some("features.backbone."),
         lr_mult: 0.1,
     };
-    let base = vec![
+    vec![
         backbone,
         GroupSpec::part(Part::Features),
         GroupSpec::part(Part::Classifier),
-    ];
-    Adapt::<OfficeNet>::groups_with(method, base)
+    ]
 }
 
 pub fn run(
@@ -114,11 +114,10 @@ pub fn run(
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {
-            let folder = RunFolder::new(out, &task.slug(), method.name(), seed);
-            let (labelled, unlabelled) = match method {
-                Method::TargetOnly => (&tgt, None),
-                m => (&src, m.is_adversarial().then_some(&tgt)),
-            };
+            let folder = RunFolder::new(out, &task.slug(), method.as_str(), seed);
+            let needs = method.data();
+            let labelled = if needs.labelled_target { &tgt } else { &src };
+            let unlabelled = needs.unlabelled_target.then_some(&tgt);
             match run_one(
                 &folder,
                 cfg,
@@ -143,7 +142,7 @@ pub fn run(
 pub(crate) fn run_one(
     folder: &RunFolder,
     cfg: &ExperimentConfig,
-    method: Method,
+    method: MethodName,
     seed: u64,
     device: Device,
     pipelines: Pipelines,
@@ -164,7 +163,7 @@ pub(crate) fn run_one(
         eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
     }
     let (mut strategy, _) =
-        StepKind::Eager.build_with(net, method, groups(method), cfg.train.momentum, cfg.train.weight_decay)?;
+        StepKind::Eager.build_with(net, method, &groups(), cfg.train.momentum, cfg.train.weight_decay)?;
     let config =
         serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
     // Office-31 checkpoints are taken at epoch ends only: an interrupted epoch runs again.

@@ -1,9 +1,10 @@
 //! The digit DANN network of Ganin et al. (JMLR 2016, Fig. 4a) for 32 x 32 x 3 inputs: conv5x5x32-ReLU-
-//! maxpool2, conv5x5x48-ReLU-maxpool2 (1,200 features); label predictor 100-ReLU-100-ReLU-10; domain
-//! discriminator 100-ReLU-1 (logistic). Same layers as `bench/reference_dann.py`.
+//! maxpool2, conv5x5x48-ReLU-maxpool2 (1,200 features); label predictor 100-ReLU-100-ReLU-10; its domain
+//! discriminator (built by the adversarial methods) 100-ReLU-1 (logistic). Same layers as
+//! `bench/reference_dann.py`.
 
 use crate::pool::{channels_last, relu_max_pool2};
-use crate::{init, AdaptNet, CLASSIFIER, DISCRIMINATOR, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 pub const FEATURE_DIM: i64 = 1200;
@@ -14,7 +15,6 @@ pub struct DigitNet {
     c1: nn::Conv2D,
     c2: nn::Conv2D,
     cls: [nn::Linear; 3],
-    dom: [nn::Linear; 2],
 }
 
 impl DigitNet {
@@ -23,7 +23,6 @@ impl DigitNet {
         let root = vs.root();
         let f = &root / FEATURES;
         let c = &root / CLASSIFIER;
-        let d = &root / DISCRIMINATOR;
         let c1 = init::conv2d(&f / "c1", 3, 32, 5);
         let c2 = init::conv2d(&f / "c2", 32, 48, 5);
         let cls = [
@@ -31,8 +30,7 @@ impl DigitNet {
             init::linear(&c / "2", 100, 100),
             init::linear(&c / "4", 100, 10),
         ];
-        let dom = [init::linear(&d / "0", FEATURE_DIM, 100), init::linear(&d / "2", 100, 1)];
-        Self { vs, c1, c2, cls, dom }
+        Self { vs, c1, c2, cls }
     }
 }
 
@@ -55,15 +53,23 @@ impl AdaptNet for DigitNet {
         self.cls[2].forward(&h)
     }
 
-    fn discriminate(&self, f: &Tensor, _train: bool) -> Tensor {
-        self.dom[1].forward(&self.dom[0].forward(f).relu()).squeeze_dim(1)
-    }
-
     fn var_store(&self) -> &nn::VarStore {
         &self.vs
     }
 
     fn num_classes(&self) -> i64 {
         10
+    }
+
+    fn feature_dim(&self) -> i64 {
+        FEATURE_DIM
+    }
+
+    /// JMLR 2016, Fig. 4a: one hidden layer of 100.
+    fn discriminator_shape(&self) -> DiscriminatorShape {
+        DiscriminatorShape {
+            hidden: vec![100],
+            dropout: 0.0,
+        }
     }
 }

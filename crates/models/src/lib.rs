@@ -1,14 +1,17 @@
-//! Networks for domain adaptation: a feature extractor, a label predictor and a domain discriminator.
+//! Networks for domain adaptation: backbones (a feature extractor and a label predictor) and the domain
+//! discriminator that adversarial methods build on them.
 //!
-//! Parameters live in one `VarStore` under three prefixes (`features.`, `classifier.`, `discriminator.`), so
-//! that optimiser groups, freezing and checkpoints can address each part by name.
+//! Parameters live in one `VarStore` under three prefixes (`features.`, `classifier.`, and `discriminator.` for
+//! the networks a method adds), so that optimiser groups, freezing and checkpoints can address each part by name.
 
 pub mod digit;
+pub mod discriminator;
 mod init;
 pub mod office;
 pub mod pool;
 pub mod pretrained;
 
+pub use discriminator::{DiscriminatorShape, DomainDiscriminator};
 use shift_tensor::tch::{nn, Tensor};
 
 /// The three parts' variable-name prefixes.
@@ -35,15 +38,18 @@ impl Part {
     }
 }
 
-/// A network split the DANN way.
+/// A backbone: a feature extractor and a label predictor in one `VarStore`, which the networks a method adds
+/// (under `discriminator.`) join.
 pub trait AdaptNet: std::fmt::Debug {
     /// Feature vectors for a batch (`train` switches batch norm and dropout).
     fn features(&self, x: &Tensor, train: bool) -> Tensor;
     /// Class logits from features.
     fn classify(&self, f: &Tensor, train: bool) -> Tensor;
-    /// Domain logits (one per example: source 0, target 1) from features.
-    fn discriminate(&self, f: &Tensor, train: bool) -> Tensor;
-    /// The variables of all three parts.
+    /// The variables of the backbone and of what methods added.
     fn var_store(&self) -> &nn::VarStore;
     fn num_classes(&self) -> i64;
+    /// The length of a feature vector.
+    fn feature_dim(&self) -> i64;
+    /// The hidden layers of a domain discriminator for this backbone (the recipe its papers used).
+    fn discriminator_shape(&self) -> DiscriminatorShape;
 }

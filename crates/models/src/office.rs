@@ -1,8 +1,9 @@
 //! Office-31 network: ResNet-50 (He et al. 2016; torchvision parameter names under `features.backbone.`, so
-//! ImageNet weights load) -> bottleneck Linear 2048-256 + BatchNorm + ReLU -> 31-way head; domain
-//! discriminator 256-1024-1024-1 with ReLU and dropout 0.5 (the DANN setup of Transfer-Learning-Library).
+//! ImageNet weights load) -> bottleneck Linear 2048-256 + BatchNorm + ReLU -> 31-way head; its domain
+//! discriminator (built by the adversarial methods) 1024-1024-1 with ReLU and dropout 0.5 (the DANN setup of
+//! Transfer-Learning-Library).
 
-use crate::{init, AdaptNet, CLASSIFIER, DISCRIMINATOR, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, nn::ModuleT, vision::resnet, Device, Tensor};
 
 pub const BOTTLENECK: i64 = 256;
@@ -14,7 +15,6 @@ pub struct OfficeNet {
     bottleneck: nn::Linear,
     bottleneck_bn: nn::BatchNorm,
     head: nn::Linear,
-    dom: [nn::Linear; 3],
     classes: i64,
     /// Run the feature extractor's batch norm (backbone and bottleneck) in evaluation mode even while
     /// training (for a frozen feature extractor: its running statistics stay as loaded).
@@ -30,19 +30,12 @@ impl OfficeNet {
         let bottleneck = init::linear(&f / "bottleneck" / "0", 2048, BOTTLENECK);
         let bottleneck_bn = nn::batch_norm1d(&f / "bottleneck" / "1", BOTTLENECK, Default::default());
         let head = init::linear(&root / CLASSIFIER / "0", BOTTLENECK, classes);
-        let d = &root / DISCRIMINATOR;
-        let dom = [
-            init::linear(&d / "0", BOTTLENECK, 1024),
-            init::linear(&d / "3", 1024, 1024),
-            init::linear(&d / "6", 1024, 1),
-        ];
         Self {
             vs,
             backbone: boxed(backbone),
             bottleneck,
             bottleneck_bn,
             head,
-            dom,
             classes,
             features_eval: false,
         }
@@ -85,17 +78,23 @@ impl AdaptNet for OfficeNet {
         self.head.forward(f)
     }
 
-    fn discriminate(&self, f: &Tensor, train: bool) -> Tensor {
-        let h = self.dom[0].forward(f).relu().dropout(0.5, train);
-        let h = self.dom[1].forward(&h).relu().dropout(0.5, train);
-        self.dom[2].forward(&h).squeeze_dim(1)
-    }
-
     fn var_store(&self) -> &nn::VarStore {
         &self.vs
     }
 
     fn num_classes(&self) -> i64 {
         self.classes
+    }
+
+    fn feature_dim(&self) -> i64 {
+        BOTTLENECK
+    }
+
+    /// Transfer-Learning-Library's DANN discriminator: two hidden layers of 1024, dropout 0.5.
+    fn discriminator_shape(&self) -> DiscriminatorShape {
+        DiscriminatorShape {
+            hidden: vec![1024, 1024],
+            dropout: 0.5,
+        }
     }
 }

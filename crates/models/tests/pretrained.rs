@@ -1,6 +1,6 @@
 //! Loading torchvision-named ResNet-50 weights into the Office-31 network, and the errors for bad files.
 
-use shift_models::{digit::DigitNet, office::OfficeNet, pretrained::load_into, AdaptNet, Part};
+use shift_models::{digit::DigitNet, office::OfficeNet, pretrained::load_into, AdaptNet, DomainDiscriminator, Part};
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 const PREFIX: &str = "features.backbone.";
@@ -75,7 +75,12 @@ fn digit_net_shapes_and_parameter_names() {
     let f = net.features(&x, true);
     assert_eq!(f.size(), vec![5, 1200]);
     assert_eq!(net.classify(&f, true).size(), vec![5, 10]);
-    assert_eq!(net.discriminate(&f, true).size(), vec![5]);
+    let disc = DomainDiscriminator::new(
+        &(net.var_store().root() / "discriminator"),
+        net.feature_dim(),
+        &net.discriminator_shape(),
+    );
+    assert_eq!(disc.forward(&f, true).size(), vec![5]);
     let mut names: Vec<String> = net.var_store().variables().into_keys().collect();
     names.sort();
     assert_eq!(

@@ -1,13 +1,15 @@
-//! The capture-ready train step: source-only, target-only and DANN (gradient reversal) with static input
+//! The capture-ready train step: any method whose step is one joint loss ([`Capture::Joint`]) with static input
 //! buffers, the learning rate and lambda in device tensors, the flat-buffer optimiser and on-device metrics, so
 //! that on CUDA the whole step (forward, both losses, backward, update, metrics) is captured once in a CUDA
 //! graph and replayed; the first replays are checked against the eager step ([`crate::replay_check`]).
 //! Elsewhere, or where capture or the check fails, the same step runs eagerly (with a message).
 
+use crate::methods::{domain_labels, BuildContext, Capture, EpochStart, Lambda, Method, MethodName, StepInputs, Terms};
 use crate::metrics::DeviceMetrics;
 use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
-use crate::strategy::{dann_terms, domain_labels, label_only_terms, load_model_state, model_state, need_target};
-use crate::{evaluate, FlatSgd, GroupSpec, IndexedBatch, Method, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::state::{load_model_state, model_state};
+use crate::strategy::backbone_groups;
+use crate::{evaluate, FlatSgd, GroupSpec, IndexedBatch, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::{CudaGraph, SideStream};
@@ -39,46 +41,68 @@ impl std::str::FromStr for StepKind {
 }
 
 impl StepKind {
-    /// A strategy for `method` on `net` with this step and momentum SGD over the usual groups
-    /// ([`Adapt::groups_for`](crate::Adapt::groups_for), features at 1x). Also returns, for the caller to print,
-    /// why a fast step runs eagerly where it does.
+    /// A strategy for the method `name` on `net` with this step and momentum SGD over the backbone's usual
+    /// groups ([`backbone_groups`], features at 1x). Also returns, for the caller to print, why a fast step
+    /// runs eagerly where it does.
     pub fn build<N: AdaptNet + 'static>(
         self,
         net: N,
-        method: Method,
+        name: MethodName,
         momentum: f64,
         weight_decay: f64,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
-        let groups = crate::Adapt::<N>::groups_for(method, 1.0);
-        self.build_with(net, method, groups, momentum, weight_decay)
+        self.build_with(net, name, &backbone_groups(1.0), momentum, weight_decay)
     }
 
-    /// The same over given optimiser groups: (the main optimiser's, the discriminator's for `dann-alt`).
-    /// Freezing what they leave out is the caller's business ([`freeze_outside`](crate::freeze_outside)).
+    /// The same over the backbone's groups `base` (the method adds its own networks' groups). Freezing what
+    /// they leave out is the caller's business ([`freeze_outside`](crate::freeze_outside)).
     pub fn build_with<N: AdaptNet + 'static>(
         self,
         net: N,
-        method: Method,
-        (main, disc): (Vec<GroupSpec>, Option<Vec<GroupSpec>>),
+        name: MethodName,
+        base: &[GroupSpec],
         momentum: f64,
         weight_decay: f64,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
+        let method = name.build(&BuildContext { net: &net });
         Ok(match self {
-            Self::Eager => {
-                let main = crate::Sgd::new(net.var_store(), &main, momentum, weight_decay)?;
-                let disc = disc
-                    .map(|g| crate::Sgd::new(net.var_store(), &g, momentum, weight_decay))
-                    .transpose()?;
-                (Box::new(crate::Adapt::new(net, method, main, disc)), None)
-            }
+            Self::Eager => (
+                Box::new(crate::Adapt::new(net, method, base, momentum, weight_decay)?),
+                None,
+            ),
             Self::Fast => {
-                let opt = FlatSgd::new(net.var_store(), &main, momentum, weight_decay)?;
-                let mut fast = FastAdapt::new(net, method, opt)?;
+                let mut fast = FastAdapt::new(net, method, base, momentum, weight_decay)?;
                 let note = fast.take_note();
                 (Box::new(fast), note)
             }
         })
     }
+}
+
+/// Refuses, before anything runs, a method the fast step cannot capture: the same check as [`FastAdapt::new`],
+/// made on a method built on a throw-away CPU digit net (the capture and optimiser layout do not depend on it).
+pub fn check_capturable(name: MethodName) -> Result<(), StrategyError> {
+    let net = shift_models::digit::DigitNet::new(Device::Cpu);
+    let method = name.build(&BuildContext { net: &net });
+    capture_refusal(method.as_ref(), &backbone_groups(1.0)).map_or(Ok(()), Err)
+}
+
+/// Why the fast step cannot capture `method` over `base`, if it cannot.
+fn capture_refusal(method: &dyn Method, base: &[GroupSpec]) -> Option<StrategyError> {
+    let why = match method.capture() {
+        Capture::No(why) => why.to_string(),
+        Capture::Joint => match method.optimisers(base).len() {
+            1 => return None,
+            n => format!("it has {n} optimisers"),
+        },
+    };
+    Some(StrategyError::Invalid {
+        field: "step".into(),
+        msg: format!(
+            "the fast step captures one joint loss; {} cannot be captured: {why}",
+            method.name()
+        ),
+    })
 }
 
 /// Eager steps before capture (cuDNN/cuBLAS choose their kernels and workspaces outside the graph).
@@ -202,7 +226,7 @@ impl Inputs {
 #[derive(Debug)]
 pub struct FastAdapt<N: AdaptNet> {
     pub net: N,
-    method: Method,
+    method: Box<dyn Method>,
     opt: FlatSgd,
     lr: Tensor,
     lambda: Tensor,
@@ -216,15 +240,21 @@ pub struct FastAdapt<N: AdaptNet> {
 }
 
 impl<N: AdaptNet> FastAdapt<N> {
-    /// `opt` must cover what the method trains (see [`Adapt::groups_for`](crate::Adapt::groups_for)).
-    /// DANN with alternating updates has two optimisers and two backward passes; it has no fast path.
-    pub fn new(net: N, method: Method, opt: FlatSgd) -> Result<Self, StrategyError> {
-        if method == Method::DannAlt {
-            return Err(StrategyError::Invalid {
-                field: "step".into(),
-                msg: "the fast step covers source-only, target-only and dann, not dann-alt".into(),
-            });
+    /// A built `method` on `net`, with one flat optimiser over the method's groups of the backbone's `base`.
+    /// A method whose step is not one joint loss over one optimiser is refused, naming it and why: the fast
+    /// step never trains a method as another.
+    pub fn new(
+        net: N,
+        method: Box<dyn Method>,
+        base: &[GroupSpec],
+        momentum: f64,
+        weight_decay: f64,
+    ) -> Result<Self, StrategyError> {
+        if let Some(refusal) = capture_refusal(method.as_ref(), base) {
+            return Err(refusal);
         }
+        let groups = method.optimisers(base).remove(0).groups;
+        let opt = FlatSgd::new(net.var_store(), &groups, momentum, weight_decay)?;
         let device = net.var_store().device();
         let scalar = || Tensor::zeros([], (Kind::Float, device));
         let (mode, note) = match device {
@@ -286,9 +316,12 @@ impl<N: AdaptNet> FastAdapt<N> {
     /// Copies the batch into the fixed-address inputs (reallocated when shapes change).
     fn load(&mut self, batch: &StepBatch) -> Result<(), StrategyError> {
         let (xs, ys) = batch.labelled;
-        let adversarial = self.method.is_adversarial();
-        if adversarial {
-            need_target(batch.unlabelled)?;
+        let adversarial = self.method.data().unlabelled_target;
+        if adversarial && batch.unlabelled.is_none() {
+            return Err(StrategyError::Other(format!(
+                "{} needs a target batch",
+                self.method.name()
+            )));
         }
         if !self.inputs.as_ref().is_some_and(|i| i.fits(batch, adversarial)) {
             let xt = batch.unlabelled.filter(|_| adversarial).map(Tensor::copy);
@@ -319,9 +352,12 @@ impl<N: AdaptNet> FastAdapt<N> {
     /// Points the inputs at the indexed batch: new buffers when the data or shapes change, the epoch's order and
     /// draws copied in when the epoch changes, and the step number written.
     fn load_indexed(&mut self, b: &IndexedBatch) -> Result<(), StrategyError> {
-        let adversarial = self.method.is_adversarial();
-        if adversarial {
-            need_target(b.unlabelled)?;
+        let adversarial = self.method.data().unlabelled_target;
+        if adversarial && b.unlabelled.is_none() {
+            return Err(StrategyError::Other(format!(
+                "{} needs a target batch",
+                self.method.name()
+            )));
         }
         let device = b.labelled.x.device();
         if !self.inputs.as_ref().is_some_and(|i| i.fits_indexed(b, adversarial)) {
@@ -418,38 +454,42 @@ impl<N: AdaptNet> FastAdapt<N> {
         let inputs = self.inputs.as_ref().expect("inputs are loaded before the step");
         let (xs, ys, xt, domain) = inputs.batch();
         self.opt.zero_grad();
-        let (loss, values) = match (&xt, &domain) {
-            (Some(xt), Some(labels)) => {
-                let lambda = &self.lambda;
-                let reverse = |f: &Tensor| shift_grl::GradientReversal.apply_scaled(f, lambda);
-                dann_terms(&self.net, (&xs, &ys, xt), labels, reverse)?
-            }
-            _ => label_only_terms(&self.net, &xs, &ys),
+        let inputs = StepInputs {
+            labelled: (&xs, &ys),
+            target: xt.as_ref(),
+            domain: domain.as_ref(),
         };
+        let Terms { loss, metrics } = self.method.loss(&self.net, &inputs, Lambda::Device(&self.lambda))?;
         loss.backward();
         self.opt.step_on_device(&self.lr);
-        self.metrics.add(&values);
+        self.metrics.add(&metrics);
         Ok(())
     }
 }
 
 impl<N: AdaptNet> Strategy for FastAdapt<N> {
-    fn method(&self) -> Method {
-        self.method
+    fn method(&self) -> &dyn Method {
+        self.method.as_ref()
     }
 
     fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
         self.load(batch)?;
-        self.run(lr, lambda)
+        self.run(lr, lambda)?;
+        self.method.after_step(&self.net)
     }
 
     /// Gathers the batch inside the step (and so inside the graph): the host writes only step, lr and lambda.
     fn train_step_indexed(&mut self, batch: &IndexedBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
         self.load_indexed(batch)?;
-        self.run(lr, lambda)
+        self.run(lr, lambda)?;
+        self.method.after_step(&self.net)
     }
 
-    fn take_metrics(&mut self) -> StepMetrics {
+    fn on_epoch_start(&mut self, at: &EpochStart) -> Result<(), StrategyError> {
+        self.method.on_epoch_start(&self.net, at)
+    }
+
+    fn take_metrics(&mut self) -> Result<StepMetrics, StrategyError> {
         self.metrics.take()
     }
 
@@ -480,9 +520,8 @@ pub fn capture_self_test(device: Device) -> Result<String, String> {
     let fail = |e: StrategyError| e.to_string();
     shift_tensor::seed_everything(0);
     let net = shift_models::digit::DigitNet::new(device);
-    let (groups, _) = crate::Adapt::<shift_models::digit::DigitNet>::groups_for(Method::Dann, 1.0);
-    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0).map_err(fail)?;
-    let mut fast = FastAdapt::new(net, Method::Dann, opt).map_err(fail)?;
+    let dann = MethodName::DANN.build(&BuildContext { net: &net });
+    let mut fast = FastAdapt::new(net, dann, &backbone_groups(1.0), 0.9, 0.0).map_err(fail)?;
     if let Some(note) = fast.take_note() {
         return Err(note);
     }
@@ -494,7 +533,7 @@ pub fn capture_self_test(device: Device) -> Result<String, String> {
         fast.train_step_indexed(&batch, 0.01 / (1.0 + 10.0 * p).powf(0.75), 0.5 * p)
             .map_err(fail)?;
     }
-    let loss = fast.take_metrics().class_loss;
+    let loss = fast.take_metrics().map_err(fail)?.class_loss;
     let worst = fast.replay_checks().iter().map(|c| c.difference).fold(0.0, f64::max);
     match (fast.is_captured(), fast.replay_checks().len()) {
         (true, checked) if checked == CHECKED_REPLAYS && loss.is_finite() => Ok(format!(

@@ -4,7 +4,7 @@
 //! are bit-identical. The learning rate can come from a device tensor, for CUDA-graph replay.
 
 use crate::sgd::{select, validate};
-use crate::strategy::get_shaped;
+use crate::state::get_shaped;
 use crate::{GroupSpec, StrategyError};
 use shift_tensor::tch::{nn::VarStore, Kind, Tensor};
 

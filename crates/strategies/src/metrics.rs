@@ -1,5 +1,6 @@
 //! Train metrics accumulated on the device (losses, correct counts, batch sizes) and read once per epoch, so
-//! that a step never waits for the device.
+//! that a step never waits for the device. The transfer term's slots hold a method's discriminator loss and
+//! accuracy (`domain_loss`, `domain_acc`), zero for methods without one.
 
 use crate::StrategyError;
 use shift_tensor::tch::{Device, Kind, Tensor};
@@ -46,20 +47,28 @@ impl DeviceMetrics {
         self.steps += 1;
     }
 
-    /// Reads and resets the accumulators (one device sync): means per step and accuracies.
-    pub fn take(&mut self) -> StepMetrics {
-        let v = Vec::<f64>::try_from(&self.acc).unwrap_or_else(|_| vec![f64::NAN; LEN as usize]);
+    /// Reads and resets the accumulators (one device sync): means per step and accuracies. A failed read is an
+    /// error (never a NaN that would look like divergence).
+    pub fn take(&mut self) -> Result<StepMetrics, StrategyError> {
+        let v = Vec::<f64>::try_from(&self.acc)
+            .map_err(|e| StrategyError::Other(format!("cannot read the train metrics from the device: {e}")))?;
+        if v.len() != LEN as usize {
+            return Err(StrategyError::Other(format!(
+                "the train metrics hold {} values, expected {LEN}",
+                v.len()
+            )));
+        }
         let _ = self.acc.zero_();
         let steps = std::mem::take(&mut self.steps);
         let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
-        StepMetrics {
+        Ok(StepMetrics {
             steps,
             class_loss: per_step(v[0]),
             label_acc: ratio(v[1], v[2]),
             domain_loss: per_step(v[3]),
             domain_acc: ratio(v[4], v[5]),
-        }
+        })
     }
 
     /// `metrics.acc` and `metrics.steps` for a checkpoint (copies).
@@ -72,9 +81,9 @@ impl DeviceMetrics {
 
     /// Restores what [`state`](Self::state) saved.
     pub fn load(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
-        let acc = crate::strategy::get(named, "metrics.acc")?;
+        let acc = crate::state::get(named, "metrics.acc")?;
         shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
-        self.steps = crate::strategy::get(named, "metrics.steps")?.int64_value(&[]) as usize;
+        self.steps = crate::state::get(named, "metrics.steps")?.int64_value(&[]) as usize;
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! The epoch loop for digit tasks: seeded per epoch (so a run resumed at any step replays exactly), the
 //! paper's schedules fed per step, metrics read once per epoch, target test accuracy after every epoch.
 
+use crate::methods::EpochStart;
 use crate::{IndexedBatch, LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError};
 use serde::{Deserialize, Serialize};
 use shift_data::DigitBatcher;
@@ -142,7 +143,7 @@ pub fn end_epoch(
     end: EpochEnd,
     target_acc: &dyn Fn(&dyn Strategy) -> Result<f64, StrategyError>,
 ) -> Result<EpochRecord, StrategyError> {
-    let train = strategy.take_metrics();
+    let train = strategy.take_metrics()?;
     for (what, value) in [("class loss", train.class_loss), ("domain loss", train.domain_loss)] {
         if !value.is_finite() {
             return Err(StrategyError::NonFinite {
@@ -229,11 +230,11 @@ pub fn fit(
     }
     // An epoch is one pass unless `steps_per_epoch` says otherwise (longer epochs draw further passes).
     let steps = cfg.steps_per_epoch.unwrap_or(full);
-    let needs_target = strategy.method().is_adversarial();
+    let needs_target = strategy.method().data().unlabelled_target;
     if needs_target && task.unlabelled.is_none() {
         return Err(StrategyError::Other(format!(
             "{} needs unlabelled target data",
-            strategy.method()
+            strategy.method().name()
         )));
     }
     let mut records = Vec::new();
@@ -247,6 +248,10 @@ pub fn fit(
             _ => None,
         };
         let first = if epoch == start.epoch { start.step } else { 0 };
+        strategy.on_epoch_start(&EpochStart {
+            epoch,
+            target: task.unlabelled.as_ref().map(|t| &t.x),
+        })?;
         let (mut lr, mut lambda) = (0.0, 0.0);
         for step in first..steps {
             let batch = IndexedBatch {

@@ -2,7 +2,7 @@
 //! parameter groups with learning-rate multipliers. The optimiser keeps state only for what its groups select;
 //! [`freeze_outside`] stops gradients for the rest.
 
-use crate::strategy::get_shaped;
+use crate::state::get_shaped;
 use crate::StrategyError;
 use shift_models::Part;
 use shift_tensor::tch::{nn::VarStore, Tensor};

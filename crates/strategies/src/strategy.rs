@@ -1,16 +1,16 @@
-//! The `Strategy` trait (a train step, evaluation, checkpoint state) and `Adapt`, which implements
-//! source-only, target-only and both DANN variants on any [`AdaptNet`].
+//! The `Strategy` trait (a train step, evaluation, checkpoint state) and `Adapt`, the eager step: any
+//! [`Method`] on any [`AdaptNet`], with per-tensor momentum SGD for each of the method's optimisers.
 
+use crate::methods::{domain_labels, BuildContext, EpochStart, Method, MethodName, StepInputs};
 use crate::metrics::DeviceMetrics;
-use crate::{evaluate, Method, Sgd, StepMetrics, StrategyError};
+use crate::state::{load_model_state, model_state};
+use crate::{evaluate, GroupSpec, Sgd, StepMetrics, StrategyError};
 use shift_data::DigitBatcher;
-use shift_grl::GradientReversal;
-use shift_models::pretrained::{copy_named, CopyError};
-use shift_models::{AdaptNet, Part};
-use shift_tensor::tch::{Kind, Reduction, Tensor};
+use shift_models::AdaptNet;
+use shift_tensor::tch::Tensor;
 
 /// One step's data. `labelled` is what the label predictor learns from (source, or target for target-only);
-/// `unlabelled` is the target batch the discriminator sees (DANN only).
+/// `unlabelled` is the target batch of methods that adapt.
 #[derive(Debug)]
 pub struct StepBatch<'a> {
     pub labelled: (&'a Tensor, &'a Tensor),
@@ -40,7 +40,8 @@ impl IndexedBatch<'_> {
 }
 
 pub trait Strategy {
-    fn method(&self) -> Method;
+    /// The method this strategy trains.
+    fn method(&self) -> &dyn Method;
     /// One optimisation step at learning rate `lr` and reversal weight `lambda`. Metrics accumulate on the
     /// device; nothing here waits for the device.
     fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError>;
@@ -54,8 +55,10 @@ pub trait Strategy {
         };
         self.train_step(&b, lr, lambda)
     }
+    /// The method's hook before an epoch's first step.
+    fn on_epoch_start(&mut self, at: &EpochStart) -> Result<(), StrategyError>;
     /// Reads and resets the accumulated metrics (one device sync).
-    fn take_metrics(&mut self) -> StepMetrics;
+    fn take_metrics(&mut self) -> Result<StepMetrics, StrategyError>;
     /// Accuracy of the label predictor on (x, y), in evaluation mode.
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64;
     /// Everything a checkpoint needs: variables, optimiser buffers, metric accumulators.
@@ -63,226 +66,101 @@ pub trait Strategy {
     fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError>;
 }
 
+/// The backbone's usual groups: the feature extractor at `features_lr_mult`, the classifier at 1x.
+pub fn backbone_groups(features_lr_mult: f64) -> Vec<GroupSpec> {
+    vec![
+        GroupSpec {
+            part: shift_models::Part::Features,
+            prefix: None,
+            lr_mult: features_lr_mult,
+        },
+        GroupSpec::part(shift_models::Part::Classifier),
+    ]
+}
+
 #[derive(Debug)]
 pub struct Adapt<N: AdaptNet> {
     pub net: N,
-    method: Method,
-    /// Features + classifier (+ discriminator for `Dann`).
-    main: Sgd,
-    /// The discriminator's own optimiser (`DannAlt` only).
-    disc: Option<Sgd>,
+    method: Box<dyn Method>,
+    /// The method's optimisers, in its order, and their checkpoint names.
+    opts: Vec<Sgd>,
+    opt_names: Vec<&'static str>,
     metrics: DeviceMetrics,
-    grl: GradientReversal,
 }
 
 impl<N: AdaptNet> Adapt<N> {
-    /// `main` must cover what the method trains; for `DannAlt`, `disc` covers the discriminator.
-    pub fn new(net: N, method: Method, main: Sgd, disc: Option<Sgd>) -> Self {
+    /// `name` built on `net` (its networks join the net's variables), with momentum SGD over the optimisers the
+    /// method makes of the backbone's groups `base`.
+    pub fn build(
+        net: N,
+        name: MethodName,
+        base: &[GroupSpec],
+        momentum: f64,
+        weight_decay: f64,
+    ) -> Result<Self, StrategyError> {
+        let method = name.build(&BuildContext { net: &net });
+        Self::new(net, method, base, momentum, weight_decay)
+    }
+
+    /// A built `method` on `net` (whose variables hold the method's networks).
+    pub fn new(
+        net: N,
+        method: Box<dyn Method>,
+        base: &[GroupSpec],
+        momentum: f64,
+        weight_decay: f64,
+    ) -> Result<Self, StrategyError> {
+        let specs = method.optimisers(base);
+        let opts = specs
+            .iter()
+            .map(|spec| Sgd::new(net.var_store(), &spec.groups, momentum, weight_decay))
+            .collect::<Result<_, StrategyError>>()?;
         let metrics = DeviceMetrics::new(net.var_store().device());
-        Self {
+        Ok(Self {
             net,
             method,
-            main,
-            disc,
+            opts,
+            opt_names: specs.iter().map(|s| s.name).collect(),
             metrics,
-            grl: GradientReversal,
-        }
-    }
-
-    /// The usual groups: everything for `Dann`; features + classifier otherwise (and the discriminator apart).
-    pub fn groups_for(method: Method, features_lr_mult: f64) -> (Vec<crate::GroupSpec>, Option<Vec<crate::GroupSpec>>) {
-        use crate::GroupSpec;
-        let base = vec![
-            GroupSpec {
-                part: Part::Features,
-                prefix: None,
-                lr_mult: features_lr_mult,
-            },
-            GroupSpec::part(Part::Classifier),
-        ];
-        Self::groups_with(method, base)
-    }
-
-    /// The groups of `method` over `base` (the feature extractor's and the classifier's groups): the
-    /// discriminator joins them for `Dann`, has its own optimiser for `DannAlt`, and is left out otherwise.
-    pub fn groups_with(
-        method: Method,
-        base: Vec<crate::GroupSpec>,
-    ) -> (Vec<crate::GroupSpec>, Option<Vec<crate::GroupSpec>>) {
-        let disc = crate::GroupSpec::part(Part::Discriminator);
-        match method {
-            Method::Dann => (base.into_iter().chain([disc]).collect(), None),
-            Method::DannAlt => (base, Some(vec![disc])),
-            Method::SourceOnly | Method::TargetOnly => (base, None),
-        }
-    }
-}
-
-/// Cross-entropy of the label predictor, its correct count and the batch size (all 0-dim, on the device).
-pub(crate) fn label_terms(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
-    let loss = logits.cross_entropy_for_logits(y);
-    let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
-    let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
-    (loss, correct, count)
-}
-
-/// Domain labels: 0 for the `ns` source rows, 1 for the `nt` target rows.
-pub(crate) fn domain_labels(ns: i64, nt: i64, device: shift_tensor::tch::Device) -> Tensor {
-    Tensor::cat(
-        &[
-            Tensor::zeros([ns], (Kind::Float, device)),
-            Tensor::ones([nt], (Kind::Float, device)),
-        ],
-        0,
-    )
-}
-
-/// Logistic loss of the domain classifier, its correct count and the batch size.
-pub(crate) fn domain_terms(logits: &Tensor, labels: &Tensor) -> (Tensor, Tensor, Tensor) {
-    let loss = logits.binary_cross_entropy_with_logits::<Tensor>(labels, None, None, Reduction::Mean);
-    let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
-    let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
-    (loss, correct, count)
-}
-
-/// The target batch an adversarial step needs, or the error saying so.
-pub(crate) fn need_target<T>(target: Option<T>) -> Result<T, StrategyError> {
-    target.ok_or_else(|| StrategyError::Other("DANN needs a target batch".into()))
-}
-
-/// Source-only (or target-only) terms for one batch: the label loss to back-propagate and the six metric values
-/// (no domain terms).
-pub(crate) fn label_only_terms(net: &dyn AdaptNet, xs: &Tensor, ys: &Tensor) -> (Tensor, [Tensor; 6]) {
-    let (lc, correct, count) = label_terms(&net.classify(&net.features(xs, true), true), ys);
-    let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
-    let values = [lc.detach(), correct, count, zero(), zero(), zero()];
-    (lc, values)
-}
-
-/// DANN terms for one batch (Ganin & Lempitsky 2015): features of source and target rows, the label loss on the
-/// source rows, the domain loss on all rows behind `reverse` (the gradient reversal layer). Returns the summed
-/// loss to back-propagate and the six metric values. Shared by the eager and the fast step, so both compute
-/// the same function.
-pub(crate) fn dann_terms(
-    net: &dyn AdaptNet,
-    (xs, ys, xt): (&Tensor, &Tensor, &Tensor),
-    labels: &Tensor,
-    reverse: impl FnOnce(&Tensor) -> Result<Tensor, shift_tensor::TensorError>,
-) -> Result<(Tensor, [Tensor; 6]), StrategyError> {
-    let ns = xs.size()[0];
-    let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
-    let (lc, correct, count) = label_terms(&net.classify(&f.narrow(0, 0, ns), true), ys);
-    let (ld, dcorrect, dcount) = domain_terms(&net.discriminate(&reverse(&f)?, true), labels);
-    let values = [lc.detach(), correct, count, ld.detach(), dcorrect, dcount];
-    Ok((lc + ld, values))
-}
-
-/// The network's variables under `model.`.
-pub(crate) fn model_state(net: &dyn AdaptNet) -> Vec<(String, Tensor)> {
-    net.var_store()
-        .variables()
-        .into_iter()
-        .map(|(n, t)| (format!("model.{n}"), t))
-        .collect()
-}
-
-/// Copies `model.*` tensors (a checkpoint's network) into the network's variables, checking names and shapes.
-pub fn load_model_state(net: &dyn AdaptNet, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
-    copy_named(net.var_store(), named, "", |n| format!("model.{n}")).map_err(|e| {
-        StrategyError::Checkpoint(match e {
-            CopyError::Missing(key) => format!("`{key}` is missing"),
-            CopyError::Shape { key, found, expected } => {
-                format!("`{key}` has shape {found:?}, expected {expected:?}")
-            }
         })
-    })?;
-    Ok(())
-}
-
-/// A named tensor of a checkpoint, or an error naming it.
-pub(crate) fn get<'a>(named: &'a [(String, Tensor)], key: &str) -> Result<&'a Tensor, StrategyError> {
-    named
-        .iter()
-        .find(|(n, _)| n == key)
-        .map(|(_, t)| t)
-        .ok_or_else(|| StrategyError::Checkpoint(format!("`{key}` is missing")))
-}
-
-/// A named tensor of a checkpoint that must have `shape`, or an error naming it.
-pub(crate) fn get_shaped<'a>(
-    named: &'a [(String, Tensor)],
-    key: &str,
-    shape: &[i64],
-) -> Result<&'a Tensor, StrategyError> {
-    let t = get(named, key)?;
-    if t.size() != shape {
-        return Err(StrategyError::Checkpoint(format!(
-            "`{key}` has shape {:?}, expected {shape:?}",
-            t.size()
-        )));
     }
-    Ok(t)
+
+    /// The optimisers' names and the parameters each updates.
+    pub fn optimiser_names(&self) -> Vec<(&'static str, Vec<&str>)> {
+        self.opt_names
+            .iter()
+            .copied()
+            .zip(self.opts.iter().map(Sgd::names))
+            .collect()
+    }
 }
 
 impl<N: AdaptNet> Strategy for Adapt<N> {
-    fn method(&self) -> Method {
-        self.method
+    fn method(&self) -> &dyn Method {
+        self.method.as_ref()
     }
 
     fn train_step(&mut self, batch: &StepBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
         let (xs, ys) = batch.labelled;
-        let ns = xs.size()[0];
-        match self.method {
-            Method::SourceOnly | Method::TargetOnly => {
-                self.main.zero_grad();
-                let (loss, values) = label_only_terms(&self.net, xs, ys);
-                loss.backward();
-                self.main.step(lr);
-                self.metrics.add(&values);
-            }
-            Method::Dann => {
-                let xt = need_target(batch.unlabelled)?;
-                self.main.zero_grad();
-                let labels = domain_labels(ns, xt.size()[0], xs.device());
-                let grl = self.grl;
-                let (loss, values) = dann_terms(&self.net, (xs, ys, xt), &labels, |f| grl.apply(f, lambda))?;
-                loss.backward();
-                self.main.step(lr);
-                self.metrics.add(&values);
-            }
-            Method::DannAlt => {
-                let xt = need_target(batch.unlabelled)?;
-                let nt = xt.size()[0];
-                let disc = self
-                    .disc
-                    .as_mut()
-                    .ok_or_else(|| StrategyError::Other("dann-alt needs a discriminator optimiser".into()))?;
-                let labels = domain_labels(ns, nt, xs.device());
-                // 1. Discriminator step on detached features, true domain labels.
-                disc.zero_grad();
-                let f = self.net.features(&Tensor::cat(&[xs, xt], 0), true);
-                let (ld, dcorrect, dcount) = domain_terms(&self.net.discriminate(&f.detach(), true), &labels);
-                ld.backward();
-                disc.step(lr);
-                // 2. Feature and label step against flipped domain labels, weighted by lambda.
-                self.main.zero_grad();
-                let (lc, correct, count) = label_terms(&self.net.classify(&f.narrow(0, 0, ns), true), ys);
-                let flipped = domain_labels(ns, nt, xs.device()).g_mul_scalar(-1.0).g_add_scalar(1.0);
-                let fool = self
-                    .net
-                    .discriminate(&f, true)
-                    .binary_cross_entropy_with_logits::<Tensor>(&flipped, None, None, Reduction::Mean);
-                (&lc + fool * lambda).backward();
-                self.main.step(lr);
-                self.metrics
-                    .add(&[lc.detach(), correct, count, ld.detach(), dcorrect, dcount]);
-            }
-        }
+        let target = batch.unlabelled.filter(|_| self.method.data().unlabelled_target);
+        let domain = target.map(|t| domain_labels(xs.size()[0], t.size()[0], xs.device()));
+        let inputs = StepInputs {
+            labelled: (xs, ys),
+            target,
+            domain: domain.as_ref(),
+        };
+        let values = self.method.step(&self.net, &inputs, &mut self.opts, lr, lambda)?;
+        self.metrics.add(&values);
+        self.method.after_step(&self.net)?;
         self.metrics.step_done();
         Ok(())
     }
 
-    fn take_metrics(&mut self) -> StepMetrics {
+    fn on_epoch_start(&mut self, at: &EpochStart) -> Result<(), StrategyError> {
+        self.method.on_epoch_start(&self.net, at)
+    }
+
+    fn take_metrics(&mut self) -> Result<StepMetrics, StrategyError> {
         self.metrics.take()
     }
 
@@ -292,9 +170,8 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
 
     fn state(&self) -> Vec<(String, Tensor)> {
         let mut named = model_state(&self.net);
-        named.extend(self.main.state("opt.main."));
-        if let Some(d) = &self.disc {
-            named.extend(d.state("opt.disc."));
+        for (name, opt) in self.opt_names.iter().zip(&self.opts) {
+            named.extend(opt.state(&format!("opt.{name}.")));
         }
         named.extend(self.metrics.state());
         named.sort_by(|a, b| a.0.cmp(&b.0));
@@ -303,9 +180,8 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
 
     fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
         load_model_state(&self.net, named)?;
-        self.main.load_state("opt.main.", named)?;
-        if let Some(d) = &mut self.disc {
-            d.load_state("opt.disc.", named)?;
+        for (name, opt) in self.opt_names.iter().zip(&mut self.opts) {
+            opt.load_state(&format!("opt.{name}."), named)?;
         }
         self.metrics.load(named)
     }

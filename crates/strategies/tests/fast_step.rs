@@ -5,7 +5,8 @@
 use shift_data::DigitBatcher;
 use shift_grl::LambdaSchedule;
 use shift_models::{digit::DigitNet, AdaptNet};
-use shift_strategies::{Adapt, FastAdapt, FlatSgd, LrSchedule, Method, Sgd, StepBatch, Strategy};
+use shift_strategies::methods::BuildContext;
+use shift_strategies::{backbone_groups, Adapt, FastAdapt, LrSchedule, MethodName, StepBatch, Strategy};
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -16,20 +17,20 @@ fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn eager(method: Method, seed: u64) -> Adapt<DigitNet> {
+fn eager(method: MethodName, seed: u64) -> Adapt<DigitNet> {
     shift_tensor::seed_everything(seed);
-    let net = DigitNet::new(CPU);
-    let (groups, _) = Adapt::<DigitNet>::groups_for(method, 1.0);
-    let sgd = Sgd::new(net.var_store(), &groups, 0.9, 0.0).unwrap();
-    Adapt::new(net, method, sgd, None)
+    Adapt::build(DigitNet::new(CPU), method, &backbone_groups(1.0), 0.9, 0.0).unwrap()
 }
 
-fn fast(method: Method, seed: u64) -> FastAdapt<DigitNet> {
+fn fast_or_refusal(method: MethodName, seed: u64) -> Result<FastAdapt<DigitNet>, String> {
     shift_tensor::seed_everything(seed);
     let net = DigitNet::new(CPU);
-    let (groups, _) = Adapt::<DigitNet>::groups_for(method, 1.0);
-    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0).unwrap();
-    FastAdapt::new(net, method, opt).unwrap()
+    let m = method.build(&BuildContext { net: &net });
+    FastAdapt::new(net, m, &backbone_groups(1.0), 0.9, 0.0).map_err(|e| e.to_string())
+}
+
+fn fast(method: MethodName, seed: u64) -> FastAdapt<DigitNet> {
+    fast_or_refusal(method, seed).unwrap()
 }
 
 struct Data {
@@ -63,7 +64,7 @@ fn steps(s: &mut dyn Strategy, d: &Data, from: i64, steps: i64) -> Vec<(f64, f64
                 unlabelled: Some(&t),
             };
             s.train_step(&batch, lr.at(p), lambda.value(p)).unwrap();
-            let m = s.take_metrics();
+            let m = s.take_metrics().unwrap();
             (m.class_loss, m.domain_loss)
         })
         .collect()
@@ -82,13 +83,14 @@ fn assert_close(a: &[(f64, f64)], b: &[(f64, f64)]) {
 fn fast_and_eager_steps_agree_step_for_step() {
     let _rng = rng_lock();
     let d = data();
-    for method in [Method::Dann, Method::SourceOnly] {
+    let cdan_e: MethodName = "cdan-e".parse().unwrap();
+    for method in [MethodName::DANN, MethodName::SOURCE_ONLY, cdan_e] {
         let (mut a, mut b) = (eager(method, 5), fast(method, 5));
         assert!(b.take_note().unwrap().contains("runs eagerly on Cpu"));
         assert!(!b.is_captured());
         let (la, lb) = (steps(&mut a, &d, 0, 25), steps(&mut b, &d, 0, 25));
         assert_close(&la, &lb);
-        if method == Method::Dann {
+        if method != MethodName::SOURCE_ONLY {
             assert!(la.iter().all(|l| l.1 > 0.0), "the domain loss is measured");
         }
         // And the weights end the same.
@@ -104,16 +106,16 @@ fn fast_and_eager_steps_agree_step_for_step() {
 fn checkpoints_move_between_the_eager_and_the_fast_step() {
     let _rng = rng_lock();
     let d = data();
-    let mut a = eager(Method::Dann, 9);
+    let mut a = eager(MethodName::DANN, 9);
     let _ = steps(&mut a, &d, 0, 10);
     let saved: Vec<(String, Tensor)> = a.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
     let rest_eager = steps(&mut a, &d, 10, 10);
-    let mut b = fast(Method::Dann, 1234);
+    let mut b = fast(MethodName::DANN, 1234);
     b.load_state(&saved).unwrap();
     let rest_fast = steps(&mut b, &d, 10, 10);
     assert_close(&rest_eager, &rest_fast);
     // The fast step's state loads back into the eager one.
-    let mut c = eager(Method::Dann, 77);
+    let mut c = eager(MethodName::DANN, 77);
     c.load_state(&b.state()).unwrap();
     for (name, t) in b.net.var_store().variables() {
         assert!(
@@ -126,12 +128,12 @@ fn checkpoints_move_between_the_eager_and_the_fast_step() {
 #[test]
 fn dann_alt_and_a_missing_target_batch_are_refused() {
     let _rng = rng_lock();
-    let net = DigitNet::new(CPU);
-    let (groups, _) = Adapt::<DigitNet>::groups_for(Method::DannAlt, 1.0);
-    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 0.0).unwrap();
-    let e = FastAdapt::new(net, Method::DannAlt, opt).unwrap_err().to_string();
-    assert!(e.contains("`step`") && e.contains("not dann-alt"), "{e}");
-    let mut s = fast(Method::Dann, 0);
+    let e = fast_or_refusal("dann-alt".parse().unwrap(), 0).unwrap_err();
+    assert!(
+        e.contains("`step`") && e.contains("dann-alt cannot be captured") && e.contains("two optimisers"),
+        "{e}"
+    );
+    let mut s = fast(MethodName::DANN, 0);
     let (x, y) = (
         Tensor::zeros([4, 3, 32, 32], (Kind::Float, CPU)),
         Tensor::zeros([4], (Kind::Int64, CPU)),
@@ -147,7 +149,7 @@ fn dann_alt_and_a_missing_target_batch_are_refused() {
         )
         .unwrap_err()
         .to_string();
-    assert!(e.contains("DANN needs a target batch"), "{e}");
+    assert!(e.contains("dann needs a target batch"), "{e}");
 }
 
 /// Records epochs; may stop after a number of steps, keeping the state it was given.
@@ -219,7 +221,10 @@ fn through_the_epoch_loop_the_fast_step_gathers_its_own_batches_and_matches_eage
         shift_strategies::fit(s, &task, &config(), 4, shift_strategies::Position::default(), &mut rec).unwrap();
         rec.records
     };
-    let (a, b) = (run(&mut eager(Method::Dann, 4)), run(&mut fast(Method::Dann, 4)));
+    let (a, b) = (
+        run(&mut eager(MethodName::DANN, 4)),
+        run(&mut fast(MethodName::DANN, 4)),
+    );
     assert_eq!(a.len(), 3);
     assert_close(&losses(&a), &losses(&b));
     for (x, y) in a.iter().zip(&b) {
@@ -238,7 +243,7 @@ fn a_fast_run_stopped_mid_epoch_resumes_to_the_same_numbers() {
     let task = task();
     let mut whole = Recorder::default();
     shift_strategies::fit(
-        &mut fast(Method::Dann, 6),
+        &mut fast(MethodName::DANN, 6),
         &task,
         &config(),
         6,
@@ -251,7 +256,7 @@ fn a_fast_run_stopped_mid_epoch_resumes_to_the_same_numbers() {
         ..Default::default()
     };
     shift_strategies::fit(
-        &mut fast(Method::Dann, 6),
+        &mut fast(MethodName::DANN, 6),
         &task,
         &config(),
         6,
@@ -261,7 +266,7 @@ fn a_fast_run_stopped_mid_epoch_resumes_to_the_same_numbers() {
     .unwrap();
     let (next, state) = cut.saved.take().unwrap();
     assert_eq!((next.epoch, next.step), (1, 2));
-    let mut resumed = fast(Method::Dann, 99);
+    let mut resumed = fast(MethodName::DANN, 99);
     resumed.load_state(&state).unwrap();
     let mut rest = Recorder::default();
     shift_strategies::fit(&mut resumed, &task, &config(), 6, next, &mut rest).unwrap();

@@ -5,7 +5,7 @@
 
 use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::replay_check::{check_replay, step_difference, CEILING, FLOOR};
-use shift_strategies::{Adapt, FlatSgd, LrSchedule, Method, StrategyError};
+use shift_strategies::{backbone_groups, FlatSgd, LrSchedule, StrategyError};
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -29,8 +29,7 @@ struct Step {
 fn setup() -> Step {
     shift_tensor::seed_everything(7);
     let net = DigitNet::new(CPU);
-    let (groups, _) = Adapt::<DigitNet>::groups_for(Method::SourceOnly, 1.0);
-    let opt = FlatSgd::new(net.var_store(), &groups, 0.9, 5e-4).unwrap();
+    let opt = FlatSgd::new(net.var_store(), &backbone_groups(1.0), 0.9, 5e-4).unwrap();
     let batch = || {
         (
             Tensor::randn([16, 3, 32, 32], (Kind::Float, CPU)),

@@ -3,7 +3,7 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shift_strategies::{Method, StepKind, TrainConfig};
+use shift_strategies::{MethodName, StepKind, TrainConfig};
 use std::path::Path;
 
 /// What `shift experiment dann` runs.
@@ -12,7 +12,7 @@ use std::path::Path;
 pub struct ExperimentConfig {
     /// `mnist:mnist-m`, or `office31:A-W` (any of A, D, W).
     pub task: String,
-    pub methods: Vec<Method>,
+    pub methods: Vec<MethodName>,
     pub seeds: Vec<u64>,
     /// auto, cpu, cuda, cuda:N.
     pub device: String,
@@ -33,7 +33,7 @@ impl Default for ExperimentConfig {
     fn default() -> Self {
         Self {
             task: "mnist:mnist-m".into(),
-            methods: vec![Method::SourceOnly, Method::Dann, Method::TargetOnly],
+            methods: vec![MethodName::SOURCE_ONLY, MethodName::DANN, MethodName::TARGET_ONLY],
             seeds: vec![0, 1, 2],
             device: "auto".into(),
             deterministic: false,
@@ -158,8 +158,10 @@ impl ExperimentConfig {
             bail!("`backbone`: `{}` is not supported (resnet50)", self.backbone);
         }
         task.check_step(self.step)?;
-        if self.step == StepKind::Fast && self.methods.contains(&Method::DannAlt) {
-            bail!("`step`: the fast step covers source-only, target-only and dann, not dann-alt");
+        if self.step == StepKind::Fast {
+            for &m in &self.methods {
+                shift_strategies::fast::check_capturable(m)?;
+            }
         }
         self.train.validate()?;
         Ok(task)

@@ -13,7 +13,7 @@ use config::{ExperimentConfig, Task};
 use run_folder::{Resumed, RunFolder, RunObserver, RunResult};
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
-use shift_strategies::{fit, DigitTask, FitEnd, Method, StepKind, Strategy};
+use shift_strategies::{fit, DigitTask, FitEnd, MethodName, Strategy};
 use shift_tensor::tch::Device;
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
@@ -28,9 +28,9 @@ pub struct DannArgs {
     /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
     #[arg(long)]
     task: Option<String>,
-    /// Comma-separated: source-only, dann, dann-alt, target-only.
-    #[arg(long, value_delimiter = ',')]
-    methods: Option<Vec<Method>>,
+    /// Comma-separated methods (the registry's names).
+    #[arg(long, value_delimiter = ',', value_parser = method_parser())]
+    methods: Option<Vec<MethodName>>,
     #[arg(long)]
     epochs: Option<usize>,
     /// Examples per domain per step.
@@ -54,7 +54,14 @@ pub struct DannArgs {
     /// The train step: eager, or fast (one flat optimiser buffer, schedules on the device, the whole step
     /// replayed from a CUDA graph on CUDA).
     #[arg(long)]
-    step: Option<StepKind>,
+    step: Option<shift_strategies::StepKind>,
+}
+
+/// `--methods` values: the registry's names, each with its line of help.
+pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(MethodName::all().map(|m| PossibleValue::new(m.as_str()).help(m.info().help)))
+        .try_map(|s| s.parse::<MethodName>())
 }
 
 impl DannArgs {
@@ -154,7 +161,7 @@ pub fn run(args: DannArgs) -> Result<()> {
     };
     let config_json = serde_json::to_value(&cfg)?;
     let summaries = report::summarise(&cfg.methods, &runs, |m| anchors::anchor(task, m));
-    let table = report::table(&task.slug(), &summaries, anchors::label(task));
+    let table = report::table(&task.slug(), &summaries);
     report::write(&args.out(), &task.slug(), &config_json, &runs, &summaries, &table)?;
     println!("\n{table}");
     println!(
@@ -189,16 +196,8 @@ fn run_digits(
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {
-            let (labelled, unlabelled) = match method {
-                Method::TargetOnly => (&target, None),
-                _ => (&source, method.is_adversarial().then_some(&target)),
-            };
-            let task = DigitTask {
-                labelled: DigitBatcher::new(labelled.0.shallow_clone(), labelled.1.shallow_clone()),
-                unlabelled: unlabelled.map(|t| DigitBatcher::new(t.0.shallow_clone(), t.1.shallow_clone())),
-                test: (test.0.shallow_clone(), test.1.shallow_clone()),
-            };
-            let folder = RunFolder::new(&args.out(), "mnist-mnistm", method.name(), seed);
+            let task = digit_task(method, &source, &target, &test);
+            let folder = RunFolder::new(&args.out(), "mnist-mnistm", method.as_str(), seed);
             match run_one(&folder, cfg, method, seed, device, &task, stop, args.common.resume)? {
                 Some(r) => results.push(r),
                 None => return Ok(None),
@@ -208,7 +207,22 @@ fn run_digits(
     Ok(Some(results))
 }
 
-fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Result<Box<dyn Strategy>> {
+type Pair = (shift_tensor::tch::Tensor, shift_tensor::tch::Tensor);
+
+/// The streams `method` trains on (its registry entry's data needs): labelled source or labelled target, and the
+/// unlabelled target for methods that adapt.
+pub(crate) fn digit_task(method: MethodName, source: &Pair, target: &Pair, test: &Pair) -> DigitTask {
+    let needs = method.data();
+    let labelled = if needs.labelled_target { target } else { source };
+    let batcher = |t: &Pair| DigitBatcher::new(t.0.shallow_clone(), t.1.shallow_clone());
+    DigitTask {
+        labelled: batcher(labelled),
+        unlabelled: needs.unlabelled_target.then(|| batcher(target)),
+        test: (test.0.shallow_clone(), test.1.shallow_clone()),
+    }
+}
+
+fn build_strategy(method: MethodName, net: DigitNet, cfg: &ExperimentConfig) -> Result<Box<dyn Strategy>> {
     let (strategy, note) = cfg
         .step
         .build(net, method, cfg.train.momentum, cfg.train.weight_decay)?;
@@ -223,7 +237,7 @@ fn build_strategy(method: Method, net: DigitNet, cfg: &ExperimentConfig) -> Resu
 pub(crate) fn run_one(
     folder: &RunFolder,
     cfg: &ExperimentConfig,
-    method: Method,
+    method: MethodName,
     seed: u64,
     device: Device,
     task: &DigitTask,
@@ -260,7 +274,7 @@ pub(crate) fn run_one(
 
 pub(crate) fn finish(
     folder: &RunFolder,
-    method: Method,
+    method: MethodName,
     seed: u64,
     device: Device,
     acc: Vec<f64>,
@@ -271,7 +285,7 @@ pub(crate) fn finish(
         bail!("{}: no epoch finished", folder.dir.display())
     };
     let result = RunResult {
-        method: method.name().into(),
+        method: method.as_str().into(),
         seed,
         target_acc: last,
         oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
@@ -281,9 +295,6 @@ pub(crate) fn finish(
         accuracy_per_epoch: acc,
     };
     folder.write_result(&result)?;
-    eprintln!(
-        "shift: {} seed {seed}: target accuracy {last:.4} (last epoch), {wall_s:.1}s",
-        method.name()
-    );
+    eprintln!("shift: {method} seed {seed}: target accuracy {last:.4} (last epoch), {wall_s:.1}s");
     Ok(result)
 }

@@ -1,10 +1,12 @@
-//! The experiment's report: a table (method, mean +- std of target accuracy over seeds, the paper's number,
-//! wall time), written as results.md and results.json, and a plot of target accuracy per epoch (SVG).
+//! The experiment's report: a table (method, mean +- std of target accuracy over seeds, the published number
+//! with its source, wall time), written as results.md and results.json, and a plot of target accuracy per epoch
+//! (SVG).
 
 use super::run_folder::{write_atomic, RunResult};
 use anyhow::{Context, Result};
 use serde::Serialize;
-use shift_strategies::Method;
+use shift_strategies::methods::Published;
+use shift_strategies::MethodName;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -15,7 +17,8 @@ pub struct Summary {
     pub target_acc_mean: f64,
     pub target_acc_std: f64,
     pub oracle_best_acc_mean: f64,
-    pub paper: Option<f64>,
+    /// The published number and its source, where one exists under this protocol.
+    pub published: Option<Published>,
     pub wall_s_mean: f64,
 }
 
@@ -31,11 +34,15 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, std)
 }
 
-pub fn summarise(methods: &[Method], runs: &[RunResult], paper: impl Fn(Method) -> Option<f64>) -> Vec<Summary> {
+pub fn summarise(
+    methods: &[MethodName],
+    runs: &[RunResult],
+    published: impl Fn(MethodName) -> Option<&'static Published>,
+) -> Vec<Summary> {
     methods
         .iter()
         .filter_map(|&m| {
-            let rs: Vec<&RunResult> = runs.iter().filter(|r| r.method == m.name()).collect();
+            let rs: Vec<&RunResult> = runs.iter().filter(|r| r.method == m.as_str()).collect();
             if rs.is_empty() {
                 return None;
             }
@@ -43,28 +50,30 @@ pub fn summarise(methods: &[Method], runs: &[RunResult], paper: impl Fn(Method) 
             let (oracle, _) = mean_std(&rs.iter().map(|r| r.oracle_best_acc).collect::<Vec<_>>());
             let (wall, _) = mean_std(&rs.iter().map(|r| r.wall_s).collect::<Vec<_>>());
             Some(Summary {
-                method: m.name().into(),
+                method: m.as_str().into(),
                 runs: rs.len(),
                 target_acc_mean: mean,
                 target_acc_std: std,
                 oracle_best_acc_mean: oracle,
-                paper: paper(m),
+                published: published(m).copied(),
                 wall_s_mean: wall,
             })
         })
         .collect()
 }
 
-pub fn table(task: &str, summaries: &[Summary], paper_label: &str) -> String {
+pub fn table(task: &str, summaries: &[Summary]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Target test accuracy, {task} (last epoch; mean +- std over seeds)\n");
     let _ = writeln!(
         s,
-        "| method | target acc | {paper_label} | runs | wall time / run | oracle best epoch* |"
+        "| method | target acc | published | runs | wall time / run | oracle best epoch* |"
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for r in summaries {
-        let paper = r.paper.map_or("-".to_string(), |p| format!("{p:.4}"));
+        let paper = r.published.map_or("none published".to_string(), |p| {
+            format!("{:.4} ({})", p.accuracy, p.source)
+        });
         let _ = writeln!(
             s,
             "| {} | {:.4} +- {:.4} | {} | {} | {:.1} s | {:.4} |",

@@ -8,7 +8,7 @@ use anyhow::Result;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
 use shift_strategies::finetune::Policy;
-use shift_strategies::{fit, DigitTask, FitEnd, Method, Position};
+use shift_strategies::{fit, DigitTask, FitEnd, MethodName, Position};
 use shift_tensor::tch::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -69,7 +69,7 @@ impl Target for Digits<'_> {
         (self.mnist_m_train.labels.clone(), 10)
     }
 
-    fn pretrain(&self, method: Method, seed: u64) -> Result<Option<PathBuf>> {
+    fn pretrain(&self, method: MethodName, seed: u64) -> Result<Option<PathBuf>> {
         let exp = ExperimentConfig {
             methods: vec![method],
             seeds: vec![seed],
@@ -77,8 +77,8 @@ impl Target for Digits<'_> {
             step: self.cfg.step,
             ..Default::default()
         };
-        let folder = RunFolder::new(&self.out, "pretrain", method.name(), seed);
-        let unlabelled = method.is_adversarial().then_some(&self.target);
+        let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);
+        let unlabelled = method.data().unlabelled_target.then_some(&self.target);
         let task = self.task(&self.source, unlabelled);
         let done = crate::experiment::run_one(&folder, &exp, method, seed, self.device, &task, self.stop, self.resume)?;
         Ok(done.map(|_| folder.checkpoint()))

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use shift_models::AdaptNet;
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
 use shift_strategies::{
-    freeze_outside, load_model_state, EpochRecord, LrSchedule, Method, Observer, Position, StepKind, Strategy,
+    freeze_outside, load_model_state, EpochRecord, LrSchedule, MethodName, Observer, Position, StepKind, Strategy,
     StrategyError, TrainConfig,
 };
 use std::collections::HashMap;
@@ -245,7 +245,7 @@ trait Target {
     fn labels(&self) -> (Vec<u8>, usize);
     /// Pretrains with `method` (source-only or DANN) and returns the checkpoint; reuses a finished run with
     /// --resume.
-    fn pretrain(&self, method: Method, seed: u64) -> Result<Option<PathBuf>>;
+    fn pretrain(&self, method: MethodName, seed: u64) -> Result<Option<PathBuf>>;
     /// The labelled images and the test set for a subset of the target train images.
     fn split(&self, subset: &[usize]) -> Result<Self::Split>;
     /// Fine-tunes a network that starts from `start` (random when None) under `policy`; the target accuracy
@@ -323,8 +323,8 @@ fn policy_strategy<N: AdaptNet + 'static>(
     freeze_outside(net.var_store(), &groups);
     let (strategy, note) = cfg.step.build_with(
         net,
-        Method::TargetOnly,
-        (groups, None),
+        MethodName::TARGET_ONLY,
+        &groups,
         cfg.pretrain.momentum,
         cfg.pretrain.weight_decay,
     )?;
@@ -411,7 +411,10 @@ fn drive<T: Target>(
     for &seed in &cfg.seeds {
         let mut start_of = HashMap::new();
         let needs = |s: Start| cfg.policies.iter().any(|p| p.start() == s);
-        for (start, method) in [(Start::SourceOnly, Method::SourceOnly), (Start::Dann, Method::Dann)] {
+        for (start, method) in [
+            (Start::SourceOnly, MethodName::SOURCE_ONLY),
+            (Start::Dann, MethodName::DANN),
+        ] {
             if !needs(start) {
                 continue;
             }

@@ -12,7 +12,7 @@ use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::office::OfficeNet;
 use shift_strategies::finetune::Policy;
-use shift_strategies::Method;
+use shift_strategies::MethodName;
 use shift_tensor::tch::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -85,7 +85,7 @@ impl Target for Office<'_> {
         (labels, CLASSES.len())
     }
 
-    fn pretrain(&self, method: Method, seed: u64) -> Result<Option<PathBuf>> {
+    fn pretrain(&self, method: MethodName, seed: u64) -> Result<Option<PathBuf>> {
         let exp = ExperimentConfig {
             task: self.cfg.task.clone(),
             methods: vec![method],
@@ -94,8 +94,8 @@ impl Target for Office<'_> {
             train: self.cfg.pretrain.clone(),
             ..Default::default()
         };
-        let folder = RunFolder::new(&self.out, "pretrain", method.name(), seed);
-        let unlabelled = method.is_adversarial().then_some(&self.pair.target);
+        let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);
+        let unlabelled = method.data().unlabelled_target.then_some(&self.pair.target);
         let done = crate::office::run_one(
             &folder,
             &exp,

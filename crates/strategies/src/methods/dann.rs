@@ -1,0 +1,89 @@
+//! DANN with the gradient reversal layer (Ganin & Lempitsky, ICML 2015; Ganin et al., JMLR 2016): a domain
+//! discriminator D on the features behind a gradient reversal layer R_lambda, trained in one joint update,
+//!
+//! ```text
+//! L = CE(C(F(x_s)), y_s) + BCE(D(R_lambda(F(x))), d),   x = [x_s; x_t], d = [0; 1],
+//! ```
+//!
+//! so that D descends the domain loss while the feature extractor F receives `-lambda` times its gradient and
+//! ascends it. lambda follows the paper's schedule `2 / (1 + exp(-10 p)) - 1`.
+
+use super::{
+    domain_terms, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo,
+    OptimiserSpec, Published, StepInputs, Terms,
+};
+use crate::{GroupSpec, StrategyError};
+use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
+use shift_tensor::tch::Tensor;
+
+/// The registry entry.
+pub static INFO: MethodInfo = MethodInfo {
+    name: "dann",
+    help: "DANN: gradient reversal layer, one joint update (Ganin & Lempitsky, ICML 2015)",
+    data: DataNeeds::SOURCE_AND_TARGET,
+    build: |c| Box::new(Dann::new(c)),
+    published: &[Published {
+        task: "mnist:mnist-m",
+        accuracy: 0.7666,
+        source: "Ganin et al., JMLR 2016, Table 2",
+    }],
+};
+
+#[derive(Debug)]
+pub struct Dann {
+    discriminator: DomainDiscriminator,
+}
+
+impl Dann {
+    /// The discriminator on the backbone's features, with the backbone's recipe (`discriminator.*`).
+    pub fn new(ctx: &BuildContext) -> Self {
+        let net = ctx.net;
+        let p = net.var_store().root() / DISCRIMINATOR;
+        Self {
+            discriminator: DomainDiscriminator::new(&p, net.feature_dim(), &net.discriminator_shape()),
+        }
+    }
+
+    pub fn discriminator(&self) -> &DomainDiscriminator {
+        &self.discriminator
+    }
+}
+
+/// The DANN terms of one batch: features of the labelled and target rows in one pass, the label loss on the
+/// labelled rows, the domain loss on all rows behind `reverse`. The eager and the fast step share it.
+pub fn dann_terms(
+    net: &dyn AdaptNet,
+    discriminator: &DomainDiscriminator,
+    (xs, ys, xt): (&Tensor, &Tensor, &Tensor),
+    domain: &Tensor,
+    reverse: impl FnOnce(&Tensor) -> Result<Tensor, StrategyError>,
+) -> Result<Terms, StrategyError> {
+    let ns = xs.size()[0];
+    let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
+    let (lc, correct, count) = label_terms(&net.classify(&f.narrow(0, 0, ns), true), ys);
+    let (ld, dcorrect, dcount) = domain_terms(&discriminator.forward(&reverse(&f)?, true), domain, None);
+    Ok(Terms {
+        metrics: [lc.detach(), correct, count, ld.detach(), dcorrect, dcount],
+        loss: lc + ld,
+    })
+}
+
+impl Method for Dann {
+    fn info(&self) -> &'static MethodInfo {
+        &INFO
+    }
+
+    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
+        joint_optimiser(base, true)
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
+    }
+
+    fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {
+        let (xs, ys) = batch.labelled;
+        let (xt, domain) = batch.adversarial(self.name())?;
+        dann_terms(net, &self.discriminator, (xs, ys, xt), domain, |f| lambda.reverse(f))
+    }
+}

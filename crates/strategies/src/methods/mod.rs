@@ -1,0 +1,241 @@
+//! The method interface: what a domain adaptation method is to the train steps, in the spirit of
+//! Transfer-Learning-Library's loss modules. A method owns the networks it adds to a backbone (a discriminator, a
+//! critic, a second head), names its optimisers' groups, declares the data it needs, computes its loss terms
+//! from one step's batch through the backbone's features and logits, and says whether its step can be captured
+//! in a CUDA graph. One file per method; [`registry`] lists them.
+
+pub mod cdan;
+pub mod dann;
+pub mod dann_alt;
+pub mod registry;
+pub mod source_only;
+pub mod target_only;
+
+pub use registry::{MethodInfo, MethodName, Published, REGISTRY};
+
+use crate::{GroupSpec, Sgd, StrategyError};
+use shift_models::AdaptNet;
+use shift_tensor::tch::{Kind, Reduction, Tensor};
+use std::fmt;
+
+/// The data a method trains on. The labelled stream is source images with their labels, or, for a method that
+/// trains on the target's labels (target-only, the upper bound), target images with theirs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DataNeeds {
+    pub labelled_source: bool,
+    pub unlabelled_target: bool,
+    pub labelled_target: bool,
+}
+
+impl DataNeeds {
+    /// Labelled source only.
+    pub const SOURCE: Self = Self {
+        labelled_source: true,
+        unlabelled_target: false,
+        labelled_target: false,
+    };
+    /// Labelled source and unlabelled target: unsupervised domain adaptation.
+    pub const SOURCE_AND_TARGET: Self = Self {
+        labelled_source: true,
+        unlabelled_target: true,
+        labelled_target: false,
+    };
+    /// Labelled target only (uses target labels by design).
+    pub const LABELLED_TARGET: Self = Self {
+        labelled_source: false,
+        unlabelled_target: false,
+        labelled_target: true,
+    };
+}
+
+/// Whether a method's step can be captured in a CUDA graph by the fast step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Capture {
+    /// The step is one joint [`Method::loss`], one backward and one optimiser: the fast step captures it.
+    Joint,
+    /// It is not, for this reason (the fast step refuses the method, naming it).
+    No(&'static str),
+}
+
+/// What a method builds its networks for: the backbone (its variables, feature size, class count and
+/// discriminator recipe). Networks go into the backbone's `VarStore` under `discriminator.`, so checkpoints,
+/// optimiser groups and freezing address them by name.
+#[derive(Debug, Clone, Copy)]
+pub struct BuildContext<'a> {
+    pub net: &'a dyn AdaptNet,
+}
+
+/// One step's batch: the labelled images and labels (source, or target for target-only), the unlabelled target
+/// images, and the domain labels of the concatenated rows (0 labelled, 1 target) where there is a target.
+#[derive(Debug, Clone, Copy)]
+pub struct StepInputs<'a> {
+    pub labelled: (&'a Tensor, &'a Tensor),
+    pub target: Option<&'a Tensor>,
+    pub domain: Option<&'a Tensor>,
+}
+
+impl<'a> StepInputs<'a> {
+    /// The target images and domain labels, or an error naming `method`.
+    pub fn adversarial(&self, method: &str) -> Result<(&'a Tensor, &'a Tensor), StrategyError> {
+        match (self.target, self.domain) {
+            (Some(t), Some(d)) => Ok((t, d)),
+            _ => Err(StrategyError::Other(format!("{method} needs a target batch"))),
+        }
+    }
+}
+
+/// The reversal weight lambda of a step: a host value (eager step) or a 0-dim device tensor (fast step, read
+/// when the graph replays).
+#[derive(Debug, Clone, Copy)]
+pub enum Lambda<'a> {
+    Host(f64),
+    Device(&'a Tensor),
+}
+
+impl Lambda<'_> {
+    /// The gradient reversal layer at this lambda: identity forward, `-lambda * grad` backward.
+    pub fn reverse(&self, f: &Tensor) -> Result<Tensor, StrategyError> {
+        let grl = shift_grl::GradientReversal;
+        Ok(match self {
+            Self::Host(l) => grl.apply(f, *l)?,
+            Self::Device(l) => grl.apply_scaled(f, l)?,
+        })
+    }
+
+    /// `t * lambda`.
+    pub fn weigh(&self, t: &Tensor) -> Tensor {
+        match self {
+            Self::Host(l) => t * *l,
+            Self::Device(l) => t * *l,
+        }
+    }
+}
+
+/// A step's loss to back-propagate and its six metric values (0-dim, on the device): class loss, correct and
+/// counted labelled rows, transfer loss, correct and counted rows of the transfer term (a discriminator's
+/// accuracy; zeros where a method has none).
+#[derive(Debug)]
+pub struct Terms {
+    pub loss: Tensor,
+    pub metrics: [Tensor; 6],
+}
+
+/// An optimiser of a method: its checkpoint name (`opt.<name>.`) and its groups.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptimiserSpec {
+    pub name: &'static str,
+    pub groups: Vec<GroupSpec>,
+}
+
+/// Where an epoch starts: its number and the unlabelled target images where they are on the device (digit
+/// tasks; image-folder tasks stream theirs and give None), for a method that pseudo-labels them.
+#[derive(Debug, Clone, Copy)]
+pub struct EpochStart<'a> {
+    pub epoch: usize,
+    pub target: Option<&'a Tensor>,
+}
+
+/// A domain adaptation method on a backbone.
+pub trait Method: fmt::Debug {
+    /// The method's registry entry: its name, help, data needs and published numbers.
+    fn info(&self) -> &'static MethodInfo;
+    /// The registry name (`dann`, `cdan-e`).
+    fn name(&self) -> &'static str {
+        self.info().name
+    }
+    fn data(&self) -> DataNeeds {
+        self.info().data
+    }
+    /// The optimisers over the backbone's groups `base` (feature extractor and classifier, with their
+    /// learning-rate multipliers), the first stepped first; a joint method has one.
+    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec>;
+    fn capture(&self) -> Capture;
+    /// The joint loss of one step (what [`Capture::Joint`] methods back-propagate once). Other methods
+    /// override [`step`](Self::step) instead and keep this default, an error.
+    fn loss(&self, _net: &dyn AdaptNet, _batch: &StepInputs, _lambda: Lambda) -> Result<Terms, StrategyError> {
+        Err(StrategyError::Invalid {
+            field: "methods".into(),
+            msg: format!("{} has no joint loss", self.name()),
+        })
+    }
+    /// One eager step over `opts` (built from [`optimisers`](Self::optimisers), in that order); returns the
+    /// metric values. The default is the joint step: zero the gradients, back-propagate [`loss`](Self::loss),
+    /// step the one optimiser.
+    fn step(
+        &mut self,
+        net: &dyn AdaptNet,
+        batch: &StepInputs,
+        opts: &mut [Sgd],
+        lr: f64,
+        lambda: f64,
+    ) -> Result<[Tensor; 6], StrategyError> {
+        let [opt] = opts else {
+            return Err(StrategyError::Other(format!(
+                "{}: a joint step has one optimiser, got {}",
+                self.name(),
+                opts.len()
+            )));
+        };
+        opt.zero_grad();
+        let Terms { loss, metrics } = self.loss(net, batch, Lambda::Host(lambda))?;
+        loss.backward();
+        opt.step(lr);
+        Ok(metrics)
+    }
+    /// Before each epoch's first step (e.g. pseudo-labels of the target).
+    fn on_epoch_start(&mut self, _net: &dyn AdaptNet, _at: &EpochStart) -> Result<(), StrategyError> {
+        Ok(())
+    }
+    /// After each step's update (e.g. a teacher's moving average).
+    fn after_step(&mut self, _net: &dyn AdaptNet) -> Result<(), StrategyError> {
+        Ok(())
+    }
+}
+
+/// Cross-entropy of the label predictor, its correct count and the batch size (all 0-dim, on the device).
+pub fn label_terms(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let loss = logits.cross_entropy_for_logits(y);
+    let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
+    let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
+    (loss, correct, count)
+}
+
+/// Domain labels: 0 for the `ns` labelled rows, 1 for the `nt` target rows.
+pub fn domain_labels(ns: i64, nt: i64, device: shift_tensor::tch::Device) -> Tensor {
+    Tensor::cat(
+        &[
+            Tensor::zeros([ns], (Kind::Float, device)),
+            Tensor::ones([nt], (Kind::Float, device)),
+        ],
+        0,
+    )
+}
+
+/// Logistic loss of a domain discriminator's logits (weighted per row where `weight` is given: the mean of
+/// `weight * loss`), its correct count and the batch size.
+pub fn domain_terms(logits: &Tensor, labels: &Tensor, weight: Option<&Tensor>) -> (Tensor, Tensor, Tensor) {
+    let loss = logits.binary_cross_entropy_with_logits::<&Tensor>(labels, weight, None, Reduction::Mean);
+    let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
+    let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
+    (loss, correct, count)
+}
+
+/// The label loss on the labelled rows alone, with zeros for the transfer metrics: the step of source-only and
+/// target-only, and of any method's labelled part.
+pub fn supervised_terms(net: &dyn AdaptNet, xs: &Tensor, ys: &Tensor) -> Terms {
+    let (lc, correct, count) = label_terms(&net.classify(&net.features(xs, true), true), ys);
+    let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
+    Terms {
+        metrics: [lc.detach(), correct, count, zero(), zero(), zero()],
+        loss: lc,
+    }
+}
+
+/// The usual single optimiser: the backbone's groups, plus the method's own networks where it has any.
+pub fn joint_optimiser(base: &[GroupSpec], with_discriminator: bool) -> Vec<OptimiserSpec> {
+    let mut groups = base.to_vec();
+    if with_discriminator {
+        groups.push(GroupSpec::part(shift_models::Part::Discriminator));
+    }
+    vec![OptimiserSpec { name: "main", groups }]
+}

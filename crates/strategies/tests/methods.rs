@@ -1,0 +1,219 @@
+//! The methods against their formulas: CDAN / CDAN+E against the PyTorch fixture (`fixtures/cdan/`), DANN's
+//! reversal of the domain gradient into the features, how methods build on a backbone, and the registry.
+
+use serde_json::Value;
+use shift_models::{digit::DigitNet, AdaptNet, DiscriminatorShape, DomainDiscriminator};
+use shift_strategies::methods::cdan::{conditional_domain_terms, entropy_weights, Cdan, MultilinearMap};
+use shift_strategies::methods::dann::dann_terms;
+use shift_strategies::methods::{domain_labels, BuildContext, Capture, Lambda, StepInputs};
+use shift_strategies::{backbone_groups, Adapt};
+use shift_tensor::tch::{nn, Device, Kind, Tensor};
+
+const CPU: Device = Device::Cpu;
+
+static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn tensor(v: &Value) -> Tensor {
+    match v {
+        Value::Array(rows) if rows.first().is_some_and(Value::is_array) => {
+            Tensor::stack(&rows.iter().map(tensor).collect::<Vec<_>>(), 0)
+        }
+        Value::Array(xs) => Tensor::from_slice(&xs.iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>()),
+        other => panic!("not an array: {other}"),
+    }
+}
+
+fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
+    assert_eq!(a.size(), b.size());
+    (a - b).abs().max().double_value(&[])
+}
+
+/// Every case of the fixture: the loss, the entropy weights, the gradient that reaches the features through the
+/// reversal layer and the discriminator's (undamped) gradient, to 1e-10 in double precision.
+#[test]
+fn cdan_and_cdan_e_match_the_pytorch_fixture() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdan/cdan_loss.json");
+    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let lambda = fx["lambda"].as_f64().unwrap();
+    let logits = tensor(&fx["logits"]);
+    let domain = tensor(&fx["domain"]);
+    let cases = fx["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 4);
+    for case in cases {
+        let name = case["name"].as_str().unwrap();
+        let f = tensor(&fx["f"]).set_requires_grad(true);
+        let map = if case["randomized"].as_bool().unwrap() {
+            MultilinearMap::randomized(tensor(&case["rf"]), tensor(&case["rg"]))
+        } else {
+            MultilinearMap::Full {
+                features: f.size()[1],
+                classes: logits.size()[1],
+            }
+        };
+        let mut vs = nn::VarStore::new(CPU);
+        let shape = DiscriminatorShape {
+            hidden: vec![fx["hidden"].as_i64().unwrap()],
+            dropout: 0.0,
+        };
+        let disc = DomainDiscriminator::new(&(vs.root() / "d"), map.output_dim(), &shape);
+        vs.double();
+        let vars = vs.variables();
+        shift_tensor::tch::no_grad(|| {
+            vars["d.0.weight"].shallow_clone().copy_(&tensor(&case["w0"]));
+            vars["d.0.bias"].shallow_clone().copy_(&tensor(&case["b0"]));
+            vars["d.2.weight"].shallow_clone().copy_(&tensor(&case["w1"]));
+            vars["d.2.bias"].shallow_clone().copy_(&tensor(&case["b1"]));
+        });
+        let entropy = case["entropy"].as_bool().unwrap();
+        let (loss, _, count) = conditional_domain_terms(&disc, &map, (&f, &logits), &domain, entropy, |h| {
+            Lambda::Host(lambda).reverse(h)
+        })
+        .unwrap();
+        assert_eq!(count.double_value(&[]), 6.0);
+        let want = case["loss"].as_f64().unwrap();
+        assert!(
+            (loss.double_value(&[]) - want).abs() < 1e-10,
+            "{name}: {loss} vs {want}"
+        );
+        if entropy {
+            let w = entropy_weights(&logits);
+            assert!(max_diff(&w, &tensor(&case["weights"])) < 1e-12, "{name}: weights");
+            assert!((w.sum(Kind::Double).double_value(&[]) - 6.0).abs() < 1e-12);
+        }
+        loss.backward();
+        let d = max_diff(&f.grad(), &tensor(&case["grad_f"]));
+        assert!(d < 1e-10, "{name}: gradient at the features differs by {d}");
+        let d = max_diff(&vars["d.0.weight"].grad(), &tensor(&case["grad_w0"]));
+        assert!(d < 1e-10, "{name}: discriminator gradient differs by {d}");
+    }
+}
+
+/// The conditioning detaches the predictions: no gradient of the domain loss reaches the logits.
+#[test]
+fn the_conditioning_passes_no_gradient_to_the_predictions() {
+    let _rng = rng_lock();
+    shift_tensor::seed_everything(1);
+    let f = Tensor::randn([4, 3], (Kind::Float, CPU)).set_requires_grad(true);
+    let logits = Tensor::randn([4, 2], (Kind::Float, CPU)).set_requires_grad(true);
+    let vs = nn::VarStore::new(CPU);
+    let map = MultilinearMap::Full {
+        features: 3,
+        classes: 2,
+    };
+    let disc = DomainDiscriminator::new(
+        &vs.root(),
+        6,
+        &DiscriminatorShape {
+            hidden: vec![4],
+            dropout: 0.0,
+        },
+    );
+    let domain = domain_labels(2, 2, CPU);
+    let (loss, _, _) =
+        conditional_domain_terms(&disc, &map, (&f, &logits), &domain, true, |h| Ok(h.shallow_clone())).unwrap();
+    loss.backward();
+    assert!(!logits.grad().defined() || logits.grad().abs().sum(Kind::Float).double_value(&[]) == 0.0);
+    assert!(f.grad().abs().sum(Kind::Float).double_value(&[]) > 0.0);
+}
+
+/// The multilinear map's layout (`c * d_f + j` is `g_c * f_j`) and the randomized map's scale.
+#[test]
+fn the_multilinear_maps_compute_their_definitions() {
+    let f = Tensor::from_slice(&[1.0f32, 2.0, 3.0]).view([1, 3]);
+    let g = Tensor::from_slice(&[0.25f32, 0.75]).view([1, 2]);
+    let full = MultilinearMap::Full {
+        features: 3,
+        classes: 2,
+    }
+    .apply(&f, &g);
+    let want = Tensor::from_slice(&[0.25f32, 0.5, 0.75, 0.75, 1.5, 2.25]).view([1, 6]);
+    assert_eq!(max_diff(&full, &want), 0.0);
+    let rf = Tensor::ones([3, 4], (Kind::Float, CPU));
+    let rg = Tensor::ones([2, 4], (Kind::Float, CPU)) * 2.0;
+    let r = MultilinearMap::randomized(rf, rg).apply(&f, &g);
+    // (1 + 2 + 3) * (2 * 0.25 + 2 * 0.75) / sqrt(4) = 6.
+    assert_eq!(max_diff(&r, &(Tensor::ones([1, 4], (Kind::Float, CPU)) * 6.0)), 0.0);
+}
+
+/// On the digit net, 1200 features x 10 classes exceed 4096 values: the map is randomized to 1024, its matrices
+/// are kept in the checkpoint but never trained, and the discriminator reads 1024 values.
+#[test]
+fn cdan_on_the_digit_net_uses_the_randomized_map_kept_but_not_trained() {
+    let _rng = rng_lock();
+    shift_tensor::seed_everything(2);
+    let net = DigitNet::new(CPU);
+    let cdan = Cdan::new(&BuildContext { net: &net }, true);
+    assert_eq!(cdan.map().output_dim(), 1024);
+    let vars = net.var_store().variables();
+    assert_eq!(vars["discriminator.map.rf"].size(), [1200, 1024]);
+    assert_eq!(vars["discriminator.map.rg"].size(), [10, 1024]);
+    assert_eq!(vars["discriminator.0.weight"].size(), [100, 1024]);
+    assert!(!vars["discriminator.map.rf"].requires_grad());
+    let s = Adapt::new(net, Box::new(cdan), &backbone_groups(1.0), 0.9, 0.0).unwrap();
+    let names = s.optimiser_names();
+    assert_eq!(names.len(), 1);
+    assert!(names[0].1.contains(&"discriminator.0.weight"));
+    assert!(!names[0].1.iter().any(|n| n.contains(".map.")), "{names:?}");
+    use shift_strategies::Strategy;
+    assert!(s.state().iter().any(|(n, _)| n == "model.discriminator.map.rf"));
+}
+
+/// One DANN step's gradient at the feature extractor is the label loss's gradient minus lambda times the domain
+/// loss's, and the discriminator's is undamped. Passing the features to the discriminator without the reversal
+/// layer fails this.
+#[test]
+fn dann_reverses_the_domain_gradient_into_the_features() {
+    use shift_strategies::methods::{dann::Dann, Method};
+    let _rng = rng_lock();
+    shift_tensor::seed_everything(4);
+    let net = DigitNet::new(CPU);
+    let dann = Dann::new(&BuildContext { net: &net });
+    assert_eq!(dann.capture(), Capture::Joint);
+    let xs = Tensor::randn([8, 3, 32, 32], (Kind::Float, CPU));
+    let ys = Tensor::randint(10, [8], (Kind::Int64, CPU));
+    let xt = Tensor::randn([8, 3, 32, 32], (Kind::Float, CPU)) * 0.5 + 0.2;
+    let domain = domain_labels(8, 8, CPU);
+    let vars = net.var_store().variables();
+    let grads = |loss: Tensor| -> (Tensor, Tensor) {
+        for v in vars.values() {
+            let mut g = v.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        loss.backward();
+        let disc = vars["discriminator.0.weight"].grad();
+        let disc = if disc.defined() {
+            disc.copy()
+        } else {
+            Tensor::zeros([1], (Kind::Float, CPU))
+        };
+        (vars["features.c1.weight"].grad().copy(), disc)
+    };
+    let lambda = 0.37;
+    let batch = StepInputs {
+        labelled: (&xs, &ys),
+        target: Some(&xt),
+        domain: Some(&domain),
+    };
+    let (with_grl, disc_grl) = grads(dann.loss(&net, &batch, Lambda::Host(lambda)).unwrap().loss);
+    let no_reversal = |f: &Tensor| Ok(f.shallow_clone());
+    let plain = dann_terms(&net, dann.discriminator(), (&xs, &ys, &xt), &domain, no_reversal).unwrap();
+    let (both, disc_plain) = grads(plain.loss);
+    let f = net.features(&Tensor::cat(&[&xs, &xt], 0), true);
+    let (label_only, _) = grads(net.classify(&f.narrow(0, 0, 8), true).cross_entropy_for_logits(&ys));
+    let want = &label_only - (&both - &label_only) * lambda;
+    let scale = want.abs().max().double_value(&[]);
+    assert!(scale > 0.0);
+    let d = max_diff(&with_grl, &want);
+    assert!(d <= 1e-5 * scale, "features' gradient off by {d} (scale {scale})");
+    let d = max_diff(&disc_grl, &disc_plain);
+    assert!(
+        d <= 1e-6 * disc_plain.abs().max().double_value(&[]),
+        "the discriminator's gradient is damped: {d}"
+    );
+}
