@@ -25,6 +25,14 @@ where
 
 /// `cargo run --release -p shift-cli --` against `libtorch`: the shift binary, built when needed.
 pub fn shift_release(libtorch: &std::path::Path) -> Command {
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from);
+    if !target.join("release/shift").exists() {
+        // The build below is quiet; say once why nothing seems to happen.
+        eprintln!(
+            "xtask: building shift in release mode for the first time: libtorch's Rust bindings, shift's C++ \
+             extension and about 200 crates compile once (about 5 minutes on 2 cores); later runs start at once"
+        );
+    }
     let mut c = cargo(["run", "--release", "--quiet", "-p", "shift-cli", "--"]);
     c.env("LIBTORCH", libtorch);
     c

@@ -16,13 +16,61 @@ pub fn run(args: Vec<String>) -> Result<()> {
     }
     let (place, passthrough) = split_data_flags(rest)?;
     if passthrough.iter().any(|a| a == "--help" || a == "-h") {
-        return cmd::run(cmd::shift_release(&setup::run()?).args(["experiment", which, "--help"]));
+        // The binary's own help, kept beside xtask (a shift-cli test checks it is the same): no libtorch to
+        // install and nothing to build for it.
+        print!("{}", help(which));
+        return Ok(());
     }
+    let office = office_task(&passthrough)?;
     let libtorch = setup::run()?;
-    let office = passthrough.iter().any(|a| a.contains("office31"));
-    let needed: &[&str] = if office { &["office31"] } else { &download::DIGITS };
+    let needed: &[&str] = if office {
+        &["office31", "resnet50-imagenet"]
+    } else {
+        &download::DIGITS
+    };
     download::ensure_each(needed, &place)?;
     cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
+}
+
+/// `shift experiment <which> --help`, as the binary prints it.
+fn help(which: &str) -> &'static str {
+    match which {
+        "finetune" => include_str!("../help/experiment-finetune.txt"),
+        _ => include_str!("../help/experiment-dann.txt"),
+    }
+}
+
+/// The value of `flag` among the arguments (`--flag X` or `--flag=X`), the last one given.
+fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
+    let mut found = None;
+    for (i, a) in args.iter().enumerate() {
+        if a == flag {
+            found = args.get(i + 1).map(String::as_str);
+        } else if let Some(v) = a.strip_prefix(flag).and_then(|r| r.strip_prefix('=')) {
+            found = Some(v);
+        }
+    }
+    found
+}
+
+/// Whether the experiment runs an Office-31 task: `--task office31:..`, or else the `task` of the `--config`
+/// file (TOML, or JSON by extension; a run's saved config.json keeps it under `experiment`).
+fn office_task(args: &[String]) -> Result<bool> {
+    if let Some(task) = flag_value(args, "--task") {
+        return Ok(task.starts_with("office31"));
+    }
+    let Some(path) = flag_value(args, "--config") else {
+        return Ok(false);
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
+    let doc: serde_json::Value = if path.ends_with(".json") {
+        serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?
+    } else {
+        let v: toml::Value = toml::from_str(&text).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
+        serde_json::to_value(v)?
+    };
+    let task = doc["task"].as_str().or(doc["experiment"]["task"].as_str());
+    Ok(task.is_some_and(|t| t.starts_with("office31")))
 }
 
 /// The arguments of `shift`: the named experiment, on the data folder the download filled, with the rest of
@@ -90,5 +138,37 @@ mod tests {
         }
         let e = split_data_flags(&strings(&["--mirror"])).unwrap_err().to_string();
         assert_eq!(e, "`--mirror` needs a value");
+    }
+
+    #[test]
+    fn an_office_task_is_recognised_from_the_flags_and_from_a_config_file() {
+        assert!(office_task(&strings(&["--task", "office31:A-W"])).unwrap());
+        assert!(office_task(&strings(&["--task=office31:D-A"])).unwrap());
+        assert!(!office_task(&strings(&["--task", "mnist:mnist-m", "--quick"])).unwrap());
+        let dir = std::env::temp_dir().join(format!("xtask-office-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let toml = dir.join("c.toml");
+        std::fs::write(&toml, "task = \"office31:W-A\"\n[train]\nepochs = 2\n").unwrap();
+        let saved = dir.join("config.json");
+        std::fs::write(&saved, r#"{"experiment": {"task": "office31:A-D"}, "seed": 0}"#).unwrap();
+        let digits = dir.join("d.json");
+        std::fs::write(&digits, r#"{"task": "mnist:mnist-m"}"#).unwrap();
+        for (file, office) in [(&toml, true), (&saved, true), (&digits, false)] {
+            let args = strings(&["--config", file.to_str().unwrap()]);
+            assert_eq!(office_task(&args).unwrap(), office, "{}", file.display());
+        }
+        // A flag wins over the file, as in shift.
+        let args = strings(&["--config", toml.to_str().unwrap(), "--task", "mnist:mnist-m"]);
+        assert!(!office_task(&args).unwrap());
+        std::fs::write(&toml, "task = [").unwrap();
+        let e = office_task(&strings(&["--config", toml.to_str().unwrap()]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--config") && e.contains("c.toml"), "{e}");
+        let e = office_task(&strings(&["--config", "/nonexistent/x.toml"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("/nonexistent/x.toml"), "{e}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

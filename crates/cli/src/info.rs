@@ -10,9 +10,52 @@ pub struct InfoArgs {
     /// Run the gradient reversal checks on every available device; exit non-zero if any fails.
     #[arg(long)]
     self_test: bool,
+    /// Deterministic mode's check: pin the CPU code paths, run 5 DANN steps of the digit net on synthetic data
+    /// from seed 0, and print the SHA-256 of the weights (the same on any x86-64 machine).
+    #[arg(long)]
+    fingerprint: bool,
+}
+
+/// Steps of the fingerprint run.
+const FINGERPRINT_STEPS: i64 = 5;
+
+/// The weights' SHA-256 after [`FINGERPRINT_STEPS`] deterministic DANN steps (variables in name order, each
+/// name followed by its little-endian f32 values).
+fn fingerprint() -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    use shift_strategies::{synthetic::SyntheticDigits, MethodName, StepKind};
+    shift_tensor::cpu_pins::restart_pinned()?;
+    shift_tensor::set_deterministic(true)?;
+    shift_tensor::seed_everything(0);
+    let (mut s, _) = StepKind::Eager.build(
+        shift_models::digit::DigitNet::new(Device::Cpu),
+        MethodName::DANN,
+        0.9,
+        0.0,
+    )?;
+    let data = SyntheticDigits::new(256, 32, Device::Cpu);
+    for step in 0..FINGERPRINT_STEPS {
+        s.train_step_indexed(&data.batch(step), 0.01, 0.1 * step as f64)?;
+    }
+    let mut named: Vec<(String, shift_tensor::tch::Tensor)> =
+        s.state().into_iter().filter(|(n, _)| n.starts_with("model.")).collect();
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut h = Sha256::new();
+    for (name, t) in named {
+        let values = Vec::<f32>::try_from(t.flatten(0, -1))?;
+        h.update(name.as_bytes());
+        for v in values {
+            h.update(v.to_le_bytes());
+        }
+    }
+    Ok(format!("{:x}", h.finalize()))
 }
 
 pub fn run(args: InfoArgs) -> anyhow::Result<ExitCode> {
+    if args.fingerprint {
+        println!("weights sha256 {}", fingerprint()?);
+        return Ok(ExitCode::SUCCESS);
+    }
     let info = RuntimeInfo::collect();
     println!("{info}");
     if !args.self_test {

@@ -27,7 +27,7 @@ enum Command {
     /// Data-set work that needs shift's loaders (rebuilding MNIST-M).
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// Experiments: `dann` (source-only, DANN, target-only; results beside the paper's numbers).
+    /// Experiments: `dann` (the adaptation methods; results beside the published numbers), `finetune`.
     #[command(subcommand)]
     Experiment(Box<ExperimentCommand>),
     /// Benchmarks that print a table (data loading and the image pipeline).
@@ -37,7 +37,7 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ExperimentCommand {
-    /// MNIST -> MNIST-M (or Office-31): source-only, DANN, target-only over seeds.
+    /// MNIST -> MNIST-M (or Office-31): the registry's methods (source-only, DANN, CDAN, ...) over seeds.
     Dann(experiment::DannArgs),
     /// Pretrain on MNIST, fine-tune on k labelled MNIST-M images per class under freeze policies.
     Finetune(experiment::finetune::FinetuneArgs),

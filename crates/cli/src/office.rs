@@ -151,7 +151,8 @@ pub(crate) fn run_one(
 ) -> Result<Option<RunResult>> {
     let label = format!("{method} seed {seed}");
     if resume {
-        if let Some(done) = folder.result() {
+        folder.check_same_config(&serde_json::json!({ "experiment": cfg }))?;
+        if let Some(done) = folder.result()? {
             eprintln!("shift: {label}: finished earlier, reusing {}", folder.dir.display());
             return Ok(Some(done));
         }
@@ -192,7 +193,13 @@ pub(crate) fn run_one(
     }
     observer.bar.finish_and_clear();
     let acc = observer.accuracy.clone();
-    crate::experiment::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs).map(Some)
+    let mut result =
+        crate::experiment::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
+    if cfg.pretrained.is_none() {
+        result.random_init_backbone = true;
+        folder.write_result(&result)?;
+    }
+    Ok(Some(result))
 }
 
 /// Labelled images, unlabelled target images (adversarial methods), and the test images.

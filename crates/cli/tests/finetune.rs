@@ -71,7 +71,16 @@ fn policies_by_k_table_subsets_and_reproducibility() {
     );
     let ra = runs(&a);
     assert_eq!(ra.len(), 6);
-    assert!(ra.contains(&(ra[0].0.clone(), Some(2), ra[0].2)) || ra.iter().any(|r| r.1 == Some(2)));
+    // One run per policy and label budget, each exactly once, with an accuracy.
+    let mut cells: Vec<(String, Option<u64>)> = ra.iter().map(|r| (r.0.clone(), r.1)).collect();
+    cells.sort();
+    let mut want: Vec<(String, Option<u64>)> = ["dann", "head", "scratch"]
+        .iter()
+        .flat_map(|p| [(p.to_string(), None), (p.to_string(), Some(2))])
+        .collect();
+    want.sort();
+    assert_eq!(cells, want);
+    assert!(ra.iter().all(|r| (0.0..=1.0).contains(&r.2)), "{ra:?}");
     run_ok(&mut finetune(&data, &b, &flags));
     assert_eq!(ra, runs(&b), "same seed, same numbers");
     // Reusing the pretraining checkpoints by path gives the same fine-tuning numbers without pretraining again.

@@ -233,8 +233,11 @@ pub struct FastAdapt<N: AdaptNet> {
     inputs: Option<Inputs>,
     metrics: DeviceMetrics,
     mode: Mode,
-    /// Why the graph is not used from the start (for the caller to report).
+    /// Why the graph is not used from the start (for the caller to print once).
     note: Option<String>,
+    /// Why the step runs eagerly, once it does (from the start, after a failed capture, or after a replay that
+    /// differed): recorded in the run's config.json, result.json and table.
+    fallback: Option<String>,
     /// The replay checks made so far.
     checks: Vec<ReplayCheck>,
 }
@@ -283,6 +286,7 @@ impl<N: AdaptNet> FastAdapt<N> {
             opt,
             inputs: None,
             mode,
+            fallback: note.clone(),
             note,
             checks: Vec::new(),
         })
@@ -418,7 +422,9 @@ impl<N: AdaptNet> FastAdapt<N> {
                     Ok(graph) => self.checked_replay(graph, CHECKED_REPLAYS)?,
                     Err(e) => {
                         // Said here, once: the run goes on with the same step, eagerly.
-                        eprintln!("shift: CUDA-graph capture failed ({e}); the fast step runs eagerly");
+                        let why = format!("CUDA-graph capture failed ({e}); the fast step runs eagerly");
+                        eprintln!("shift: {why}");
+                        self.fallback = Some(why);
                         self.body()?;
                     }
                 }
@@ -440,11 +446,13 @@ impl<N: AdaptNet> FastAdapt<N> {
         if check.passed() {
             self.mode = Mode::Captured(graph, left - 1);
         } else {
-            eprintln!(
-                "shift: the CUDA graph's step differs from the eager step (relative difference {:.2e}, tolerance \
+            let why = format!(
+                "the CUDA graph's step differs from the eager step (relative difference {:.2e}, tolerance \
                  {:.2e}, eager run to run {:.2e}); the fast step runs eagerly",
                 check.difference, check.tolerance, check.eager_noise
             );
+            eprintln!("shift: {why}");
+            self.fallback = Some(why);
         }
         Ok(())
     }
@@ -491,6 +499,10 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
 
     fn take_metrics(&mut self) -> Result<StepMetrics, StrategyError> {
         self.metrics.take()
+    }
+
+    fn fallback(&self) -> Option<String> {
+        self.fallback.clone()
     }
 
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {

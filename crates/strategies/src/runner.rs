@@ -48,10 +48,16 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// Checks the settings as the `train` table of an experiment's configuration.
     pub fn validate(&self) -> Result<(), StrategyError> {
+        self.validate_at("train")
+    }
+
+    /// Checks the settings; errors name the key path under `at` (`train.batch`, `pretrain.lr.lr0`).
+    pub fn validate_at(&self, at: &str) -> Result<(), StrategyError> {
         let bad = |field: &str, msg: String| {
             Err(StrategyError::Invalid {
-                field: field.into(),
+                field: format!("{at}.{field}"),
                 msg,
             })
         };
@@ -70,9 +76,9 @@ impl TrainConfig {
         if !(self.weight_decay.is_finite() && self.weight_decay >= 0.0) {
             return bad("weight_decay", format!("must be >= 0, got {}", self.weight_decay));
         }
-        self.lr.validate()?;
+        self.lr.validate_at(&format!("{at}.lr"))?;
         self.lambda.validate().map_err(|e| StrategyError::Invalid {
-            field: "lambda".into(),
+            field: format!("{at}.lambda"),
             msg: e.to_string(),
         })
     }

@@ -35,9 +35,10 @@ impl LrSchedule {
         }
     }
 
-    pub fn validate(&self) -> Result<(), StrategyError> {
+    /// Checks the values; errors name the key path `at` (`train.lr`, `finetune_lr`) with the field.
+    pub fn validate_at(&self, at: &str) -> Result<(), StrategyError> {
         let bad = |field: &str, v: f64| StrategyError::Invalid {
-            field: format!("lr_schedule.{field}"),
+            field: format!("{at}.{field}"),
             msg: format!("must be finite and positive, got {v}"),
         };
         let (name, v) = match *self {

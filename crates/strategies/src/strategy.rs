@@ -59,6 +59,10 @@ pub trait Strategy {
     fn on_epoch_start(&mut self, at: &EpochStart) -> Result<(), StrategyError>;
     /// Reads and resets the accumulated metrics (one device sync).
     fn take_metrics(&mut self) -> Result<StepMetrics, StrategyError>;
+    /// Why a step that was asked to run captured runs eagerly instead, if it does.
+    fn fallback(&self) -> Option<String> {
+        None
+    }
     /// Accuracy of the label predictor on (x, y), in evaluation mode.
     fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64;
     /// Everything a checkpoint needs: variables, optimiser buffers, metric accumulators.

@@ -309,14 +309,14 @@ fn invalid_settings_are_refused_naming_the_field() {
                 batch: 0,
                 ..Default::default()
             },
-            "`batch`",
+            "`train.batch`",
         ),
         (
             TrainConfig {
                 epochs: 0,
                 ..Default::default()
             },
-            "`epochs`",
+            "`train.epochs`",
         ),
         (
             TrainConfig {
@@ -327,21 +327,21 @@ fn invalid_settings_are_refused_naming_the_field() {
                 },
                 ..Default::default()
             },
-            "`lr_schedule.lr0`",
+            "`train.lr.lr0`",
         ),
         (
             TrainConfig {
                 momentum: 1.0,
                 ..Default::default()
             },
-            "`momentum`",
+            "`train.momentum`",
         ),
         (
             TrainConfig {
                 lambda: shift_grl::LambdaSchedule::Constant { value: -1.0 },
                 ..Default::default()
             },
-            "`lambda`",
+            "`train.lambda`",
         ),
     ];
     for (cfg, field) in cases {

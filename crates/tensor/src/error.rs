@@ -13,6 +13,8 @@ pub enum TensorError {
     NoSuchCuda { asked: String, count: usize },
     #[error("libtorch: {0}")]
     Native(String),
+    #[error("deterministic mode: {0}")]
+    Pins(String),
     #[error("checkpoint {path}: {msg}")]
     Checkpoint { path: PathBuf, msg: String },
 }

@@ -1,8 +1,9 @@
-//! libtorch-backed core of shift: device choice, seeding, determinism, the CPU heap, checkpoint IO and the native
-//! C++ extension.
+//! libtorch-backed core of shift: device choice, seeding, determinism (and the CPU pins that make it hold across
+//! machines), the CPU heap, checkpoint IO and the native C++ extension.
 
 pub mod checkpoint;
 pub mod cpu_heap;
+pub mod cpu_pins;
 pub mod cuda_graph;
 pub mod determinism;
 pub mod device;

@@ -21,8 +21,8 @@ pub struct ExperimentConfig {
     pub source_limit: Option<usize>,
     /// Use only the first N target train examples (None: all).
     pub target_limit: Option<usize>,
-    /// Office-31 only: the backbone and its ImageNet weights.
-    pub backbone: String,
+    /// Office-31 only: the backbone (resnet50, the default) and its ImageNet weights.
+    pub backbone: Option<String>,
     pub pretrained: Option<std::path::PathBuf>,
     /// The train step: eager, or fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
     pub step: StepKind,
@@ -39,7 +39,7 @@ impl Default for ExperimentConfig {
             deterministic: false,
             source_limit: None,
             target_limit: None,
-            backbone: "resnet50".into(),
+            backbone: None,
             pretrained: None,
             step: StepKind::Eager,
             train: TrainConfig::default(),
@@ -64,6 +64,45 @@ pub fn load_file<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
         toml::from_str(&text).map_err(anyhow::Error::from)
     };
     parsed.with_context(|| format!("--config {}", path.display()))
+}
+
+/// Reads an experiment configuration from `--config`: a TOML or JSON file of [`ExperimentConfig`]'s fields, or
+/// the config.json a run saved (whose `experiment` holds them), so a run's configuration runs again as it was.
+pub fn load_experiment(path: &Path) -> Result<ExperimentConfig> {
+    let doc: serde_json::Value = load_file(path)?;
+    let is_run = doc.get("experiment").is_some_and(|e| e.is_object()) && doc.get("seed").is_some();
+    let fields = if is_run { doc["experiment"].clone() } else { doc };
+    serde_json::from_value(fields).with_context(|| format!("--config {}", path.display()))
+}
+
+/// The key paths where two configurations differ (`train.lr.lr0`), with both values, leaving out `skip`.
+pub fn differences(saved: &serde_json::Value, now: &serde_json::Value, skip: &[&str]) -> Vec<String> {
+    fn walk(path: &str, a: &serde_json::Value, b: &serde_json::Value, skip: &[&str], out: &mut Vec<String>) {
+        if skip.contains(&path) {
+            return;
+        }
+        match (a, b) {
+            (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+                let mut keys: Vec<&String> = x.keys().chain(y.keys()).collect();
+                keys.sort();
+                keys.dedup();
+                for k in keys {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    let null = serde_json::Value::Null;
+                    walk(&p, x.get(k).unwrap_or(&null), y.get(k).unwrap_or(&null), skip, out);
+                }
+            }
+            _ if a != b => out.push(format!("{path} (saved {a}, now {b})")),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    walk("", saved, now, skip, &mut out);
+    out
 }
 
 /// Flags every experiment takes.
@@ -154,8 +193,29 @@ impl ExperimentConfig {
         self.device
             .parse::<shift_tensor::DeviceSpec>()
             .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
-        if matches!(task, Task::Office31 { .. }) && self.backbone != "resnet50" {
-            bail!("`backbone`: `{}` is not supported (resnet50)", self.backbone);
+        match task {
+            Task::MnistToMnistM => {
+                if let Some(b) = &self.backbone {
+                    bail!("`backbone`: `{b}` is for Office-31; the digit task trains the paper's digit net");
+                }
+                if let Some(p) = &self.pretrained {
+                    bail!(
+                        "`pretrained`: {} is for Office-31's ResNet-50; the digit task starts from random weights",
+                        p.display()
+                    );
+                }
+            }
+            Task::Office31 { .. } => {
+                if let Some(b) = self.backbone.as_ref().filter(|b| *b != "resnet50") {
+                    bail!("`backbone`: `{b}` is not supported on Office-31 (resnet50)");
+                }
+                if self.source_limit.is_some() || self.target_limit.is_some() {
+                    bail!(
+                        "`source_limit`/`target_limit`: the digit task's; an Office-31 run trains on every image \
+                         of both domains"
+                    );
+                }
+            }
         }
         task.check_step(self.step)?;
         if self.step == StepKind::Fast {

@@ -3,6 +3,7 @@
 
 mod anchors;
 pub(crate) mod config;
+pub(crate) mod estimate;
 pub mod finetune;
 mod report;
 pub(crate) mod run_folder;
@@ -67,7 +68,7 @@ pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = Me
 impl DannArgs {
     fn config(&self) -> Result<ExperimentConfig> {
         let mut c: ExperimentConfig = match &self.common.config {
-            Some(path) => config::load_file(path)?,
+            Some(path) => config::load_experiment(path)?,
             None => ExperimentConfig::default(),
         };
         if self.common.quick {
@@ -82,7 +83,9 @@ impl DannArgs {
         }
         set!(task);
         set!(methods);
-        set!(backbone);
+        if self.backbone.is_some() {
+            c.backbone = self.backbone.clone();
+        }
         if let Some(v) = &self.common.seeds {
             c.seeds = v.clone();
         }
@@ -122,13 +125,28 @@ impl DannArgs {
 /// What every experiment does first: resolve the device (an error where it is absent), set determinism, and
 /// turn Ctrl-C into a stop flag that the training loops check after each step.
 pub(crate) fn prepare(device: &str, deterministic: bool) -> Result<(Device, Arc<AtomicBool>)> {
+    if deterministic {
+        // Before libtorch starts: the CPU code paths pinned (the process restarts itself once to get them).
+        shift_tensor::cpu_pins::restart_pinned()?;
+    }
     let device = device.parse::<DeviceSpec>()?.resolve()?;
     shift_tensor::set_deterministic(deterministic)?;
+    let stop = stop_on_ctrl_c().unwrap_or_else(|why| {
+        eprintln!("shift: {why}");
+        Arc::new(AtomicBool::new(false))
+    });
+    Ok((device, stop))
+}
+
+/// A flag that Ctrl-C sets (the loops check it after each step and save a checkpoint), or why there is none: then
+/// Ctrl-C ends the run without a checkpoint, and the caller says so.
+pub(crate) fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, String> {
     let stop = Arc::new(AtomicBool::new(false));
     let flag = stop.clone();
     // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
-    Ok((device, stop))
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("cannot handle Ctrl-C ({e}): an interrupt ends the run without saving a checkpoint"))?;
+    Ok(stop)
 }
 
 pub fn run(args: DannArgs) -> Result<()> {
@@ -161,7 +179,7 @@ pub fn run(args: DannArgs) -> Result<()> {
     };
     let config_json = serde_json::to_value(&cfg)?;
     let summaries = report::summarise(&cfg.methods, &runs, |m| anchors::anchor(task, m));
-    let table = report::table(&task.slug(), &summaries);
+    let table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
     report::write(&args.out(), &task.slug(), &config_json, &runs, &summaries, &table)?;
     println!("\n{table}");
     println!(
@@ -193,6 +211,17 @@ fn run_digits(
         target.0.size()[0],
         test.0.size()[0]
     );
+    // The whole experiment's steps, for the estimate in the progress line (and its --quick form's).
+    let runs = (cfg.methods.len() * cfg.seeds.len()) as i64;
+    let per_run: i64 = cfg
+        .methods
+        .iter()
+        .map(|&m| run_steps(cfg, &digit_task(m, &source, &target, &test)))
+        .sum::<i64>()
+        * cfg.seeds.len() as i64;
+    let quick = config::quick(cfg.clone()).train;
+    let quick_steps = runs * quick.epochs as i64 * quick.steps_per_epoch.unwrap_or(0);
+    estimate::begin(per_run, (!args.common.quick).then_some(quick_steps));
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {
@@ -208,6 +237,15 @@ fn run_digits(
 }
 
 type Pair = (shift_tensor::tch::Tensor, shift_tensor::tch::Tensor);
+
+/// The steps of one run of `task` under `cfg`.
+fn run_steps(cfg: &ExperimentConfig, task: &DigitTask) -> i64 {
+    let per_epoch = cfg
+        .train
+        .steps_per_epoch
+        .unwrap_or_else(|| task.labelled.steps_per_epoch(cfg.train.batch));
+    cfg.train.epochs as i64 * per_epoch
+}
 
 /// The streams `method` trains on (its registry entry's data needs): labelled source or labelled target, and the
 /// unlabelled target for methods that adapt.
@@ -246,20 +284,31 @@ pub(crate) fn run_one(
 ) -> Result<Option<RunResult>> {
     let label = format!("{method} seed {seed}");
     if resume {
-        if let Some(done) = folder.result() {
+        folder.check_same_config(&serde_json::json!({ "experiment": cfg }))?;
+        if let Some(done) = folder.result()? {
             eprintln!("shift: {label}: finished earlier, reusing {}", folder.dir.display());
+            estimate::skip(run_steps(cfg, task));
             return Ok(Some(done));
         }
     }
     shift_tensor::seed_everything(seed);
     let mut strategy = build_strategy(method, DigitNet::new(device), cfg)?;
-    let config =
+    let mut config =
         serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
+    if let Some(why) = strategy.fallback() {
+        config["step_fallback"] = why.into();
+    }
+    if cfg.deterministic {
+        config["cpu_pins"] = serde_json::json!(shift_tensor::cpu_pins::recorded()
+            .into_iter()
+            .collect::<std::collections::BTreeMap<_, _>>());
+    }
     let Resumed {
         next: start,
         seconds,
         accuracy,
     } = folder.resume_or_start(strategy.as_mut(), resume, config)?;
+    estimate::skip(run_steps(cfg, task) / cfg.train.epochs as i64 * start.epoch as i64 + start.step);
     let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, accuracy);
     let end = fit(strategy.as_mut(), task, &cfg.train, seed, start, &mut observer)
         .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
@@ -268,7 +317,11 @@ pub(crate) fn run_one(
         return Ok(None);
     }
     let acc = observer.accuracy.clone();
-    let result = finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
+    let mut result = finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
+    if let Some(why) = strategy.fallback() {
+        result.step_fallback = Some(why);
+        folder.write_result(&result)?;
+    }
     Ok(Some(result))
 }
 
@@ -293,8 +346,25 @@ pub(crate) fn finish(
         wall_s,
         device: format!("{device:?}"),
         accuracy_per_epoch: acc,
+        step_fallback: None,
+        random_init_backbone: false,
     };
     folder.write_result(&result)?;
     eprintln!("shift: {method} seed {seed}: target accuracy {last:.4} (last epoch), {wall_s:.1}s");
     Ok(result)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_failed_ctrl_c_handler_is_reported() {
+        // The first handler of the process installs; a second cannot, and says what that means.
+        let first = super::stop_on_ctrl_c();
+        assert!(first.is_ok(), "{:?}", first.err());
+        let why = super::stop_on_ctrl_c().unwrap_err();
+        assert!(
+            why.contains("cannot handle Ctrl-C") && why.contains("without saving a checkpoint"),
+            "{why}"
+        );
+    }
 }

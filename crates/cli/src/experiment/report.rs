@@ -84,6 +84,36 @@ pub fn table(task: &str, summaries: &[Summary]) -> String {
     s
 }
 
+/// Lines under the table: runs whose fast step ran eagerly (one line per reason), runs whose backbone started from random weights.
+pub fn run_notes(runs: &[RunResult]) -> String {
+    let mut lines: Vec<(String, Vec<String>)> = Vec::new();
+    for r in runs {
+        if let Some(why) = &r.step_fallback {
+            let run = format!("{} seed {}", r.method, r.seed);
+            match lines.iter_mut().find(|(w, _)| w == why) {
+                Some((_, rs)) => rs.push(run),
+                None => lines.push((why.clone(), vec![run])),
+            }
+        }
+    }
+    let mut out: String = lines
+        .iter()
+        .map(|(why, rs)| format!("fast step ran eagerly ({}): {why}\n", rs.join(", ")))
+        .collect();
+    let random: Vec<String> = runs
+        .iter()
+        .filter(|r| r.random_init_backbone)
+        .map(|r| format!("{} seed {}", r.method, r.seed))
+        .collect();
+    if !random.is_empty() {
+        out += &format!(
+            "RANDOM-INIT BACKBONE ({}): the ResNet-50 started from random weights, not ImageNet's\n",
+            random.join(", ")
+        );
+    }
+    out
+}
+
 /// Writes results.md, results.json and accuracy.svg into `out`.
 pub fn write(
     out: &Path,

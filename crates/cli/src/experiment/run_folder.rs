@@ -23,6 +23,13 @@ pub struct RunResult {
     pub wall_s: f64,
     pub device: String,
     pub accuracy_per_epoch: Vec<f64>,
+    /// Why a run asked for the fast step ran it eagerly (CPU, a failed capture, a replay that differed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step_fallback: Option<String>,
+    /// An Office-31 ResNet-50 that started from random weights (no ImageNet weights given or installed): its
+    /// numbers are not those of an ImageNet-initialised backbone.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub random_init_backbone: bool,
 }
 
 /// A saved run: where it continues, the wall time spent so far, and the strategy's state.
@@ -81,13 +88,46 @@ impl RunFolder {
         write_atomic(&self.file("config.json"), &serde_json::to_string_pretty(config)?)
     }
 
-    pub fn result(&self) -> Option<RunResult> {
-        let text = std::fs::read_to_string(self.file("result.json")).ok()?;
-        serde_json::from_str(&text).ok()
+    /// The finished run's result: None when there is no result.json yet; an error naming the file when it is
+    /// there but cannot be read or parsed (never taken for "not run yet").
+    pub fn result(&self) -> Result<Option<RunResult>> {
+        let path = self.file("result.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        serde_json::from_str(&text)
+            .map(Some)
+            .with_context(|| format!("{} is not a run result (delete it to run again)", path.display()))
     }
 
     pub fn write_result(&self, r: &RunResult) -> Result<()> {
         write_atomic(&self.file("result.json"), &serde_json::to_string_pretty(r)?)
+    }
+
+    /// With `--resume`, refuses a run folder whose saved experiment configuration differs from `now` (the
+    /// `experiment` of its config.json), naming the key paths that differ. Which methods and seeds a command
+    /// lists does not matter: they choose the runs, not how one runs. A folder without config.json passes.
+    pub fn check_same_config(&self, now: &serde_json::Value) -> Result<()> {
+        let path = self.file("config.json");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
+        let saved: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not a run configuration", path.display()))?;
+        let diff = super::config::differences(&saved["experiment"], &now["experiment"], &["methods", "seeds"]);
+        if diff.is_empty() {
+            return Ok(());
+        }
+        anyhow::bail!(
+            "`--resume`: {} was run with another configuration: {}; resume with the same settings, or run \
+             without --resume to start over",
+            self.dir.display(),
+            diff.join(", ")
+        )
     }
 
     /// The saved state and where to continue, with the wall time spent so far.
@@ -157,7 +197,11 @@ impl RunFolder {
     /// The per-epoch records already written (kept up to `epochs` lines on resume).
     pub fn keep_metrics(&self, epochs: usize) -> Result<Vec<f64>> {
         let path = self.file("metrics.jsonl");
-        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+        };
         let lines: Vec<&str> = text.lines().take(epochs).collect();
         write_atomic(&path, &lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
         lines
@@ -189,6 +233,9 @@ pub struct RunObserver<'a> {
     pub accuracy: Vec<f64>,
     pub epochs: usize,
     label: String,
+    /// A pause after every step, from `SHIFT_TEST_STEP_DELAY_MS` (the interrupt test uses it to make sure a
+    /// signal lands mid-run); none by default.
+    step_delay: Option<std::time::Duration>,
 }
 
 impl<'a> RunObserver<'a> {
@@ -214,6 +261,10 @@ impl<'a> RunObserver<'a> {
             accuracy,
             epochs,
             label,
+            step_delay: std::env::var("SHIFT_TEST_STEP_DELAY_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .map(std::time::Duration::from_millis),
         }
     }
 
@@ -238,6 +289,15 @@ impl Observer for RunObserver<'_> {
         self.bar
             .set_prefix(format!("{} epoch {}/{}", self.label, at.epoch + 1, self.epochs));
         self.bar.set_position(at.step as u64 + 1);
+        if let Some((left, first)) = super::estimate::step() {
+            if let Some(said) = first {
+                self.bar.println(format!("shift: this experiment takes {said}"));
+            }
+            self.bar.set_message(format!("~{left} left in all"));
+        }
+        if let Some(d) = self.step_delay {
+            std::thread::sleep(d);
+        }
     }
 
     fn stop_requested(&self) -> bool {

@@ -350,8 +350,8 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
     if cfg.finetune_steps <= 0 || cfg.finetune_epochs == 0 {
         bail!("`finetune_steps` and `finetune_epochs` must be at least 1");
     }
-    cfg.pretrain.validate()?;
-    cfg.finetune_lr.validate()?;
+    cfg.pretrain.validate_at("pretrain")?;
+    cfg.finetune_lr.validate_at("finetune_lr")?;
     if matches!(task, Task::Office31 { .. }) && ks.contains(&None) {
         bail!(
             "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
