@@ -5,7 +5,6 @@ mod bench_train;
 mod data;
 mod experiment;
 mod info;
-mod office;
 
 use clap::{Parser, Subcommand};
 

@@ -262,6 +262,34 @@ fn flags_of_the_other_task_are_refused_not_ignored() {
 }
 
 #[test]
+fn the_whole_experiment_is_estimated_once_its_first_steps_are_timed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 128, 16);
+    let flags = [
+        "--methods",
+        "source-only",
+        "--epochs",
+        "2",
+        "--steps-per-epoch",
+        "60",
+        "--batch",
+        "8",
+    ];
+    let out = run_ok(&mut dann_with(&data, &tmp.path().join("out"), &flags));
+    let said = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = said
+        .lines()
+        .filter(|l| l.contains("this experiment takes about"))
+        .collect();
+    assert_eq!(lines.len(), 1, "said once:\n{said}");
+    assert!(
+        lines[0].contains("on this machine") && lines[0].contains("--quick takes about"),
+        "{}",
+        lines[0]
+    );
+}
+
+#[test]
 fn a_diverging_run_stops_with_a_clear_message() {
     let tmp = tempfile::tempdir().unwrap();
     let data = digits_data(&tmp.path().join("data"), 128, 16);

@@ -1,11 +1,11 @@
 //! One run's folder `<out>/<task>/<method>/seed<N>/`: config.json (with the git commit), metrics.jsonl,
 //! checkpoint.pt (after every epoch and on interruption), result.json once finished.
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use shift_strategies::{EpochRecord, Observer, Position, Strategy, StrategyError};
-use shift_tensor::tch::Tensor;
+use shift_strategies::{EpochRecord, MethodName, Observer, Position, Strategy, StrategyError};
+use shift_tensor::tch::{Device, Tensor};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -291,7 +291,12 @@ impl Observer for RunObserver<'_> {
         self.bar.set_position(at.step as u64 + 1);
         if let Some((left, first)) = super::estimate::step() {
             if let Some(said) = first {
-                self.bar.println(format!("shift: this experiment takes {said}"));
+                let line = format!("shift: this experiment takes {said}");
+                if self.bar.is_hidden() {
+                    eprintln!("{line}");
+                } else {
+                    self.bar.println(line);
+                }
             }
             self.bar.set_message(format!("~{left} left in all"));
         }
@@ -342,4 +347,34 @@ impl Observer for RunObserver<'_> {
         self.bar.abandon_with_message("interrupted");
         Ok(())
     }
+}
+
+/// Writes a finished run's result.json from its accuracy per epoch (the last epoch's is the headline).
+pub fn finish(
+    folder: &RunFolder,
+    method: MethodName,
+    seed: u64,
+    device: Device,
+    acc: Vec<f64>,
+    wall_s: f64,
+    epochs: usize,
+) -> Result<RunResult> {
+    let Some(&last) = acc.last() else {
+        bail!("{}: no epoch finished", folder.dir.display())
+    };
+    let result = RunResult {
+        method: method.as_str().into(),
+        seed,
+        target_acc: last,
+        oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
+        epochs,
+        wall_s,
+        device: format!("{device:?}"),
+        accuracy_per_epoch: acc,
+        step_fallback: None,
+        random_init_backbone: false,
+    };
+    folder.write_result(&result)?;
+    eprintln!("shift: {method} seed {seed}: target accuracy {last:.4} (last epoch), {wall_s:.1}s");
+    Ok(result)
 }

@@ -80,7 +80,16 @@ impl Target for Digits<'_> {
         let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);
         let unlabelled = method.data().unlabelled_target.then_some(&self.target);
         let task = self.task(&self.source, unlabelled);
-        let done = crate::experiment::run_one(&folder, &exp, method, seed, self.device, &task, self.stop, self.resume)?;
+        let done = crate::experiment::digits::run_one(
+            &folder,
+            &exp,
+            method,
+            seed,
+            self.device,
+            &task,
+            self.stop,
+            self.resume,
+        )?;
         Ok(done.map(|_| folder.checkpoint()))
     }
 

@@ -367,7 +367,7 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         }
     }
     task.check_step(cfg.step)?;
-    let (device, stop) = super::prepare(&cfg.device, cfg.deterministic)?;
+    let (device, stop) = super::session::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
     let out = args.out();
     let results = match task {

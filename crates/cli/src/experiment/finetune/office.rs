@@ -4,8 +4,8 @@
 
 use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
 use crate::experiment::config::{CommonArgs, ExperimentConfig, Task};
+use crate::experiment::office::{imagenet_weights, train_epochs, OfficePair};
 use crate::experiment::run_folder::RunFolder;
-use crate::office::{imagenet_weights, train_epochs, OfficePair};
 use anyhow::{bail, Result};
 use shift_data::office31::{Domain, ImageList, CLASSES};
 use shift_data::pipeline::ImagePipeline;
@@ -96,7 +96,7 @@ impl Target for Office<'_> {
         };
         let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);
         let unlabelled = method.data().unlabelled_target.then_some(&self.pair.target);
-        let done = crate::office::run_one(
+        let done = crate::experiment::office::run_one(
             &folder,
             &exp,
             method,

@@ -3,8 +3,8 @@
 //! Checkpoints are written at epoch ends; an interrupted run resumes from the last finished epoch. The epoch
 //! loop ([`train_epochs`]) also serves `shift experiment finetune` on Office-31.
 
-use crate::experiment::config::{ExperimentConfig, Task};
-use crate::experiment::run_folder::{Resumed, RunFolder, RunObserver, RunResult};
+use super::config::{ExperimentConfig, Task};
+use super::run_folder::{finish, Resumed, RunFolder, RunObserver, RunResult};
 use anyhow::{Context, Result};
 use shift_data::office31::{list_domain, Domain, ImageList, CLASSES};
 use shift_data::pipeline::{Batch as PipelineBatch, ImagePipeline};
@@ -193,8 +193,7 @@ pub(crate) fn run_one(
     }
     observer.bar.finish_and_clear();
     let acc = observer.accuracy.clone();
-    let mut result =
-        crate::experiment::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
+    let mut result = finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
     if cfg.pretrained.is_none() {
         result.random_init_backbone = true;
         folder.write_result(&result)?;

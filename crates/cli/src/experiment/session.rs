@@ -1,0 +1,50 @@
+//! What every experiment does first: resolve the device (an error where it is absent), set determinism (with
+//! the CPU pins), and turn Ctrl-C into a stop flag that the training loops check after each step.
+
+use anyhow::Result;
+use shift_tensor::tch::Device;
+use shift_tensor::DeviceSpec;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What every experiment does first: resolve the device (an error where it is absent), set determinism, and
+/// turn Ctrl-C into a stop flag that the training loops check after each step.
+pub fn prepare(device: &str, deterministic: bool) -> Result<(Device, Arc<AtomicBool>)> {
+    if deterministic {
+        // Before libtorch starts: the CPU code paths pinned (the process restarts itself once to get them).
+        shift_tensor::cpu_pins::restart_pinned()?;
+    }
+    let device = device.parse::<DeviceSpec>()?.resolve()?;
+    shift_tensor::set_deterministic(deterministic)?;
+    let stop = stop_on_ctrl_c().unwrap_or_else(|why| {
+        eprintln!("shift: {why}");
+        Arc::new(AtomicBool::new(false))
+    });
+    Ok((device, stop))
+}
+
+/// A flag that Ctrl-C sets (the loops check it after each step and save a checkpoint), or why there is none: then
+/// Ctrl-C ends the run without a checkpoint, and the caller says so.
+pub fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, String> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let flag = stop.clone();
+    // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
+    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+        .map_err(|e| format!("cannot handle Ctrl-C ({e}): an interrupt ends the run without saving a checkpoint"))?;
+    Ok(stop)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_failed_ctrl_c_handler_is_reported() {
+        // The first handler of the process installs; a second cannot, and says what that means.
+        let first = super::stop_on_ctrl_c();
+        assert!(first.is_ok(), "{:?}", first.err());
+        let why = super::stop_on_ctrl_c().unwrap_err();
+        assert!(
+            why.contains("cannot handle Ctrl-C") && why.contains("without saving a checkpoint"),
+            "{why}"
+        );
+    }
+}
