@@ -108,13 +108,9 @@ pub fn run_one(
     resume: bool,
 ) -> Result<Option<RunResult>> {
     let label = format!("{method} seed {seed}");
-    if resume {
-        folder.check_same_config(&serde_json::json!({ "experiment": cfg }))?;
-        if let Some(done) = folder.result()? {
-            eprintln!("shift: {label}: finished earlier, reusing {}", folder.dir.display());
-            estimate::skip(run_steps(cfg, task));
-            return Ok(Some(done));
-        }
+    if let Some(done) = folder.finished_earlier(cfg, resume, &label)? {
+        estimate::skip(run_steps(cfg, task));
+        return Ok(Some(done));
     }
     shift_tensor::seed_everything(seed);
     let mut strategy = build_strategy(method, DigitNet::new(device), cfg)?;

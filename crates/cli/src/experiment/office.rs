@@ -150,12 +150,8 @@ pub(crate) fn run_one(
     resume: bool,
 ) -> Result<Option<RunResult>> {
     let label = format!("{method} seed {seed}");
-    if resume {
-        folder.check_same_config(&serde_json::json!({ "experiment": cfg }))?;
-        if let Some(done) = folder.result()? {
-            eprintln!("shift: {label}: finished earlier, reusing {}", folder.dir.display());
-            return Ok(Some(done));
-        }
+    if let Some(done) = folder.finished_earlier(cfg, resume, &label)? {
+        return Ok(Some(done));
     }
     shift_tensor::seed_everything(seed);
     let mut net = OfficeNet::new(device, CLASSES.len() as i64);

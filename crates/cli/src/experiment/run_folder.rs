@@ -130,6 +130,25 @@ impl RunFolder {
         )
     }
 
+    /// With `--resume`, the result of this run when it finished earlier (said on stderr), after checking that it
+    /// ran with the same configuration as `cfg`; None when it has to run (or run on).
+    pub fn finished_earlier(
+        &self,
+        cfg: &super::config::ExperimentConfig,
+        resume: bool,
+        label: &str,
+    ) -> Result<Option<RunResult>> {
+        if !resume {
+            return Ok(None);
+        }
+        self.check_same_config(&serde_json::json!({ "experiment": cfg }))?;
+        let done = self.result()?;
+        if done.is_some() {
+            eprintln!("shift: {label}: finished earlier, reusing {}", self.dir.display());
+        }
+        Ok(done)
+    }
+
     /// The saved state and where to continue, with the wall time spent so far.
     pub fn load_checkpoint(&self) -> Result<Option<Checkpoint>> {
         let path = self.checkpoint();

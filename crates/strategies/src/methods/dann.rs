@@ -9,11 +9,11 @@
 //! ascends it. lambda follows the paper's schedule `2 / (1 + exp(-10 p)) - 1`.
 
 use super::{
-    domain_terms, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo,
-    OptimiserSpec, Published, StepInputs, Terms,
+    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, Lambda,
+    Method, MethodInfo, OptimiserSpec, Published, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
-use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
+use shift_models::{AdaptNet, DomainDiscriminator};
 use shift_tensor::tch::Tensor;
 
 /// The registry entry.
@@ -37,10 +37,8 @@ pub struct Dann {
 impl Dann {
     /// The discriminator on the backbone's features, with the backbone's recipe (`discriminator.*`).
     pub fn new(ctx: &BuildContext) -> Self {
-        let net = ctx.net;
-        let p = net.var_store().root() / DISCRIMINATOR;
         Self {
-            discriminator: DomainDiscriminator::new(&p, net.feature_dim(), &net.discriminator_shape()),
+            discriminator: feature_discriminator(ctx),
         }
     }
 

@@ -10,10 +10,11 @@
 //! Two optimisers and two backward passes: not capturable as one joint loss.
 
 use super::{
-    domain_terms, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, StepInputs,
+    domain_terms, feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo,
+    OptimiserSpec, StepInputs,
 };
 use crate::{GroupSpec, Sgd, StrategyError};
-use shift_models::{AdaptNet, DomainDiscriminator, Part, DISCRIMINATOR};
+use shift_models::{AdaptNet, DomainDiscriminator, Part};
 use shift_tensor::tch::{Reduction, Tensor};
 
 /// The registry entry. The JMLR paper reports the reversal layer's numbers, not the alternating updates': none
@@ -33,10 +34,8 @@ pub struct DannAlt {
 
 impl DannAlt {
     pub fn new(ctx: &BuildContext) -> Self {
-        let net = ctx.net;
-        let p = net.var_store().root() / DISCRIMINATOR;
         Self {
-            discriminator: DomainDiscriminator::new(&p, net.feature_dim(), &net.discriminator_shape()),
+            discriminator: feature_discriminator(ctx),
         }
     }
 }

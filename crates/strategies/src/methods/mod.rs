@@ -231,6 +231,14 @@ pub fn supervised_terms(net: &dyn AdaptNet, xs: &Tensor, ys: &Tensor) -> Terms {
     }
 }
 
+/// A domain discriminator on the backbone's features, with the backbone's recipe, under `discriminator.`: what
+/// DANN and its alternating form add.
+pub fn feature_discriminator(ctx: &BuildContext) -> shift_models::DomainDiscriminator {
+    let net = ctx.net;
+    let p = net.var_store().root() / shift_models::DISCRIMINATOR;
+    shift_models::DomainDiscriminator::new(&p, net.feature_dim(), &net.discriminator_shape())
+}
+
 /// The usual single optimiser: the backbone's groups, plus the method's own networks where it has any.
 pub fn joint_optimiser(base: &[GroupSpec], with_discriminator: bool) -> Vec<OptimiserSpec> {
     let mut groups = base.to_vec();
