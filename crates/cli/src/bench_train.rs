@@ -34,6 +34,10 @@ pub struct BenchTrainArgs {
     /// Which steps to measure (comma-separated).
     #[arg(long, value_delimiter = ',', default_value = "eager,fast")]
     step: Vec<StepKind>,
+    /// The methods whose step rate to measure (comma-separated; the full epoch and time-to-accuracy runs are
+    /// DANN's). A method the fast step cannot capture gets a row saying why.
+    #[arg(long, value_delimiter = ',', value_parser = crate::experiment::method_parser(), default_value = "dann")]
+    methods: Vec<MethodName>,
     /// Data folder with MNIST and MNIST-M: adds the full-epoch measurement.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -54,10 +58,10 @@ fn sync(device: Device) {
     }
 }
 
-/// A DANN strategy with the given step on a fresh digit net (seed 0).
-fn strategy(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
+/// A strategy for `method` with the given step on a fresh digit net (seed 0).
+fn strategy(kind: StepKind, device: Device, method: MethodName) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
-    let (strategy, note) = kind.build(DigitNet::new(device), MethodName::DANN, 0.9, 0.0)?;
+    let (strategy, note) = kind.build(DigitNet::new(device), method, 0.9, 0.0)?;
     if let Some(note) = note {
         eprintln!("shift: {note}");
     }
@@ -65,8 +69,8 @@ fn strategy(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
 }
 
 /// Median steps/s over timed windows on synthetic data, and every window's rate.
-fn step_rate(kind: StepKind, device: Device, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
-    let mut s = strategy(kind, device)?;
+fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
+    let mut s = strategy(kind, device, method)?;
     let data = SyntheticDigits::new(8192, 64, device);
     let mut step = 0i64;
     // Batches as indices into the device-resident data (as the epoch loop gives them): the fast step gathers
@@ -144,7 +148,7 @@ fn digits(data: &std::path::Path, device: Device) -> Result<DigitTask> {
 
 /// Wall time of one full epoch through `fit`: (seconds, steps).
 fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, i64)> {
-    let mut s = strategy(kind, device)?;
+    let mut s = strategy(kind, device, MethodName::DANN)?;
     let cfg = TrainConfig {
         epochs: 1,
         ..Default::default()
@@ -159,7 +163,7 @@ fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, 
 /// Wall time to `target` test accuracy under the paper schedule, evaluated every quarter epoch:
 /// (seconds, quarter-epochs, accuracy) or None when the 20 epochs end first (with the last accuracy).
 fn time_to(kind: StepKind, task: &DigitTask, device: Device, target: f64) -> Result<Result<(f64, usize, f64), f64>> {
-    let mut s = strategy(kind, device)?;
+    let mut s = strategy(kind, device, MethodName::DANN)?;
     let quarter = task.labelled.steps_per_epoch(64) / 4;
     let cfg = TrainConfig {
         epochs: 80,
@@ -203,15 +207,31 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         "cpu_heap": shift_tensor::cpu_heap::cpu_heap().to_string(),
         "deterministic": args.deterministic,
     });
-    for &kind in &args.step {
-        let (median, windows) = step_rate(kind, device, &args)?;
-        let name = format!("{kind:?}").to_lowercase();
-        rows.push(format!(
-            "| {name} | steps/s (median of {} x {} steps) | {median:.1} |",
-            args.windows, args.steps
-        ));
-        rows.push(format!("| {name} | images/s | {:.0} |", median * 128.0));
-        doc[&name] = serde_json::json!({ "steps_per_s": median, "images_per_s": median * 128.0, "windows": windows });
+    for &method in &args.methods {
+        for &kind in &args.step {
+            let step = format!("{kind:?}").to_lowercase();
+            // DANN's rows keep their plain names (`cargo xtask bench train` reads them); others are `method/step`.
+            let name = if method == MethodName::DANN {
+                step.clone()
+            } else {
+                format!("{method}/{step}")
+            };
+            let label = format!("{method} {step}");
+            if kind == StepKind::Fast {
+                if let Err(e) = shift_strategies::fast::check_capturable(method) {
+                    rows.push(format!("| {label} | steps/s | refused: {e} |"));
+                    continue;
+                }
+            }
+            let (median, windows) = step_rate(kind, device, method, &args)?;
+            rows.push(format!(
+                "| {label} | steps/s (median of {} x {} steps) | {median:.1} |",
+                args.windows, args.steps
+            ));
+            rows.push(format!("| {label} | images/s | {:.0} |", median * 128.0));
+            doc[&name] =
+                serde_json::json!({ "steps_per_s": median, "images_per_s": median * 128.0, "windows": windows });
+        }
     }
     if let Some(data) = &args.data {
         let t = Instant::now();
@@ -248,7 +268,7 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             }
         }
     }
-    println!("\nshift bench train: digit DANN step, batch 64+64, SGD momentum 0.9, {device:?} ({card})");
+    println!("\nshift bench train: digit net train step, batch 64+64, SGD momentum 0.9, {device:?} ({card})");
     println!("CPU heap: {}\n", shift_tensor::cpu_heap::cpu_heap());
     println!("| step | measure | value |");
     println!("|---|---|---|");

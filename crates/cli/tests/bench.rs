@@ -25,7 +25,8 @@ fn bench_train_measures_both_steps_and_writes_json() {
     );
     let table = String::from_utf8_lossy(&out.stdout);
     assert!(
-        table.contains("| eager | steps/s (median of 3 x 3 steps) |") && table.contains("| fast | images/s |"),
+        table.contains("| dann eager | steps/s (median of 3 x 3 steps) |")
+            && table.contains("| dann fast | images/s |"),
         "{table}"
     );
     let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
@@ -46,6 +47,38 @@ fn bench_train_measures_both_steps_and_writes_json() {
         );
         assert!((doc[step]["images_per_s"].as_f64().unwrap() - 128.0 * rates[1]).abs() < 1e-6);
     }
+}
+
+/// Other methods' rows beside DANN's, under their own JSON keys; a method the fast step cannot capture gets a row
+/// saying why instead of a number.
+#[test]
+fn bench_train_measures_each_method_and_says_which_cannot_be_captured() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let out = run_ok(
+        shift()
+            .args(["bench", "train", "--device", "cpu", "--steps", "2", "--windows", "1"])
+            .args(["--methods", "source-only,cdan-e,dann-alt", "--json"])
+            .arg(&json),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    for row in [
+        "| source-only eager | steps/s",
+        "| cdan-e eager | steps/s",
+        "| cdan-e fast | steps/s",
+        "| dann-alt eager | steps/s",
+        "| dann-alt fast | steps/s | refused: `step`: the fast step captures one joint loss; dann-alt cannot be captured",
+    ] {
+        assert!(table.contains(row), "missing `{row}` in:\n{table}");
+    }
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in ["source-only/eager", "cdan-e/eager", "cdan-e/fast", "dann-alt/eager"] {
+        assert!(doc[key]["steps_per_s"].as_f64().unwrap() > 0.0, "{key}");
+    }
+    assert!(
+        doc["dann-alt/fast"].is_null() && doc["eager"].is_null(),
+        "no DANN rows were asked for"
+    );
 }
 
 #[test]
