@@ -39,7 +39,7 @@ enum ExperimentCommand {
     /// MNIST -> MNIST-M (or Office-31): the registry's methods (source-only, DANN, CDAN, ...) over seeds.
     Dann(experiment::DannArgs),
     /// Pretrain on MNIST, fine-tune on k labelled MNIST-M images per class under freeze policies.
-    Finetune(experiment::finetune::FinetuneArgs),
+    Finetune(experiment::FinetuneArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -67,7 +67,7 @@ fn main() -> std::process::ExitCode {
         Command::Experiment(e) => match *e {
             ExperimentCommand::Dann(args) => experiment::run(args).map(|()| std::process::ExitCode::SUCCESS),
             ExperimentCommand::Finetune(args) => {
-                experiment::finetune::run(args).map(|()| std::process::ExitCode::SUCCESS)
+                experiment::run_finetune(args).map(|()| std::process::ExitCode::SUCCESS)
             }
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),

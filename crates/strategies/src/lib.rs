@@ -23,7 +23,7 @@ pub use flat_sgd::FlatSgd;
 pub use methods::{Method, MethodName};
 pub use metrics::{DeviceMetrics, StepMetrics};
 pub use runner::{
-    end_epoch, fit, scheduled_step, Batch, DigitTask, EpochEnd, EpochRecord, FitEnd, Observer, Position, TrainConfig,
+    epoch_seed, fit, Batch, DigitTask, EpochData, EpochDraws, EpochRecord, FitEnd, Observer, Position, TrainConfig,
 };
 pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};

@@ -1,4 +1,4 @@
-//! The epoch loop for digit tasks: seeded per epoch (so a run resumed at any step replays exactly), the
+//! The epoch loop of every run: seeded per epoch (so a run resumed at any step replays exactly), the
 //! paper's schedules fed per step, metrics read once per epoch, target test accuracy after every epoch.
 
 use crate::methods::EpochStart;
@@ -131,7 +131,7 @@ impl PartialEq for EpochRecord {
 
 /// What the loop knows when an epoch's steps are done.
 #[derive(Debug, Clone, Copy)]
-pub struct EpochEnd {
+struct EpochEnd {
     /// 0-based.
     pub epoch: usize,
     pub steps: i64,
@@ -143,7 +143,7 @@ pub struct EpochEnd {
 
 /// Closes an epoch: reads the metrics (one device sync), stops on a non-finite loss before anything is saved,
 /// measures target accuracy with `target_acc`, and hands the record to the observer.
-pub fn end_epoch(
+fn end_epoch(
     strategy: &mut dyn Strategy,
     observer: &mut dyn Observer,
     end: EpochEnd,
@@ -189,8 +189,8 @@ pub enum Batch<'a> {
 
 /// One step of the schedule at `at` (of `steps` per epoch, `total` in the run): learning rate and lambda from
 /// the configuration, the train step, the observer told. Returns the step's (lr, lambda) and whether a stop was
-/// requested. Shared by the digit loop below and the Office-31 loop.
-pub fn scheduled_step(
+/// requested.
+fn scheduled_step(
     strategy: &mut dyn Strategy,
     cfg: &TrainConfig,
     at: Position,
@@ -209,35 +209,146 @@ pub fn scheduled_step(
     Ok((lr, lambda, observer.stop_requested()))
 }
 
-fn epoch_seed(seed: u64, epoch: usize) -> i64 {
+/// The seed of one epoch's draws, from the run's seed: every epoch draws from its own, so a run resumed at any
+/// step sees the batches an uninterrupted run saw.
+pub fn epoch_seed(seed: u64, epoch: usize) -> i64 {
     (seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64 + 1) & 0x7fff_ffff_ffff) as i64
 }
 
-/// Trains from `start` to the configured number of epochs.
+/// What the epoch loop trains on: labelled batches, unlabelled target batches for the methods that adapt, and
+/// the target test split (for reporting only, never to choose a model). The digit data on the device
+/// ([`DigitTask`]) and Office-31's image pipelines implement it, so both run through [`fit`].
+pub trait EpochData {
+    /// The labelled examples.
+    fn labelled_len(&self) -> usize;
+    /// Full batches of `batch` in one pass over the labelled examples (0 when `batch` is larger than them).
+    fn full_pass(&self, batch: i64) -> i64;
+    /// Whether there is an unlabelled target stream.
+    fn has_unlabelled(&self) -> bool;
+    /// The unlabelled target images as one tensor, for epoch-start hooks (pseudo-labels); None where the data
+    /// streams from the host.
+    fn unlabelled_images(&self) -> Option<&Tensor>;
+    /// One epoch's draws of `steps` batches of `batch`, with the target stream when `with_unlabelled`. The loop
+    /// has set libtorch's generator to `seed` (the epoch's seed) before it asks.
+    fn epoch<'a>(
+        &'a self,
+        seed: i64,
+        steps: i64,
+        batch: i64,
+        with_unlabelled: bool,
+    ) -> Result<Box<dyn EpochDraws + 'a>, StrategyError>;
+    /// Target test accuracy of `strategy`'s network.
+    fn target_accuracy(&self, strategy: &dyn Strategy) -> Result<f64, StrategyError>;
+}
+
+/// One epoch's batches, handed out in step order (a resumed epoch starts past step 0).
+pub trait EpochDraws {
+    /// Runs `train` on the batch of `step` (of epoch `epoch`).
+    fn with_batch(
+        &mut self,
+        epoch: usize,
+        step: i64,
+        train: &mut dyn FnMut(Batch<'_>) -> Result<(), StrategyError>,
+    ) -> Result<(), StrategyError>;
+}
+
+impl EpochData for DigitTask {
+    fn labelled_len(&self) -> usize {
+        self.labelled.len() as usize
+    }
+
+    fn full_pass(&self, batch: i64) -> i64 {
+        self.labelled.steps_per_epoch(batch)
+    }
+
+    fn has_unlabelled(&self) -> bool {
+        self.unlabelled.is_some()
+    }
+
+    fn unlabelled_images(&self) -> Option<&Tensor> {
+        self.unlabelled.as_ref().map(|t| &t.x)
+    }
+
+    fn epoch<'a>(
+        &'a self,
+        _seed: i64,
+        steps: i64,
+        batch: i64,
+        with_unlabelled: bool,
+    ) -> Result<Box<dyn EpochDraws + 'a>, StrategyError> {
+        let order = self.labelled.shuffled_for(steps * batch);
+        let draws = match (&self.unlabelled, with_unlabelled) {
+            (Some(t), true) => Some((t, t.draws(steps * batch))),
+            _ => None,
+        };
+        Ok(Box::new(DigitDraws {
+            task: self,
+            batch,
+            order,
+            draws,
+        }))
+    }
+
+    fn target_accuracy(&self, strategy: &dyn Strategy) -> Result<f64, StrategyError> {
+        Ok(strategy.accuracy(&self.test.0, &self.test.1))
+    }
+}
+
+/// A digit epoch: a permutation of the labelled examples and draws of target indices, both on the device.
+struct DigitDraws<'a> {
+    task: &'a DigitTask,
+    batch: i64,
+    order: Tensor,
+    draws: Option<(&'a DigitBatcher, Tensor)>,
+}
+
+impl EpochDraws for DigitDraws<'_> {
+    fn with_batch(
+        &mut self,
+        epoch: usize,
+        step: i64,
+        train: &mut dyn FnMut(Batch<'_>) -> Result<(), StrategyError>,
+    ) -> Result<(), StrategyError> {
+        let batch = IndexedBatch {
+            epoch,
+            step,
+            batch: self.batch,
+            labelled: &self.task.labelled,
+            order: &self.order,
+            unlabelled: self.draws.as_ref().map(|(t, d)| (*t, d)),
+        };
+        train(Batch::Indexed(&batch))
+    }
+}
+
+/// Trains from `start` to the configured number of epochs: the one epoch loop of every run (digits and
+/// Office-31, adaptation and fine-tuning). Each epoch: its seed set, its draws made, the method's epoch-start
+/// hook, the scheduled steps (a stop request saves through the observer and returns where to continue), then
+/// the metrics, the target accuracy and the observer's epoch record.
 pub fn fit(
     strategy: &mut dyn Strategy,
-    task: &DigitTask,
+    data: &dyn EpochData,
     cfg: &TrainConfig,
     seed: u64,
     start: Position,
     observer: &mut dyn Observer,
 ) -> Result<FitEnd, StrategyError> {
     cfg.validate()?;
-    let full = task.labelled.steps_per_epoch(cfg.batch);
+    let full = data.full_pass(cfg.batch);
     if full == 0 {
         return Err(StrategyError::Invalid {
             field: "batch".into(),
             msg: format!(
                 "{} is larger than the {} labelled examples",
                 cfg.batch,
-                task.labelled.len()
+                data.labelled_len()
             ),
         });
     }
     // An epoch is one pass unless `steps_per_epoch` says otherwise (longer epochs draw further passes).
     let steps = cfg.steps_per_epoch.unwrap_or(full);
     let needs_target = strategy.method().data().unlabelled_target;
-    if needs_target && task.unlabelled.is_none() {
+    if needs_target && !data.has_unlabelled() {
         return Err(StrategyError::Other(format!(
             "{} needs unlabelled target data",
             strategy.method().name()
@@ -246,39 +357,26 @@ pub fn fit(
     let mut records = Vec::new();
     for epoch in start.epoch..cfg.epochs {
         let t0 = Instant::now();
-        // Every epoch draws from its own seed: a run resumed at any step sees the same batches.
-        shift_tensor::tch::manual_seed(epoch_seed(seed, epoch));
-        let order = task.labelled.shuffled_for(steps * cfg.batch);
-        let draws = match (&task.unlabelled, needs_target) {
-            (Some(t), true) => Some(t.draws(steps * cfg.batch)),
-            _ => None,
-        };
+        let seed = epoch_seed(seed, epoch);
+        shift_tensor::tch::manual_seed(seed);
+        let mut draws = data.epoch(seed, steps, cfg.batch, needs_target)?;
         let first = if epoch == start.epoch { start.step } else { 0 };
         strategy.on_epoch_start(&EpochStart {
             epoch,
-            target: task.unlabelled.as_ref().map(|t| &t.x),
+            target: data.unlabelled_images(),
         })?;
         let (mut lr, mut lambda) = (0.0, 0.0);
         for step in first..steps {
-            let batch = IndexedBatch {
-                epoch,
-                step,
-                batch: cfg.batch,
-                labelled: &task.labelled,
-                order: &order,
-                unlabelled: match (&task.unlabelled, &draws) {
-                    (Some(t), Some(d)) => Some((t, d)),
-                    _ => None,
-                },
-            };
             let at = Position { epoch, step };
-            let stop;
-            (lr, lambda, stop) = scheduled_step(strategy, cfg, at, steps, Batch::Indexed(&batch), observer)?;
+            let mut stop = false;
+            draws.with_batch(epoch, step, &mut |batch| {
+                (lr, lambda, stop) = scheduled_step(strategy, cfg, at, steps, batch, observer)?;
+                Ok(())
+            })?;
             if stop {
-                observer.on_interrupt(Position { epoch, step: step + 1 }, strategy)?;
-                return Ok(FitEnd::Interrupted {
-                    next: Position { epoch, step: step + 1 },
-                });
+                let next = Position { epoch, step: step + 1 };
+                observer.on_interrupt(next, strategy)?;
+                return Ok(FitEnd::Interrupted { next });
             }
         }
         let end = EpochEnd {
@@ -288,10 +386,9 @@ pub fn fit(
             lambda,
             started: t0,
         };
-        let record = end_epoch(strategy, observer, end, &|s: &dyn Strategy| {
-            Ok(s.accuracy(&task.test.0, &task.test.1))
-        })?;
-        records.push(record);
+        records.push(end_epoch(strategy, observer, end, &|s: &dyn Strategy| {
+            data.target_accuracy(s)
+        })?);
     }
     Ok(FitEnd::Finished { records })
 }

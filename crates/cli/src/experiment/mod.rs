@@ -1,27 +1,59 @@
-//! `shift experiment dann`: source-only, DANN and target-only on MNIST -> MNIST-M (or Office-31), over seeds,
-//! with a run folder per run, a results table beside the paper's numbers, and a plot.
-
-mod anchors;
-pub(crate) mod config;
-mod digits;
-pub(crate) mod estimate;
-pub mod finetune;
-mod office;
-mod report;
-pub(crate) mod run_folder;
-mod session;
+//! `shift experiment dann|finetune`: the flags, read into the configurations of `shift_experiments`, which runs
+//! them; what is printed at the end.
 
 use anyhow::Result;
 use clap::Args;
-use config::{ExperimentConfig, Task};
-use shift_strategies::MethodName;
+use shift_experiments::config::{self, ExperimentConfig, Task};
+use shift_experiments::finetune::{self, FinetuneConfig};
+use shift_experiments::{adaptation, Invocation};
+use shift_strategies::finetune::Policy;
+use shift_strategies::{MethodName, StepKind};
 use std::path::PathBuf;
-use std::time::Instant;
+
+/// Flags every experiment takes.
+#[derive(Debug, clap::Args)]
+pub struct CommonArgs {
+    /// Comma-separated seeds.
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Option<Vec<u64>>,
+    /// auto, cpu, cuda, cuda:N.
+    #[arg(long)]
+    pub device: Option<String>,
+    /// A few minutes on two CPU cores (see the README for what it runs).
+    #[arg(long)]
+    pub quick: bool,
+    /// A TOML or JSON file with any of the settings (flags override it).
+    #[arg(long)]
+    pub config: Option<std::path::PathBuf>,
+    /// Output folder [default: runs/<experiment>].
+    #[arg(long)]
+    pub out: Option<std::path::PathBuf>,
+    /// Data folder (installed by `cargo xtask download`).
+    #[arg(long, default_value = "datasets")]
+    pub data: std::path::PathBuf,
+    /// Continue runs from their checkpoints; finished runs are reused.
+    #[arg(long)]
+    pub resume: bool,
+    /// cuDNN deterministic, no benchmarking, deterministic kernels where libtorch has them.
+    #[arg(long)]
+    pub deterministic: bool,
+}
+
+impl CommonArgs {
+    fn invocation(&self, default_out: &str) -> Invocation {
+        Invocation {
+            data: self.data.clone(),
+            out: self.out.clone().unwrap_or_else(|| default_out.into()),
+            resume: self.resume,
+            quick: self.quick,
+        }
+    }
+}
 
 #[derive(Debug, Args)]
 pub struct DannArgs {
     #[command(flatten)]
-    common: config::CommonArgs,
+    common: CommonArgs,
     /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
     #[arg(long)]
     task: Option<String>,
@@ -112,56 +144,125 @@ impl DannArgs {
         c.deterministic |= self.common.deterministic;
         Ok(c)
     }
-
-    fn out(&self) -> PathBuf {
-        self.common.out.clone().unwrap_or_else(|| "runs/dann".into())
-    }
 }
 
 pub fn run(args: DannArgs) -> Result<()> {
     let cfg = args.config()?;
-    let task = cfg.validate()?;
-    let (device, stop) = session::prepare(&cfg.device, cfg.deterministic)?;
-    let started = Instant::now();
-    eprintln!(
-        "shift: {} on {device:?}: methods {:?}, seeds {:?}, {} epochs",
-        task.slug(),
-        cfg.methods,
-        cfg.seeds,
-        cfg.train.epochs
-    );
-    let runs = match task {
-        Task::MnistToMnistM => digits::run(
-            &args.common.data,
-            &args.out(),
-            &cfg,
-            device,
-            &stop,
-            (args.common.resume, args.common.quick),
-        )?,
-        Task::Office31 { .. } => office::run(
-            &args.common.data,
-            &args.out(),
-            &cfg,
-            task,
-            device,
-            &stop,
-            args.common.resume,
-        )?,
-    };
-    let Some(runs) = runs else {
+    let at = args.common.invocation("runs/dann");
+    let Some(done) = adaptation::run(&cfg, &at)? else {
         eprintln!("shift: interrupted; the checkpoint is saved. Continue with the same command and --resume.");
         std::process::exit(130);
     };
-    let config_json = serde_json::to_value(&cfg)?;
-    let summaries = report::summarise(&cfg.methods, &runs, |m| anchors::anchor(task, m));
-    let table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
-    report::write(&args.out(), &task.slug(), &config_json, &runs, &summaries, &table)?;
-    println!("\n{table}");
+    println!("\n{}", done.table);
     println!(
         "results: {} (results.md, results.json, accuracy.svg); total {:.1} s",
-        args.out().display(),
-        started.elapsed().as_secs_f64()
+        at.out.display(),
+        done.seconds
+    );
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct FinetuneArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
+    #[arg(long)]
+    task: Option<String>,
+    /// Comma-separated k values (labelled images per class), `all` for every image.
+    #[arg(long = "labels-per-class", value_delimiter = ',')]
+    ks: Option<Vec<String>>,
+    /// Comma-separated: head, full, discriminative, scratch, dann.
+    #[arg(long, value_delimiter = ',')]
+    policies: Option<Vec<Policy>>,
+    /// Start the source-pretrained policies from this checkpoint instead of pretraining.
+    #[arg(long)]
+    from: Option<PathBuf>,
+    /// Start the `dann` policy from this checkpoint (of a DANN run) instead of pretraining.
+    #[arg(long)]
+    from_dann: Option<PathBuf>,
+    /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot) for the pretraining.
+    #[arg(long)]
+    pretrained: Option<PathBuf>,
+    /// Epochs of pretraining (source-only and DANN starts).
+    #[arg(long)]
+    pretrain_epochs: Option<usize>,
+    /// The train step of pretraining and fine-tuning (digit task): eager, or fast (CUDA graph on CUDA).
+    #[arg(long)]
+    step: Option<StepKind>,
+    /// Examples per domain per step, in pretraining and fine-tuning.
+    #[arg(long)]
+    batch: Option<i64>,
+    /// Optimiser steps of each fine-tuning run (the same budget for every k).
+    #[arg(long)]
+    finetune_steps: Option<i64>,
+}
+
+impl FinetuneArgs {
+    fn config(&self) -> Result<(FinetuneConfig, Task)> {
+        let mut c: FinetuneConfig = match &self.common.config {
+            Some(p) => config::load_file(p)?,
+            None => FinetuneConfig::default(),
+        };
+        if let Some(v) = &self.task {
+            c.task = v.clone();
+        }
+        let task = Task::parse(&c.task)?;
+        if self.common.quick {
+            finetune::quick(&mut c, task);
+        }
+        if let Some(v) = &self.common.seeds {
+            c.seeds = v.clone();
+        }
+        if let Some(v) = &self.common.device {
+            c.device = v.clone();
+        }
+        if self.ks.is_some() {
+            c.labels_per_class = self.ks.clone();
+        }
+        if let Some(v) = &self.policies {
+            c.policies = v.clone();
+        }
+        if self.from.is_some() {
+            c.from = self.from.clone();
+        }
+        if self.from_dann.is_some() {
+            c.from_dann = self.from_dann.clone();
+        }
+        if self.pretrained.is_some() {
+            c.pretrained = self.pretrained.clone();
+        }
+        if let Some(v) = self.pretrain_epochs {
+            c.pretrain.epochs = v;
+        }
+        if let Some(v) = self.step {
+            c.step = v;
+        }
+        if let Some(v) = self.batch {
+            c.pretrain.batch = v;
+        }
+        if let Some(v) = self.finetune_steps {
+            c.finetune_steps = v;
+        }
+        c.deterministic |= self.common.deterministic;
+        finetune::default_ks(&mut c, task);
+        Ok((c, task))
+    }
+}
+
+/// `shift experiment finetune`.
+pub fn run_finetune(args: FinetuneArgs) -> Result<()> {
+    let (cfg, _) = args.config()?;
+    let at = args.common.invocation("runs/finetune");
+    let Some(done) = finetune::run(&cfg, &at)? else {
+        eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
+        std::process::exit(130);
+    };
+    println!("\n{}", done.table);
+    println!(
+        "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
+        at.out.display(),
+        done.seconds
     );
     Ok(())
 }

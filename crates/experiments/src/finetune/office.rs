@@ -3,16 +3,17 @@
 //! target images left unlabelled (Office-31 has no separate test split).
 
 use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
-use crate::experiment::config::{CommonArgs, ExperimentConfig, Task};
-use crate::experiment::office::{imagenet_weights, train_epochs, OfficePair};
-use crate::experiment::run_folder::RunFolder;
+use crate::config::{ExperimentConfig, Task};
+use crate::office::{imagenet_weights, run_office, OfficeData, OfficePair};
+use crate::run_folder::RunFolder;
+use crate::Invocation;
 use anyhow::{bail, Result};
 use shift_data::office31::{Domain, ImageList, CLASSES};
 use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::office::OfficeNet;
 use shift_strategies::finetune::Policy;
-use shift_strategies::MethodName;
+use shift_strategies::{fit, FitEnd, MethodName, Position};
 use shift_tensor::tch::Device;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -37,26 +38,25 @@ pub(super) struct Split {
 
 impl<'a> Office<'a> {
     pub fn load(
-        common: &CommonArgs,
+        at: &Invocation,
         cfg: &'a FinetuneConfig,
         (source, target): (Domain, Domain),
-        out: &Path,
         device: Device,
         stop: &'a AtomicBool,
     ) -> Result<Self> {
-        let pair = OfficePair::load(&common.data, source, target, cfg.pretrain.batch as usize)?;
+        let pair = OfficePair::load(&at.data, source, target, cfg.pretrain.batch as usize)?;
         let imagenet = if cfg.pretrains() {
-            imagenet_weights(&common.data, cfg.pretrained.clone())
+            imagenet_weights(&at.data, cfg.pretrained.clone())
         } else {
             None
         };
         Ok(Self {
             cfg,
             task: Task::Office31 { source, target },
-            out: out.to_path_buf(),
+            out: at.out.clone(),
             device,
             stop,
-            resume: common.resume,
+            resume: at.resume,
             pair,
             imagenet,
         })
@@ -95,17 +95,13 @@ impl Target for Office<'_> {
             ..Default::default()
         };
         let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);
-        let unlabelled = method.data().unlabelled_target.then_some(&self.pair.target);
-        let done = crate::experiment::office::run_one(
-            &folder,
-            &exp,
-            method,
-            seed,
-            self.device,
-            (&self.pair.source, unlabelled, &self.pair.test),
-            self.stop,
-            self.resume,
-        )?;
+        let data = OfficeData {
+            labelled: &self.pair.source,
+            unlabelled: method.data().unlabelled_target.then_some(&self.pair.target),
+            test: &self.pair.test,
+            device: self.device,
+        };
+        let done = run_office(&folder, &exp, method, seed, self.device, &data, self.stop, self.resume)?;
         Ok(done.map(|_| folder.checkpoint()))
     }
 
@@ -148,15 +144,16 @@ impl Target for Office<'_> {
         let mut strategy = policy_strategy(net, policy, start, "Office-31 ResNet-50", self.cfg)?;
         let train = finetune_train(self.cfg, split.labelled.len());
         let mut rec = Recorder::new(self.stop);
-        let finished = train_epochs(
-            strategy.as_mut(),
-            &train,
-            seed,
-            0,
-            (&split.labelled, None, &split.test),
-            self.device,
-            &mut rec,
-        )?;
-        Ok(finished.then_some(rec.accuracy))
+        let data = OfficeData {
+            labelled: &split.labelled,
+            unlabelled: None,
+            test: &split.test,
+            device: self.device,
+        };
+        let end = fit(strategy.as_mut(), &data, &train, seed, Position::default(), &mut rec)?;
+        Ok(match end {
+            FitEnd::Interrupted { .. } => None,
+            FitEnd::Finished { .. } => Some(rec.accuracy),
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! The experiment's report: a table (method, mean +- std of target accuracy over seeds, the published number
 //! with its source, wall time), written as results.md and results.json, and a plot of target accuracy per epoch
-//! (SVG).
+//! (SVG, [`crate::plot`]).
 
-use super::run_folder::{write_atomic, RunResult};
+use crate::plot::{LineChart, Series, XAxis};
+use crate::run_folder::{write_atomic, RunResult};
 use anyhow::{Context, Result};
 use serde::Serialize;
 use shift_strategies::methods::Published;
@@ -127,83 +128,34 @@ pub fn write(
     write_atomic(&out.join("results.md"), table)?;
     let json = serde_json::json!({ "task": task, "config": config, "runs": runs, "summary": summaries });
     write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
-    write_atomic(&out.join("accuracy.svg"), &plot(task, runs, summaries))?;
+    write_atomic(&out.join("accuracy.svg"), &plot(task, runs, summaries).svg()?)?;
     Ok(())
 }
 
 /// Target accuracy per epoch, mean over seeds, one line per method.
-pub fn plot(task: &str, runs: &[RunResult], summaries: &[Summary]) -> String {
-    const COLORS: [&str; 6] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b"];
-    let (w, h, left, right, top, bottom) = (640.0, 400.0, 60.0, 160.0, 40.0, 50.0);
-    let series: Vec<(String, Vec<f64>)> = summaries
+pub fn plot(task: &str, runs: &[RunResult], summaries: &[Summary]) -> LineChart {
+    let series = summaries
         .iter()
         .map(|s| {
             let rs: Vec<&RunResult> = runs.iter().filter(|r| r.method == s.method).collect();
             let epochs = rs.iter().map(|r| r.accuracy_per_epoch.len()).min().unwrap_or(0);
-            let means = (0..epochs)
-                .map(|e| rs.iter().map(|r| r.accuracy_per_epoch[e]).sum::<f64>() / rs.len() as f64)
+            let points = (0..epochs)
+                .map(|e| {
+                    let mean = rs.iter().map(|r| r.accuracy_per_epoch[e]).sum::<f64>() / rs.len() as f64;
+                    ((e + 1) as f64, mean)
+                })
                 .collect();
-            (s.method.clone(), means)
+            Series {
+                name: s.method.clone(),
+                points,
+            }
         })
         .collect();
-    let epochs = series.iter().map(|s| s.1.len()).max().unwrap_or(1).max(2);
-    let x = |e: usize| left + (w - left - right) * e as f64 / (epochs - 1) as f64;
-    let y = |a: f64| top + (h - top - bottom) * (1.0 - a);
-    let mut svg = format!(
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{w}" height="{h}" font-family="sans-serif" font-size="12">
-<rect width="100%" height="100%" fill="white"/>
-<text x="{}" y="22" text-anchor="middle" font-size="14">{task}: target test accuracy per epoch (mean over seeds)</text>
-"#,
-        w / 2.0
-    );
-    for t in 0..=5 {
-        let a = t as f64 / 5.0;
-        let _ = writeln!(
-            svg,
-            r##"<line x1="{left}" x2="{}" y1="{yy:.1}" y2="{yy:.1}" stroke="#ddd"/><text x="{}" y="{:.1}" text-anchor="end">{a:.1}</text>"##,
-            w - right,
-            left - 6.0,
-            y(a) + 4.0,
-            yy = y(a)
-        );
+    LineChart {
+        title: format!("{task}: target test accuracy per epoch (mean over seeds)"),
+        x_label: "epoch".into(),
+        y_label: "target accuracy".into(),
+        x_axis: XAxis::Numbers,
+        series,
     }
-    let _ = writeln!(
-        svg,
-        r#"<text x="{}" y="{}" text-anchor="middle">epoch</text>"#,
-        (left + w - right) / 2.0,
-        h - 12.0
-    );
-    for e in [0, epochs / 2, epochs - 1] {
-        let _ = writeln!(
-            svg,
-            r#"<text x="{}" y="{}" text-anchor="middle">{}</text>"#,
-            x(e),
-            h - bottom + 16.0,
-            e + 1
-        );
-    }
-    for (i, (name, pts)) in series.iter().enumerate() {
-        let c = COLORS[i % COLORS.len()];
-        let path: Vec<String> = pts
-            .iter()
-            .enumerate()
-            .map(|(e, a)| format!("{:.1},{:.1}", x(e), y(*a)))
-            .collect();
-        let _ = writeln!(
-            svg,
-            r#"<polyline fill="none" stroke="{c}" stroke-width="2" points="{}"/>"#,
-            path.join(" ")
-        );
-        let ly = top + 20.0 * i as f64 + 10.0;
-        let _ = writeln!(
-            svg,
-            r#"<line x1="{}" x2="{}" y1="{ly}" y2="{ly}" stroke="{c}" stroke-width="3"/><text x="{}" y="{}">{name}</text>"#,
-            w - right + 10.0,
-            w - right + 30.0,
-            w - right + 36.0,
-            ly + 4.0
-        );
-    }
-    svg.push_str("</svg>\n");
-    svg
 }

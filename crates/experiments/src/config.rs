@@ -105,35 +105,6 @@ pub fn differences(saved: &serde_json::Value, now: &serde_json::Value, skip: &[&
     out
 }
 
-/// Flags every experiment takes.
-#[derive(Debug, clap::Args)]
-pub struct CommonArgs {
-    /// Comma-separated seeds.
-    #[arg(long, value_delimiter = ',')]
-    pub seeds: Option<Vec<u64>>,
-    /// auto, cpu, cuda, cuda:N.
-    #[arg(long)]
-    pub device: Option<String>,
-    /// A few minutes on two CPU cores (see the README for what it runs).
-    #[arg(long)]
-    pub quick: bool,
-    /// A TOML or JSON file with any of the settings (flags override it).
-    #[arg(long)]
-    pub config: Option<std::path::PathBuf>,
-    /// Output folder [default: runs/<experiment>].
-    #[arg(long)]
-    pub out: Option<std::path::PathBuf>,
-    /// Data folder (installed by `cargo xtask download`).
-    #[arg(long, default_value = "datasets")]
-    pub data: std::path::PathBuf,
-    /// Continue runs from their checkpoints; finished runs are reused.
-    #[arg(long)]
-    pub resume: bool,
-    /// cuDNN deterministic, no benchmarking, deterministic kernels where libtorch has them.
-    #[arg(long)]
-    pub deterministic: bool,
-}
-
 /// A parsed task.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Task {

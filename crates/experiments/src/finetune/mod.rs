@@ -5,11 +5,13 @@
 mod digits;
 mod office;
 
-use super::config::{CommonArgs, Task};
-use super::report::mean_std;
-use super::run_folder::write_atomic;
+use crate::adaptation::Finished;
+use crate::config::Task;
+use crate::plot::{LineChart, Series, XAxis};
+use crate::report::mean_std;
+use crate::run_folder::write_atomic;
+use crate::Invocation;
 use anyhow::{bail, Context, Result};
-use clap::Args;
 use serde::{Deserialize, Serialize};
 use shift_models::AdaptNet;
 use shift_strategies::finetune::{balanced_subset, Policy, Start};
@@ -97,42 +99,6 @@ impl FinetuneConfig {
     }
 }
 
-#[derive(Debug, Args)]
-pub struct FinetuneArgs {
-    #[command(flatten)]
-    common: CommonArgs,
-    /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
-    #[arg(long)]
-    task: Option<String>,
-    /// Comma-separated k values (labelled images per class), `all` for every image.
-    #[arg(long = "labels-per-class", value_delimiter = ',')]
-    ks: Option<Vec<String>>,
-    /// Comma-separated: head, full, discriminative, scratch, dann.
-    #[arg(long, value_delimiter = ',')]
-    policies: Option<Vec<Policy>>,
-    /// Start the source-pretrained policies from this checkpoint instead of pretraining.
-    #[arg(long)]
-    from: Option<PathBuf>,
-    /// Start the `dann` policy from this checkpoint (of a DANN run) instead of pretraining.
-    #[arg(long)]
-    from_dann: Option<PathBuf>,
-    /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot) for the pretraining.
-    #[arg(long)]
-    pretrained: Option<PathBuf>,
-    /// Epochs of pretraining (source-only and DANN starts).
-    #[arg(long)]
-    pretrain_epochs: Option<usize>,
-    /// The train step of pretraining and fine-tuning (digit task): eager, or fast (CUDA graph on CUDA).
-    #[arg(long)]
-    step: Option<StepKind>,
-    /// Examples per domain per step, in pretraining and fine-tuning.
-    #[arg(long)]
-    batch: Option<i64>,
-    /// Optimiser steps of each fine-tuning run (the same budget for every k).
-    #[arg(long)]
-    finetune_steps: Option<i64>,
-}
-
 fn parse_k(k: &str) -> Result<Option<usize>> {
     if k == "all" {
         return Ok(None);
@@ -145,7 +111,7 @@ fn parse_k(k: &str) -> Result<Option<usize>> {
 
 /// `--quick`: a few minutes on two CPU cores for the digits. Office-31 gets a short schedule too, but a
 /// ResNet-50 step on two cores takes seconds, so it is a smoke run rather than a result.
-fn quick(c: &mut FinetuneConfig, task: Task) {
+pub fn quick(c: &mut FinetuneConfig, task: Task) {
     c.finetune_epochs = 2;
     match task {
         Task::MnistToMnistM => {
@@ -161,65 +127,15 @@ fn quick(c: &mut FinetuneConfig, task: Task) {
     }
 }
 
-impl FinetuneArgs {
-    fn config(&self) -> Result<(FinetuneConfig, Task)> {
-        let mut c: FinetuneConfig = match &self.common.config {
-            Some(p) => super::config::load_file(p)?,
-            None => FinetuneConfig::default(),
-        };
-        if let Some(v) = &self.task {
-            c.task = v.clone();
-        }
-        let task = Task::parse(&c.task)?;
-        if self.common.quick {
-            quick(&mut c, task);
-        }
-        if let Some(v) = &self.common.seeds {
-            c.seeds = v.clone();
-        }
-        if let Some(v) = &self.common.device {
-            c.device = v.clone();
-        }
-        if self.ks.is_some() {
-            c.labels_per_class = self.ks.clone();
-        }
-        if let Some(v) = &self.policies {
-            c.policies = v.clone();
-        }
-        if self.from.is_some() {
-            c.from = self.from.clone();
-        }
-        if self.from_dann.is_some() {
-            c.from_dann = self.from_dann.clone();
-        }
-        if self.pretrained.is_some() {
-            c.pretrained = self.pretrained.clone();
-        }
-        if let Some(v) = self.pretrain_epochs {
-            c.pretrain.epochs = v;
-        }
-        if let Some(v) = self.step {
-            c.step = v;
-        }
-        if let Some(v) = self.batch {
-            c.pretrain.batch = v;
-        }
-        if let Some(v) = self.finetune_steps {
-            c.finetune_steps = v;
-        }
-        c.deterministic |= self.common.deterministic;
-        let default_ks: &[&str] = match task {
-            Task::MnistToMnistM => &["1", "5", "10", "50", "100", "all"],
-            Task::Office31 { .. } => &["1", "3", "5", "10"],
-        };
-        c.labels_per_class
-            .get_or_insert_with(|| default_ks.iter().map(|k| k.to_string()).collect());
-        Ok((c, task))
-    }
-
-    fn out(&self) -> PathBuf {
-        self.common.out.clone().unwrap_or_else(|| "runs/finetune".into())
-    }
+/// The k values a task runs when `labels_per_class` is unset: 1, 5, 10, 50, 100, all for digits; 1, 3, 5, 10 for
+/// Office-31 (whose unlabelled rest is the test set).
+pub fn default_ks(c: &mut FinetuneConfig, task: Task) {
+    let default_ks: &[&str] = match task {
+        Task::MnistToMnistM => &["1", "5", "10", "50", "100", "all"],
+        Task::Office31 { .. } => &["1", "3", "5", "10"],
+    };
+    c.labels_per_class
+        .get_or_insert_with(|| default_ks.iter().map(|k| k.to_string()).collect());
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -336,8 +252,13 @@ fn policy_strategy<N: AdaptNet + 'static>(
     Ok(strategy)
 }
 
-pub fn run(args: FinetuneArgs) -> Result<()> {
-    let (cfg, task) = args.config()?;
+/// Runs the fine-tuning experiment `cfg` (validated first: errors name the key) and writes its report into
+/// `at.out`. None when a stop was requested (finished runs are kept; `--resume` continues).
+pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
+    let task = Task::parse(&cfg.task)?;
+    let mut cfg = cfg.clone();
+    default_ks(&mut cfg, task);
+    let cfg = &cfg;
     let ks: Vec<Option<usize>> = cfg
         .labels_per_class
         .iter()
@@ -367,35 +288,31 @@ pub fn run(args: FinetuneArgs) -> Result<()> {
         }
     }
     task.check_step(cfg.step)?;
-    let (device, stop) = super::session::prepare(&cfg.device, cfg.deterministic)?;
+    let (device, stop) = crate::session::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
-    let out = args.out();
+    let out = &at.out;
     let results = match task {
         Task::MnistToMnistM => {
-            let target = digits::Digits::load(&args.common, &cfg, &out, device, &stop)?;
-            drive(&target, &cfg, &ks, &out, args.common.resume)?
+            let target = digits::Digits::load(at, cfg, device, &stop)?;
+            drive(&target, cfg, &ks, out, at.resume)?
         }
         Task::Office31 { source, target } => {
-            let target = office::Office::load(&args.common, &cfg, (source, target), &out, device, &stop)?;
-            drive(&target, &cfg, &ks, &out, args.common.resume)?
+            let target = office::Office::load(at, cfg, (source, target), device, &stop)?;
+            drive(&target, cfg, &ks, out, at.resume)?
         }
     };
     let Some((title, results)) = results else {
-        eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
-        std::process::exit(130);
+        return Ok(None);
     };
-    let table = table(&title, &cfg, &ks, &results);
+    let table = table(&title, cfg, &ks, &results);
     write_atomic(&out.join("results.md"), &table)?;
     let doc = serde_json::json!({ "config": cfg, "runs": results });
     write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&doc)?)?;
-    write_atomic(&out.join("accuracy_vs_k.svg"), &plot(&cfg, &ks, &results))?;
-    println!("\n{table}");
-    println!(
-        "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
-        out.display(),
-        started.elapsed().as_secs_f64()
-    );
-    Ok(())
+    write_atomic(&out.join("accuracy_vs_k.svg"), &plot(cfg, &ks, &results).svg()?)?;
+    Ok(Some(Finished {
+        table,
+        seconds: started.elapsed().as_secs_f64(),
+    }))
 }
 
 /// Every seed: the pretrained starts the policies need, then every k and policy. None when interrupted.
@@ -516,49 +433,25 @@ fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[Fin
     s
 }
 
-fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> String {
-    const COLORS: [&str; 5] = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e"];
-    let (w, h, l, r, t, b) = (640.0, 400.0, 60.0, 150.0, 40.0, 50.0);
-    let x = |i: usize| l + (w - l - r) * i as f64 / (ks.len().max(2) - 1) as f64;
-    let y = |a: f64| t + (h - t - b) * (1.0 - a);
-    let mut svg = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" font-family=\"sans-serif\" font-size=\"12\">\n<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n<text x=\"{}\" y=\"22\" text-anchor=\"middle\" font-size=\"14\">Target accuracy vs labelled images per class</text>\n",
-        w / 2.0
-    );
-    for i in 0..=5 {
-        let a = i as f64 / 5.0;
-        let _ = writeln!(svg, "<line x1=\"{l}\" x2=\"{}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{a:.1}</text>", w - r, y(a), y(a), l - 6.0, y(a) + 4.0);
+/// Target accuracy against k, mean over seeds, one line per policy.
+fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> LineChart {
+    let series = cfg
+        .policies
+        .iter()
+        .map(|&p| Series {
+            name: p.name().into(),
+            points: ks
+                .iter()
+                .enumerate()
+                .filter_map(|(i, &k)| cell(results, p, k).map(|(m, _)| (i as f64, m)))
+                .collect(),
+        })
+        .collect();
+    LineChart {
+        title: "Target accuracy vs labelled images per class".into(),
+        x_label: "k (labelled images per class)".into(),
+        y_label: "target accuracy".into(),
+        x_axis: XAxis::Named(ks.iter().map(|&k| k_label(k)).collect()),
+        series,
     }
-    for (i, k) in ks.iter().enumerate() {
-        let _ = writeln!(
-            svg,
-            "<text x=\"{:.1}\" y=\"{}\" text-anchor=\"middle\">{}</text>",
-            x(i),
-            h - b + 16.0,
-            k_label(*k)
-        );
-    }
-    let _ = writeln!(
-        svg,
-        "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">k (labelled images per class)</text>",
-        (l + w - r) / 2.0,
-        h - 12.0
-    );
-    for (j, &p) in cfg.policies.iter().enumerate() {
-        let c = COLORS[j % COLORS.len()];
-        let pts: Vec<String> = ks
-            .iter()
-            .enumerate()
-            .filter_map(|(i, &k)| cell(results, p, k).map(|(m, _)| format!("{:.1},{:.1}", x(i), y(m))))
-            .collect();
-        let _ = writeln!(
-            svg,
-            "<polyline fill=\"none\" stroke=\"{c}\" stroke-width=\"2\" points=\"{}\"/>",
-            pts.join(" ")
-        );
-        let ly = t + 20.0 * j as f64 + 10.0;
-        let _ = writeln!(svg, "<line x1=\"{}\" x2=\"{}\" y1=\"{ly}\" y2=\"{ly}\" stroke=\"{c}\" stroke-width=\"3\"/><text x=\"{}\" y=\"{}\">{p}</text>", w - r + 10.0, w - r + 30.0, w - r + 36.0, ly + 4.0);
-    }
-    svg.push_str("</svg>\n");
-    svg
 }

@@ -1,13 +1,14 @@
 //! MNIST -> MNIST-M runs of `shift experiment dann`: the data on the device, one run per method and seed in its
 //! folder (fresh, resumed or reused), the streams each method trains on.
 
-use super::config::{self, ExperimentConfig};
-use super::estimate;
-use super::run_folder::{Resumed, RunFolder, RunObserver, RunResult};
-use anyhow::{Context, Result};
+use crate::config::{self, ExperimentConfig};
+use crate::estimate;
+use crate::run::{run_one, run_steps, Run};
+use crate::run_folder::{RunFolder, RunResult};
+use anyhow::Result;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
-use shift_strategies::{fit, DigitTask, FitEnd, MethodName, Strategy};
+use shift_strategies::{DigitTask, MethodName};
 use shift_tensor::tch::Device;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -52,7 +53,7 @@ pub fn run(
         for &seed in &cfg.seeds {
             let task = digit_task(method, &source, &target, &test);
             let folder = RunFolder::new(out, "mnist-mnistm", method.as_str(), seed);
-            match run_one(&folder, cfg, method, seed, device, &task, stop, resume)? {
+            match run_digits(&folder, cfg, method, seed, device, &task, stop, resume)? {
                 Some(r) => results.push(r),
                 None => return Ok(None),
             }
@@ -62,15 +63,6 @@ pub fn run(
 }
 
 type Pair = (shift_tensor::tch::Tensor, shift_tensor::tch::Tensor);
-
-/// The steps of one run of `task` under `cfg`.
-fn run_steps(cfg: &ExperimentConfig, task: &DigitTask) -> i64 {
-    let per_epoch = cfg
-        .train
-        .steps_per_epoch
-        .unwrap_or_else(|| task.labelled.steps_per_epoch(cfg.train.batch));
-    cfg.train.epochs as i64 * per_epoch
-}
 
 /// The streams `method` trains on (its registry entry's data needs): labelled source or labelled target, and the
 /// unlabelled target for methods that adapt.
@@ -85,19 +77,10 @@ pub fn digit_task(method: MethodName, source: &Pair, target: &Pair, test: &Pair)
     }
 }
 
-fn build_strategy(method: MethodName, net: DigitNet, cfg: &ExperimentConfig) -> Result<Box<dyn Strategy>> {
-    let (strategy, note) = cfg
-        .step
-        .build(net, method, cfg.train.momentum, cfg.train.weight_decay)?;
-    if let Some(note) = note {
-        eprintln!("shift: {note}");
-    }
-    Ok(strategy)
-}
-
-/// One run in its folder: fresh, resumed from its checkpoint, or reused when finished (with --resume).
+/// One digit run in its folder: the paper's digit net, the configured step, through the run driver. None when
+/// a stop was requested.
 #[allow(clippy::too_many_arguments)]
-pub fn run_one(
+pub fn run_digits(
     folder: &RunFolder,
     cfg: &ExperimentConfig,
     method: MethodName,
@@ -107,42 +90,24 @@ pub fn run_one(
     stop: &AtomicBool,
     resume: bool,
 ) -> Result<Option<RunResult>> {
-    let label = format!("{method} seed {seed}");
-    if let Some(done) = folder.finished_earlier(cfg, resume, &label)? {
-        estimate::skip(run_steps(cfg, task));
-        return Ok(Some(done));
-    }
-    shift_tensor::seed_everything(seed);
-    let mut strategy = build_strategy(method, DigitNet::new(device), cfg)?;
-    let mut config =
-        serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
-    if let Some(why) = strategy.fallback() {
-        config["step_fallback"] = why.into();
-    }
-    if cfg.deterministic {
-        config["cpu_pins"] = serde_json::json!(shift_tensor::cpu_pins::recorded()
-            .into_iter()
-            .collect::<std::collections::BTreeMap<_, _>>());
-    }
-    let Resumed {
-        next: start,
-        seconds,
-        accuracy,
-    } = folder.resume_or_start(strategy.as_mut(), resume, config)?;
-    estimate::skip(run_steps(cfg, task) / cfg.train.epochs as i64 * start.epoch as i64 + start.step);
-    let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, accuracy);
-    let end = fit(strategy.as_mut(), task, &cfg.train, seed, start, &mut observer)
-        .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
-    observer.bar.finish_and_clear();
-    if let FitEnd::Interrupted { .. } = end {
-        return Ok(None);
-    }
-    let acc = observer.accuracy.clone();
-    let mut result =
-        super::run_folder::finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
-    if let Some(why) = strategy.fallback() {
-        result.step_fallback = Some(why);
-        folder.write_result(&result)?;
-    }
-    Ok(Some(result))
+    let run = Run {
+        folder,
+        cfg,
+        method,
+        seed,
+        device,
+        random_init_backbone: false,
+    };
+    run_one(&run, task, stop, resume, || {
+        let (strategy, note) = cfg.step.build(
+            DigitNet::new(device),
+            method,
+            cfg.train.momentum,
+            cfg.train.weight_decay,
+        )?;
+        if let Some(note) = note {
+            eprintln!("shift: {note}");
+        }
+        Ok(strategy)
+    })
 }

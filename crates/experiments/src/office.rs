@@ -1,10 +1,11 @@
 //! Office-31 runs of `shift experiment dann`: ResNet-50 (optionally ImageNet-initialised), backbone at 0.1x
 //! learning rate, images through the threaded pipeline (decoded once, cached; random crops and flips per epoch).
-//! Checkpoints are written at epoch ends; an interrupted run resumes from the last finished epoch. The epoch
-//! loop ([`train_epochs`]) also serves `shift experiment finetune` on Office-31.
+//! The pipelines are the epoch loop's data ([`OfficeData`]), for adaptation runs and for fine-tuning; a run
+//! goes through the one run driver ([`crate::run::run_one`]).
 
-use super::config::{ExperimentConfig, Task};
-use super::run_folder::{finish, Resumed, RunFolder, RunObserver, RunResult};
+use crate::config::{ExperimentConfig, Task};
+use crate::run::{run_one, Run};
+use crate::run_folder::{RunFolder, RunResult};
 use anyhow::{Context, Result};
 use shift_data::office31::{list_domain, Domain, ImageList, CLASSES};
 use shift_data::pipeline::{Batch as PipelineBatch, ImagePipeline};
@@ -12,20 +13,18 @@ use shift_data::transforms::Transform;
 use shift_data::DataError;
 use shift_models::{office::OfficeNet, pretrained, Part};
 use shift_strategies::{
-    end_epoch, scheduled_step, Batch, EpochEnd, GroupSpec, MethodName, Observer, Position, StepBatch, StepKind,
-    Strategy, StrategyError, TrainConfig,
+    Batch, EpochData, EpochDraws, GroupSpec, MethodName, StepBatch, StepKind, Strategy, StrategyError,
 };
-use shift_tensor::tch::Device;
+use shift_tensor::tch::{Device, Tensor};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
-use std::time::Instant;
 
 /// Where `cargo xtask download resnet50-imagenet` puts the converted weights, under the data folder.
 const IMAGENET_WEIGHTS: &str = "weights/resnet50-imagenet/resnet50.safetensors";
 
 /// The ImageNet weights an Office-31 ResNet-50 starts from: `given` (--pretrained), else the file
 /// `cargo xtask download resnet50-imagenet` installs under `data`, else none (said on stderr).
-pub(crate) fn imagenet_weights(data: &Path, given: Option<PathBuf>) -> Option<PathBuf> {
+pub fn imagenet_weights(data: &Path, given: Option<PathBuf>) -> Option<PathBuf> {
     if given.is_some() {
         return given;
     }
@@ -45,7 +44,8 @@ pub(crate) fn imagenet_weights(data: &Path, given: Option<PathBuf>) -> Option<Pa
 
 /// The three pipelines of an Office-31 pair: source and target for training (random crops and flips), the
 /// target again for testing (centre crops). Decoded images are cached in memory.
-pub(crate) struct OfficePair {
+#[derive(Debug)]
+pub struct OfficePair {
     pub source: ImagePipeline,
     pub target: ImagePipeline,
     pub test: ImagePipeline,
@@ -90,6 +90,7 @@ fn groups() -> Vec<GroupSpec> {
     ]
 }
 
+/// Office-31: every method and seed; None when interrupted.
 pub fn run(
     data: &Path,
     out: &Path,
@@ -100,7 +101,7 @@ pub fn run(
     resume: bool,
 ) -> Result<Option<Vec<RunResult>>> {
     let Task::Office31 { source, target } = task else {
-        unreachable!("office runner for Office-31 tasks")
+        anyhow::bail!("`task`: {} is not an Office-31 pair", cfg.task)
     };
     let OfficePair {
         source: src,
@@ -116,18 +117,13 @@ pub fn run(
         for &seed in &cfg.seeds {
             let folder = RunFolder::new(out, &task.slug(), method.as_str(), seed);
             let needs = method.data();
-            let labelled = if needs.labelled_target { &tgt } else { &src };
-            let unlabelled = needs.unlabelled_target.then_some(&tgt);
-            match run_one(
-                &folder,
-                cfg,
-                method,
-                seed,
+            let data = OfficeData {
+                labelled: if needs.labelled_target { &tgt } else { &src },
+                unlabelled: needs.unlabelled_target.then_some(&tgt),
+                test: &test,
                 device,
-                (labelled, unlabelled, &test),
-                stop,
-                resume,
-            )? {
+            };
+            match run_office(&folder, cfg, method, seed, device, &data, stop, resume)? {
                 Some(r) => results.push(r),
                 None => return Ok(None),
             }
@@ -136,69 +132,136 @@ pub fn run(
     Ok(Some(results))
 }
 
-/// One run in its folder: fresh, resumed from its last finished epoch, or reused when finished (--resume).
-/// None when a stop was requested.
+/// One Office-31 run in its folder: the ResNet-50 (from `cfg.pretrained` when set, marked as random-init
+/// otherwise), the eager step, through the run driver. None when a stop was requested.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn run_one(
+pub fn run_office(
     folder: &RunFolder,
     cfg: &ExperimentConfig,
     method: MethodName,
     seed: u64,
     device: Device,
-    pipelines: Pipelines,
+    data: &OfficeData,
     stop: &AtomicBool,
     resume: bool,
 ) -> Result<Option<RunResult>> {
-    let label = format!("{method} seed {seed}");
-    if let Some(done) = folder.finished_earlier(cfg, resume, &label)? {
-        return Ok(Some(done));
-    }
-    shift_tensor::seed_everything(seed);
-    let mut net = OfficeNet::new(device, CLASSES.len() as i64);
-    if let Some(path) = &cfg.pretrained {
-        let n = pretrained::load_into(net_vs(&mut net), path, "features.backbone.")?;
-        eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
-    }
-    let (mut strategy, _) =
-        StepKind::Eager.build_with(net, method, &groups(), cfg.train.momentum, cfg.train.weight_decay)?;
-    let config =
-        serde_json::json!({ "experiment": cfg, "method": method, "seed": seed, "device": format!("{device:?}") });
-    // Office-31 checkpoints are taken at epoch ends only: an interrupted epoch runs again.
-    let Resumed {
-        next,
-        seconds,
-        accuracy: history,
-    } = folder.resume_or_start(strategy.as_mut(), resume, config)?;
-    let start_epoch = next.epoch;
-    let mut observer = RunObserver::new(folder, stop, label, cfg.train.epochs, seconds, history);
-    let finished = train_epochs(
-        strategy.as_mut(),
-        &cfg.train,
+    let run = Run {
+        folder,
+        cfg,
+        method,
         seed,
-        start_epoch,
-        pipelines,
         device,
-        &mut observer,
-    )
-    .with_context(|| format!("{method} seed {seed} (run folder {})", folder.dir.display()))?;
-    if !finished {
-        observer
-            .bar
-            .abandon_with_message("interrupted (resumes from the last finished epoch)");
-        return Ok(None);
-    }
-    observer.bar.finish_and_clear();
-    let acc = observer.accuracy.clone();
-    let mut result = finish(folder, method, seed, device, acc, observer.seconds(), cfg.train.epochs)?;
-    if cfg.pretrained.is_none() {
-        result.random_init_backbone = true;
-        folder.write_result(&result)?;
-    }
-    Ok(Some(result))
+        random_init_backbone: cfg.pretrained.is_none(),
+    };
+    run_one(&run, data, stop, resume, || {
+        let mut net = OfficeNet::new(device, CLASSES.len() as i64);
+        if let Some(path) = &cfg.pretrained {
+            let n = pretrained::load_into(net.var_store_mut(), path, "features.backbone.")?;
+            eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
+        }
+        let (strategy, _) =
+            StepKind::Eager.build_with(net, method, &groups(), cfg.train.momentum, cfg.train.weight_decay)?;
+        Ok(strategy)
+    })
 }
 
-/// Labelled images, unlabelled target images (adversarial methods), and the test images.
-pub(crate) type Pipelines<'a> = (&'a ImagePipeline, Option<&'a ImagePipeline>, &'a ImagePipeline);
+/// An Office-31 run's data for the epoch loop: labelled images, unlabelled target images (the methods that
+/// adapt), and the test images, as pipelines whose batches go to `device`.
+#[derive(Debug, Clone, Copy)]
+pub struct OfficeData<'a> {
+    pub labelled: &'a ImagePipeline,
+    pub unlabelled: Option<&'a ImagePipeline>,
+    pub test: &'a ImagePipeline,
+    pub device: Device,
+}
+
+impl EpochData for OfficeData<'_> {
+    fn labelled_len(&self) -> usize {
+        self.labelled.len()
+    }
+
+    fn full_pass(&self, _batch: i64) -> i64 {
+        // The pipeline was built for the run's batch.
+        self.labelled.batches_per_epoch() as i64
+    }
+
+    fn has_unlabelled(&self) -> bool {
+        self.unlabelled.is_some()
+    }
+
+    fn unlabelled_images(&self) -> Option<&Tensor> {
+        None
+    }
+
+    fn epoch<'b>(
+        &'b self,
+        seed: i64,
+        _steps: i64,
+        _batch: i64,
+        with_unlabelled: bool,
+    ) -> Result<Box<dyn EpochDraws + 'b>, StrategyError> {
+        let seed = seed as u64;
+        Ok(Box::new(OfficeDraws {
+            labelled: Cycle::new(self.labelled, seed),
+            unlabelled: self
+                .unlabelled
+                .filter(|_| with_unlabelled)
+                .map(|u| Cycle::new(u, seed ^ 0x5eed)),
+            device: self.device,
+            next: 0,
+        }))
+    }
+
+    fn target_accuracy(&self, strategy: &dyn Strategy) -> Result<f64, StrategyError> {
+        accuracy(strategy, self.test, self.device)
+    }
+}
+
+/// An Office-31 epoch: the labelled and target pipelines' passes, decoded and augmented as they are drawn.
+struct OfficeDraws<'a> {
+    labelled: Cycle<'a>,
+    unlabelled: Option<Cycle<'a>>,
+    device: Device,
+    /// The step whose batch comes next.
+    next: i64,
+}
+
+impl OfficeDraws<'_> {
+    fn draw(&mut self) -> Result<(Tensor, Tensor, Option<Tensor>)> {
+        let (xs, ys) = self.labelled.next_batch()?;
+        let xt = self
+            .unlabelled
+            .as_mut()
+            .map(|it| it.next_batch())
+            .transpose()?
+            .map(|b| b.0);
+        Ok((xs, ys, xt))
+    }
+}
+
+impl EpochDraws for OfficeDraws<'_> {
+    fn with_batch(
+        &mut self,
+        _epoch: usize,
+        step: i64,
+        train: &mut dyn FnMut(Batch<'_>) -> Result<(), StrategyError>,
+    ) -> Result<(), StrategyError> {
+        let data = |e: anyhow::Error| StrategyError::Other(format!("{e:#}"));
+        // A resumed epoch draws (and drops) the batches of the steps that ran before the interrupt.
+        while self.next < step {
+            drop(self.draw().map_err(data)?);
+            self.next += 1;
+        }
+        let (xs, ys, xt) = self.draw().map_err(data)?;
+        self.next += 1;
+        let (xs, ys) = (xs.to_device(self.device), ys.to_device(self.device));
+        let xt = xt.map(|x| x.to_device(self.device));
+        train(Batch::Tensors(&StepBatch {
+            labelled: (&xs, &ys),
+            unlabelled: xt.as_ref(),
+        }))
+    }
+}
 
 /// A pass over `pipe` that starts another (with the next seed) when it runs out, so that an epoch may hold
 /// more steps than one pass has batches.
@@ -227,72 +290,6 @@ impl<'a> Cycle<'a> {
         self.it = Box::new(self.pipe.epoch(self.seed ^ self.round.wrapping_mul(0x9e37_79b9)));
         Ok(self.it.next().context("the image pipeline has no full batch")??)
     }
-}
-
-/// Trains epochs `start_epoch..train.epochs` with the paper's schedules, evaluating on the test pipeline after
-/// each: the loop shared by Office-31 adaptation runs and fine-tuning. An epoch is one pass over the labelled
-/// images unless `steps_per_epoch` says otherwise. Returns false when a stop was requested (the epoch in
-/// progress is dropped; checkpoints are the observer's business at epoch ends).
-pub(crate) fn train_epochs(
-    strategy: &mut dyn Strategy,
-    train: &TrainConfig,
-    seed: u64,
-    start_epoch: usize,
-    (labelled, unlabelled, test): Pipelines,
-    device: Device,
-    observer: &mut dyn Observer,
-) -> Result<bool> {
-    let full = labelled.batches_per_epoch() as i64;
-    if full == 0 {
-        anyhow::bail!(
-            "`batch`: {} is larger than the {} labelled images",
-            train.batch,
-            labelled.len()
-        );
-    }
-    let steps = train.steps_per_epoch.unwrap_or(full);
-    for epoch in start_epoch..train.epochs {
-        let t0 = Instant::now();
-        let epoch_seed = seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64);
-        let mut xs_iter = Cycle::new(labelled, epoch_seed);
-        let mut xt_iter = unlabelled.map(|u| Cycle::new(u, epoch_seed ^ 0x5eed));
-        let (mut lr, mut lambda) = (0.0, 0.0);
-        for step in 0..steps {
-            let (xs, ys) = xs_iter.next_batch()?;
-            let xt = xt_iter.as_mut().map(|it| it.next_batch()).transpose()?.map(|b| b.0);
-            let (xs, ys) = (xs.to_device(device), ys.to_device(device));
-            let xt = xt.map(|x| x.to_device(device));
-            let batch = StepBatch {
-                labelled: (&xs, &ys),
-                unlabelled: xt.as_ref(),
-            };
-            let stop;
-            (lr, lambda, stop) = scheduled_step(
-                strategy,
-                train,
-                Position { epoch, step },
-                steps,
-                Batch::Tensors(&batch),
-                observer,
-            )?;
-            if stop {
-                return Ok(false);
-            }
-        }
-        let end = EpochEnd {
-            epoch,
-            steps,
-            lr,
-            lambda,
-            started: t0,
-        };
-        end_epoch(strategy, observer, end, &|s: &dyn Strategy| accuracy(s, test, device))?;
-    }
-    Ok(true)
-}
-
-fn net_vs(net: &mut OfficeNet) -> &mut shift_tensor::tch::nn::VarStore {
-    net.var_store_mut()
 }
 
 /// Target test accuracy over the evaluation pipeline (centre crops, every image once).

@@ -4,8 +4,8 @@
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
-use shift_strategies::{EpochRecord, MethodName, Observer, Position, Strategy, StrategyError};
-use shift_tensor::tch::{Device, Tensor};
+use shift_strategies::{EpochRecord, Observer, Position, Strategy, StrategyError};
+use shift_tensor::tch::Tensor;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -118,7 +118,7 @@ impl RunFolder {
         };
         let saved: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not a run configuration", path.display()))?;
-        let diff = super::config::differences(&saved["experiment"], &now["experiment"], &["methods", "seeds"]);
+        let diff = crate::config::differences(&saved["experiment"], &now["experiment"], &["methods", "seeds"]);
         if diff.is_empty() {
             return Ok(());
         }
@@ -134,7 +134,7 @@ impl RunFolder {
     /// ran with the same configuration as `cfg`; None when it has to run (or run on).
     pub fn finished_earlier(
         &self,
-        cfg: &super::config::ExperimentConfig,
+        cfg: &crate::config::ExperimentConfig,
         resume: bool,
         label: &str,
     ) -> Result<Option<RunResult>> {
@@ -236,13 +236,14 @@ impl RunFolder {
 }
 
 /// Writes `text` to `path` through a temporary file and a rename: a reader never sees half a file.
-pub(crate) fn write_atomic(path: &Path, text: &str) -> Result<()> {
+pub fn write_atomic(path: &Path, text: &str) -> Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Progress bar, metrics.jsonl and checkpoints for one run.
+#[derive(Debug)]
 pub struct RunObserver<'a> {
     pub folder: &'a RunFolder,
     pub bar: ProgressBar,
@@ -308,7 +309,7 @@ impl Observer for RunObserver<'_> {
         self.bar
             .set_prefix(format!("{} epoch {}/{}", self.label, at.epoch + 1, self.epochs));
         self.bar.set_position(at.step as u64 + 1);
-        if let Some((left, first)) = super::estimate::step() {
+        if let Some((left, first)) = crate::estimate::step() {
             if let Some(said) = first {
                 let line = format!("shift: this experiment takes {said}");
                 if self.bar.is_hidden() {
@@ -368,32 +369,28 @@ impl Observer for RunObserver<'_> {
     }
 }
 
-/// Writes a finished run's result.json from its accuracy per epoch (the last epoch's is the headline).
-pub fn finish(
-    folder: &RunFolder,
-    method: MethodName,
-    seed: u64,
-    device: Device,
-    acc: Vec<f64>,
-    wall_s: f64,
-    epochs: usize,
-) -> Result<RunResult> {
+/// Writes a finished run's result.json, once, from its accuracy per epoch (the last epoch's is the headline),
+/// with the marks that qualify its numbers: the fast step's fallback, a random-init backbone.
+pub fn finish(run: &crate::run::Run, acc: Vec<f64>, wall_s: f64, step_fallback: Option<String>) -> Result<RunResult> {
     let Some(&last) = acc.last() else {
-        bail!("{}: no epoch finished", folder.dir.display())
+        bail!("{}: no epoch finished", run.folder.dir.display())
     };
     let result = RunResult {
-        method: method.as_str().into(),
-        seed,
+        method: run.method.as_str().into(),
+        seed: run.seed,
         target_acc: last,
         oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
-        epochs,
+        epochs: run.cfg.train.epochs,
         wall_s,
-        device: format!("{device:?}"),
+        device: format!("{:?}", run.device),
         accuracy_per_epoch: acc,
-        step_fallback: None,
-        random_init_backbone: false,
+        step_fallback,
+        random_init_backbone: run.random_init_backbone,
     };
-    folder.write_result(&result)?;
-    eprintln!("shift: {method} seed {seed}: target accuracy {last:.4} (last epoch), {wall_s:.1}s");
+    run.folder.write_result(&result)?;
+    eprintln!(
+        "shift: {}: target accuracy {last:.4} (last epoch), {wall_s:.1}s",
+        run.label()
+    );
     Ok(result)
 }

@@ -4,7 +4,7 @@
 //! batch-norm discriminator), which shift does not run, so setting them beside shift's numbers would be
 //! borrowing them.
 
-use super::config::Task;
+use crate::config::Task;
 use shift_strategies::methods::Published;
 use shift_strategies::MethodName;
 

@@ -2,8 +2,9 @@
 //! trained on a labelled subset of the MNIST-M train set and tested on the MNIST-M test set.
 
 use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
-use crate::experiment::config::{CommonArgs, ExperimentConfig};
-use crate::experiment::run_folder::RunFolder;
+use crate::config::ExperimentConfig;
+use crate::run_folder::RunFolder;
+use crate::Invocation;
 use anyhow::Result;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
@@ -27,21 +28,15 @@ pub(super) struct Digits<'a> {
 }
 
 impl<'a> Digits<'a> {
-    pub fn load(
-        common: &CommonArgs,
-        cfg: &'a FinetuneConfig,
-        out: &Path,
-        device: Device,
-        stop: &'a AtomicBool,
-    ) -> Result<Self> {
-        let mnist = Mnist::load(&common.data.join("mnist"))?;
-        let mnist_m = MnistM::load(&common.data.join("mnist_m"))?;
+    pub fn load(at: &Invocation, cfg: &'a FinetuneConfig, device: Device, stop: &'a AtomicBool) -> Result<Self> {
+        let mnist = Mnist::load(&at.data.join("mnist"))?;
+        let mnist_m = MnistM::load(&at.data.join("mnist_m"))?;
         Ok(Self {
             cfg,
-            out: out.to_path_buf(),
+            out: at.out.clone(),
             device,
             stop,
-            resume: common.resume,
+            resume: at.resume,
             source: mnist.train.to_tensors(device)?,
             target: mnist_m.train.to_tensors(device)?,
             test: mnist_m.test.to_tensors(device)?,
@@ -80,16 +75,7 @@ impl Target for Digits<'_> {
         let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);
         let unlabelled = method.data().unlabelled_target.then_some(&self.target);
         let task = self.task(&self.source, unlabelled);
-        let done = crate::experiment::digits::run_one(
-            &folder,
-            &exp,
-            method,
-            seed,
-            self.device,
-            &task,
-            self.stop,
-            self.resume,
-        )?;
+        let done = crate::digits::run_digits(&folder, &exp, method, seed, self.device, &task, self.stop, self.resume)?;
         Ok(done.map(|_| folder.checkpoint()))
     }
 

@@ -1,0 +1,45 @@
+//! The adaptation experiment (`shift experiment dann`): the configured methods over seeds on MNIST -> MNIST-M or
+//! an Office-31 pair, one run folder per run, then the table beside the published numbers, results.json and the
+//! accuracy plot.
+
+use crate::config::{ExperimentConfig, Task};
+use crate::{anchors, digits, office, report, session, Invocation};
+use anyhow::Result;
+use std::time::Instant;
+
+/// A finished experiment: the table (also in results.md) and how long the whole experiment took.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub table: String,
+    pub seconds: f64,
+}
+
+/// Runs every method and seed of `cfg` (validated first: errors name the key), writes the report into
+/// `at.out`. None when a stop was requested (every run's checkpoint is saved; `--resume` continues).
+pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> {
+    let task = cfg.validate()?;
+    let (device, stop) = session::prepare(&cfg.device, cfg.deterministic)?;
+    let started = Instant::now();
+    eprintln!(
+        "shift: {} on {device:?}: methods {:?}, seeds {:?}, {} epochs",
+        task.slug(),
+        cfg.methods,
+        cfg.seeds,
+        cfg.train.epochs
+    );
+    let runs = match task {
+        Task::MnistToMnistM => digits::run(&at.data, &at.out, cfg, device, &stop, (at.resume, at.quick))?,
+        Task::Office31 { .. } => office::run(&at.data, &at.out, cfg, task, device, &stop, at.resume)?,
+    };
+    let Some(runs) = runs else {
+        return Ok(None);
+    };
+    let config_json = serde_json::to_value(cfg)?;
+    let summaries = report::summarise(&cfg.methods, &runs, |m| anchors::anchor(task, m));
+    let table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
+    report::write(&at.out, &task.slug(), &config_json, &runs, &summaries, &table)?;
+    Ok(Some(Finished {
+        table,
+        seconds: started.elapsed().as_secs_f64(),
+    }))
+}

@@ -1,0 +1,34 @@
+//! Experiments as a library: configuration (files, validation, saved configs), run folders with checkpoints and
+//! `--resume`, the one run driver over the digit and Office-31 data, fine-tuning, reports beside the published
+//! numbers, and plots. The `shift` binary is the command line over it.
+
+pub mod adaptation;
+pub mod anchors;
+pub mod config;
+pub mod digits;
+pub mod estimate;
+pub mod finetune;
+pub mod office;
+pub mod plot;
+pub mod report;
+pub mod run;
+pub mod run_folder;
+pub mod session;
+
+pub use config::{ExperimentConfig, Task};
+
+use std::path::PathBuf;
+
+/// Where an experiment reads and writes, and how it was asked to run (what a command line adds to a
+/// configuration).
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The data folder (`cargo xtask download` installs into it).
+    pub data: PathBuf,
+    /// The output folder: one run folder per run, the report at its top.
+    pub out: PathBuf,
+    /// Continue runs from their checkpoints; reuse finished runs with the same configuration.
+    pub resume: bool,
+    /// The configuration is the `--quick` form (the time estimate then names no shorter form).
+    pub quick: bool,
+}
