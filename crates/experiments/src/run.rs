@@ -3,8 +3,8 @@
 
 use crate::config::ExperimentConfig;
 use crate::estimate;
-use crate::run_folder::{finish, Resumed, RunFolder, RunObserver, RunResult};
-use anyhow::{Context, Result};
+use crate::run_folder::{Resumed, RunFolder, RunObserver, RunResult};
+use anyhow::{bail, Context, Result};
 use shift_strategies::{fit, EpochData, FitEnd, MethodName, Strategy};
 use shift_tensor::tch::Device;
 use std::sync::atomic::AtomicBool;
@@ -90,4 +90,30 @@ pub fn run_one(
     observer.bar.finish_and_clear();
     let wall_s = observer.seconds();
     finish(run, observer.accuracy, wall_s, strategy.fallback()).map(Some)
+}
+
+/// Writes a finished run's result.json, once, from its accuracy per epoch (the last epoch's is the headline),
+/// with the marks that qualify its numbers: the fast step's fallback, a random-init backbone.
+fn finish(run: &Run, acc: Vec<f64>, wall_s: f64, step_fallback: Option<String>) -> Result<RunResult> {
+    let Some(&last) = acc.last() else {
+        bail!("{}: no epoch finished", run.folder.dir.display())
+    };
+    let result = RunResult {
+        method: run.method.as_str().into(),
+        seed: run.seed,
+        target_acc: last,
+        oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
+        epochs: run.cfg.train.epochs,
+        wall_s,
+        device: format!("{:?}", run.device),
+        accuracy_per_epoch: acc,
+        step_fallback,
+        random_init_backbone: run.random_init_backbone,
+    };
+    run.folder.write_result(&result)?;
+    eprintln!(
+        "shift: {}: target accuracy {last:.4} (last epoch), {wall_s:.1}s",
+        run.label()
+    );
+    Ok(result)
 }

@@ -1,7 +1,7 @@
 //! One run's folder `<out>/<task>/<method>/seed<N>/`: config.json (with the git commit), metrics.jsonl,
 //! checkpoint.pt (after every epoch and on interruption), result.json once finished.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use shift_strategies::{EpochRecord, Observer, Position, Strategy, StrategyError};
@@ -367,30 +367,4 @@ impl Observer for RunObserver<'_> {
         self.bar.abandon_with_message("interrupted");
         Ok(())
     }
-}
-
-/// Writes a finished run's result.json, once, from its accuracy per epoch (the last epoch's is the headline),
-/// with the marks that qualify its numbers: the fast step's fallback, a random-init backbone.
-pub fn finish(run: &crate::run::Run, acc: Vec<f64>, wall_s: f64, step_fallback: Option<String>) -> Result<RunResult> {
-    let Some(&last) = acc.last() else {
-        bail!("{}: no epoch finished", run.folder.dir.display())
-    };
-    let result = RunResult {
-        method: run.method.as_str().into(),
-        seed: run.seed,
-        target_acc: last,
-        oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
-        epochs: run.cfg.train.epochs,
-        wall_s,
-        device: format!("{:?}", run.device),
-        accuracy_per_epoch: acc,
-        step_fallback,
-        random_init_backbone: run.random_init_backbone,
-    };
-    run.folder.write_result(&result)?;
-    eprintln!(
-        "shift: {}: target accuracy {last:.4} (last epoch), {wall_s:.1}s",
-        run.label()
-    );
-    Ok(result)
 }

@@ -7,6 +7,7 @@
 pub mod digit;
 pub mod discriminator;
 mod init;
+pub mod mlp;
 pub mod office;
 pub mod pool;
 pub mod pretrained;
