@@ -172,6 +172,19 @@ fn bad_settings_are_refused_naming_the_field() {
         &["--step", "fast", "--methods", "dann-alt"],
     ));
     assert!(e.contains("`step`") && e.contains("dann-alt cannot be captured"), "{e}");
+    // `--set` reaches the configuration: a bad key path, and a method's key it does not have, are named.
+    let e = run_err(&mut dann_with(&data, &out, &["--set", "train.batch=0"]));
+    assert!(e.contains("train.batch"), "{e}");
+    let e = run_err(&mut dann_with(&data, &out, &["--set", "train.epoch=2"]));
+    assert!(
+        e.contains("--set train.epoch=2") && e.contains("unknown field `epoch`"),
+        "{e}"
+    );
+    let e = run_err(&mut dann_with(&data, &out, &["--set", "params.dann.gamma=2"]));
+    assert!(
+        e.contains("params.dann.gamma") && e.contains("dann has no hyper-parameters"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -3,7 +3,8 @@
 
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use shift_strategies::{MethodName, StepKind, TrainConfig};
+use shift_strategies::{MethodName, MethodSpec, StepKind, TrainConfig};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// What `shift experiment dann` runs.
@@ -27,6 +28,10 @@ pub struct ExperimentConfig {
     /// The train step: eager, or fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
     pub step: StepKind,
     pub train: TrainConfig,
+    /// Methods' hyper-parameters over the registry's defaults, `params.<method>.<key>` (TOML `[params.mcc]
+    /// temperature = 2.5`, or `--set params.mcc.temperature=2.5`).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub params: BTreeMap<String, BTreeMap<String, f64>>,
 }
 
 impl Default for ExperimentConfig {
@@ -43,6 +48,7 @@ impl Default for ExperimentConfig {
             pretrained: None,
             step: StepKind::Eager,
             train: TrainConfig::default(),
+            params: BTreeMap::new(),
         }
     }
 }
@@ -73,6 +79,36 @@ pub fn load_experiment(path: &Path) -> Result<ExperimentConfig> {
     let is_run = doc.get("experiment").is_some_and(|e| e.is_object()) && doc.get("seed").is_some();
     let fields = if is_run { doc["experiment"].clone() } else { doc };
     serde_json::from_value(fields).with_context(|| format!("--config {}", path.display()))
+}
+
+/// `value` with `assignments` (`KEY=VALUE`, the key a dotted path such as `train.lr.lr0` or
+/// `params.mcc.temperature`) applied in order. A value is read as JSON where it parses (numbers, booleans,
+/// arrays, quoted strings), else as a string. Missing tables on the path are created; the result must still be a
+/// valid configuration, and errors name the assignment.
+pub fn set<T: Serialize + serde::de::DeserializeOwned>(value: &T, assignments: &[String]) -> Result<T> {
+    let mut doc = serde_json::to_value(value)?;
+    for a in assignments {
+        let Some((key, raw)) = a.split_once('=') else {
+            bail!("`--set {a}`: give KEY=VALUE (e.g. train.epochs=5)");
+        };
+        let parts: Vec<&str> = key.trim().split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            bail!("`--set {a}`: `{key}` is not a key path (e.g. params.mcc.temperature)");
+        }
+        let parsed = serde_json::from_str(raw.trim()).unwrap_or_else(|_| serde_json::Value::String(raw.into()));
+        let mut at = &mut doc;
+        for (i, part) in parts.iter().enumerate() {
+            if at.is_null() {
+                *at = serde_json::Value::Object(Default::default());
+            }
+            let Some(table) = at.as_object_mut() else {
+                bail!("`--set {a}`: `{}` is a value, not a table", parts[..i].join("."));
+            };
+            at = table.entry(part.to_string()).or_insert(serde_json::Value::Null);
+        }
+        *at = parsed;
+    }
+    serde_json::from_value(doc).with_context(|| format!("`--set {}`", assignments.join(" ")))
 }
 
 /// The key paths where two configurations differ (`train.lr.lr0`), with both values, leaving out `skip`.
@@ -150,6 +186,17 @@ impl Task {
 }
 
 impl ExperimentConfig {
+    /// `method` with the hyper-parameters this configuration sets for it (checked by [`validate`]).
+    ///
+    /// [`validate`]: Self::validate
+    pub fn spec(&self, method: MethodName) -> Result<MethodSpec> {
+        let none = BTreeMap::new();
+        Ok(MethodSpec::new(
+            method,
+            self.params.get(method.as_str()).unwrap_or(&none),
+        )?)
+    }
+
     pub fn validate(&self) -> Result<Task> {
         let task = Task::parse(&self.task)?;
         if self.methods.is_empty() {
@@ -188,6 +235,10 @@ impl ExperimentConfig {
                 }
             }
         }
+        for (method, set) in &self.params {
+            let name: MethodName = method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
+            MethodSpec::new(name, set)?;
+        }
         task.check_step(self.step)?;
         if self.step == StepKind::Fast {
             for &m in &self.methods {
@@ -196,5 +247,64 @@ impl ExperimentConfig {
         }
         self.train.validate()?;
         Ok(task)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set_one(a: &str) -> Result<ExperimentConfig> {
+        set(&ExperimentConfig::default(), &[a.to_string()])
+    }
+
+    #[test]
+    fn set_assigns_by_key_path_and_reads_values_as_json() {
+        let c = set(
+            &ExperimentConfig::default(),
+            &[
+                "train.epochs=3".into(),
+                "train.lr.lr0=0.02".into(),
+                "seeds=[4,5]".into(),
+                "task=office31:A-W".into(),
+                "deterministic=true".into(),
+                "params.cdan.x=1.5".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.train.epochs, 3);
+        assert_eq!(c.seeds, [4, 5]);
+        assert_eq!(c.task, "office31:A-W");
+        assert!(c.deterministic);
+        let shift_strategies::LrSchedule::Paper { lr0, .. } = c.train.lr else {
+            panic!("the paper's schedule stays")
+        };
+        assert_eq!(lr0, 0.02);
+        assert_eq!(c.params["cdan"]["x"], 1.5);
+        // cdan has no `x`: validation names the key.
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.contains("params.cdan.x"), "{e}");
+    }
+
+    #[test]
+    fn set_refuses_what_is_not_an_assignment_or_not_a_key() {
+        for (a, says) in [
+            ("train.epochs", "give KEY=VALUE"),
+            ("train..epochs=3", "not a key path"),
+            ("train.epochs.x=3", "`train.epochs` is a value, not a table"),
+            ("train.epoch=3", "unknown field `epoch`"),
+            ("train.epochs=many", "--set train.epochs=many"),
+        ] {
+            let e = format!("{:#}", set_one(a).unwrap_err());
+            assert!(e.contains(says), "{a}: {e}");
+        }
+    }
+
+    #[test]
+    fn params_of_unknown_methods_are_refused_and_no_params_leave_the_saved_config_as_it_was() {
+        let e = set_one("params.nope.x=1").unwrap().validate().unwrap_err().to_string();
+        assert!(e.contains("params.nope") && e.contains("unknown method"), "{e}");
+        let json = serde_json::to_value(ExperimentConfig::default()).unwrap();
+        assert!(json.get("params").is_none(), "{json}");
     }
 }

@@ -101,7 +101,7 @@ pub fn run_digits(
     run_one(&run, task, stop, resume, || {
         let (strategy, note) = cfg.step.build(
             DigitNet::new(device),
-            method,
+            cfg.spec(method)?,
             cfg.train.momentum,
             cfg.train.weight_decay,
         )?;

@@ -159,8 +159,9 @@ pub fn run_office(
             let n = pretrained::load_into(net.var_store_mut(), path, "features.backbone.")?;
             eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
         }
+        let spec = cfg.spec(method)?;
         let (strategy, _) =
-            StepKind::Eager.build_with(net, method, &groups(), cfg.train.momentum, cfg.train.weight_decay)?;
+            StepKind::Eager.build_with(net, spec, &groups(), cfg.train.momentum, cfg.train.weight_decay)?;
         Ok(strategy)
     })
 }

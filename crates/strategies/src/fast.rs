@@ -4,7 +4,9 @@
 //! graph and replayed; the first replays are checked against the eager step ([`crate::replay_check`]).
 //! Elsewhere, or where capture or the check fails, the same step runs eagerly (with a message).
 
-use crate::methods::{domain_labels, BuildContext, Capture, EpochStart, Lambda, Method, MethodName, StepInputs, Terms};
+use crate::methods::{
+    domain_labels, BuildContext, Capture, EpochStart, Lambda, Method, MethodName, MethodSpec, StepInputs, Terms,
+};
 use crate::metrics::DeviceMetrics;
 use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
 use crate::state::{load_model_state, model_state};
@@ -47,11 +49,11 @@ impl StepKind {
     pub fn build<N: AdaptNet + 'static>(
         self,
         net: N,
-        name: MethodName,
+        method: impl Into<MethodSpec>,
         momentum: f64,
         weight_decay: f64,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
-        self.build_with(net, name, &backbone_groups(1.0), momentum, weight_decay)
+        self.build_with(net, method, &backbone_groups(1.0), momentum, weight_decay)
     }
 
     /// The same over the backbone's groups `base` (the method adds its own networks' groups). Freezing what
@@ -59,12 +61,13 @@ impl StepKind {
     pub fn build_with<N: AdaptNet + 'static>(
         self,
         net: N,
-        name: MethodName,
+        method: impl Into<MethodSpec>,
         base: &[GroupSpec],
         momentum: f64,
         weight_decay: f64,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
-        let method = name.build(&BuildContext { net: &net });
+        let spec = method.into();
+        let method = spec.name.build(&BuildContext { net: &net, spec: &spec })?;
         Ok(match self {
             Self::Eager => (
                 Box::new(crate::Adapt::new(net, method, base, momentum, weight_decay)?),
@@ -83,7 +86,8 @@ impl StepKind {
 /// made on a method built on a throw-away CPU digit net (the capture and optimiser layout do not depend on it).
 pub fn check_capturable(name: MethodName) -> Result<(), StrategyError> {
     let net = shift_models::digit::DigitNet::new(Device::Cpu);
-    let method = name.build(&BuildContext { net: &net });
+    let spec = MethodSpec::from(name);
+    let method = name.build(&BuildContext { net: &net, spec: &spec })?;
     capture_refusal(method.as_ref(), &backbone_groups(1.0)).map_or(Ok(()), Err)
 }
 
@@ -532,7 +536,10 @@ pub fn capture_self_test(device: Device) -> Result<String, String> {
     let fail = |e: StrategyError| e.to_string();
     shift_tensor::seed_everything(0);
     let net = shift_models::digit::DigitNet::new(device);
-    let dann = MethodName::DANN.build(&BuildContext { net: &net });
+    let spec = MethodSpec::from(MethodName::DANN);
+    let dann = MethodName::DANN
+        .build(&BuildContext { net: &net, spec: &spec })
+        .map_err(fail)?;
     let mut fast = FastAdapt::new(net, dann, &backbone_groups(1.0), 0.9, 0.0).map_err(fail)?;
     if let Some(note) = fast.take_note() {
         return Err(note);

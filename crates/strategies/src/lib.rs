@@ -20,7 +20,7 @@ pub mod synthetic;
 pub use error::StrategyError;
 pub use fast::{FastAdapt, StepKind};
 pub use flat_sgd::FlatSgd;
-pub use methods::{Method, MethodName};
+pub use methods::{Method, MethodName, MethodSpec};
 pub use metrics::{DeviceMetrics, StepMetrics};
 pub use runner::{
     epoch_seed, fit, Batch, DigitTask, EpochData, EpochDraws, EpochRecord, FitEnd, Observer, Position, TrainConfig,

@@ -1,7 +1,7 @@
 //! The `Strategy` trait (a train step, evaluation, checkpoint state) and `Adapt`, the eager step: any
 //! [`Method`] on any [`AdaptNet`], with per-tensor momentum SGD for each of the method's optimisers.
 
-use crate::methods::{domain_labels, BuildContext, EpochStart, Method, MethodName, StepInputs};
+use crate::methods::{domain_labels, BuildContext, EpochStart, Method, MethodSpec, StepInputs};
 use crate::metrics::DeviceMetrics;
 use crate::state::{load_model_state, model_state};
 use crate::{evaluate, GroupSpec, Sgd, StepMetrics, StrategyError};
@@ -93,16 +93,17 @@ pub struct Adapt<N: AdaptNet> {
 }
 
 impl<N: AdaptNet> Adapt<N> {
-    /// `name` built on `net` (its networks join the net's variables), with momentum SGD over the optimisers the
-    /// method makes of the backbone's groups `base`.
+    /// `method` (a name, or a name with hyper-parameters) built on `net` (its networks join the net's
+    /// variables), with momentum SGD over the optimisers the method makes of the backbone's groups `base`.
     pub fn build(
         net: N,
-        name: MethodName,
+        method: impl Into<MethodSpec>,
         base: &[GroupSpec],
         momentum: f64,
         weight_decay: f64,
     ) -> Result<Self, StrategyError> {
-        let method = name.build(&BuildContext { net: &net });
+        let spec = method.into();
+        let method = spec.name.build(&BuildContext { net: &net, spec: &spec })?;
         Self::new(net, method, base, momentum, weight_decay)
     }
 

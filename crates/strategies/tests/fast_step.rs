@@ -25,7 +25,10 @@ fn eager(method: MethodName, seed: u64) -> Adapt<DigitNet> {
 fn fast_or_refusal(method: MethodName, seed: u64) -> Result<FastAdapt<DigitNet>, String> {
     shift_tensor::seed_everything(seed);
     let net = DigitNet::new(CPU);
-    let m = method.build(&BuildContext { net: &net });
+    let spec = method.into();
+    let m = method
+        .build(&BuildContext { net: &net, spec: &spec })
+        .map_err(|e| e.to_string())?;
     FastAdapt::new(net, m, &backbone_groups(1.0), 0.9, 0.0).map_err(|e| e.to_string())
 }
 

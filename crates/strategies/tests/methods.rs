@@ -6,7 +6,7 @@ use shift_models::{digit::DigitNet, AdaptNet, DiscriminatorShape, DomainDiscrimi
 use shift_strategies::methods::cdan::{conditional_domain_terms, entropy_weights, Cdan, MultilinearMap};
 use shift_strategies::methods::dann::dann_terms;
 use shift_strategies::methods::{domain_labels, BuildContext, Capture, Lambda, StepInputs};
-use shift_strategies::{backbone_groups, Adapt};
+use shift_strategies::{backbone_groups, Adapt, MethodName, MethodSpec};
 use shift_tensor::tch::{nn, Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -146,7 +146,8 @@ fn cdan_on_the_digit_net_uses_the_randomized_map_kept_but_not_trained() {
     let _rng = rng_lock();
     shift_tensor::seed_everything(2);
     let net = DigitNet::new(CPU);
-    let cdan = Cdan::new(&BuildContext { net: &net }, true);
+    let spec = MethodSpec::from("cdan-e".parse::<MethodName>().unwrap());
+    let cdan = Cdan::new(&BuildContext { net: &net, spec: &spec }, true);
     assert_eq!(cdan.map().output_dim(), 1024);
     let vars = net.var_store().variables();
     assert_eq!(vars["discriminator.map.rf"].size(), [1200, 1024]);
@@ -171,7 +172,8 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
     let _rng = rng_lock();
     shift_tensor::seed_everything(4);
     let net = DigitNet::new(CPU);
-    let dann = Dann::new(&BuildContext { net: &net });
+    let spec = MethodSpec::from(MethodName::DANN);
+    let dann = Dann::new(&BuildContext { net: &net, spec: &spec });
     assert_eq!(dann.capture(), Capture::Joint);
     let xs = Tensor::randn([8, 3, 32, 32], (Kind::Float, CPU));
     let ys = Tensor::randint(10, [8], (Kind::Int64, CPU));

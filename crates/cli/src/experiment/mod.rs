@@ -37,6 +37,10 @@ pub struct CommonArgs {
     /// cuDNN deterministic, no benchmarking, deterministic kernels where libtorch has them.
     #[arg(long)]
     pub deterministic: bool,
+    /// Set any configuration key, after the file and the other flags: `--set train.lr.lr0=0.02`,
+    /// `--set params.<method>.<key>=VALUE` (a method's hyper-parameter). Repeatable.
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 impl CommonArgs {
@@ -142,7 +146,7 @@ impl DannArgs {
             c.step = v;
         }
         c.deterministic |= self.common.deterministic;
-        Ok(c)
+        config::set(&c, &self.common.set)
     }
 }
 
@@ -245,6 +249,8 @@ impl FinetuneArgs {
             c.finetune_steps = v;
         }
         c.deterministic |= self.common.deterministic;
+        let mut c = config::set(&c, &self.common.set)?;
+        let task = Task::parse(&c.task)?;
         finetune::default_ks(&mut c, task);
         Ok((c, task))
     }

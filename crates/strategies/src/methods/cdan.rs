@@ -31,8 +31,9 @@ pub static INFO: MethodInfo = MethodInfo {
     name: "cdan",
     help: "CDAN: discriminator on features x predictions (Long et al., NeurIPS 2018)",
     data: DataNeeds::SOURCE_AND_TARGET,
-    build: |c| Box::new(Cdan::new(c, false)),
+    build: |c| Ok(Box::new(Cdan::new(c, false))),
     published: &[],
+    params: &[],
 };
 
 /// The registry entry of CDAN+E (no MNIST -> MNIST-M number published either).
@@ -40,8 +41,9 @@ pub static INFO_E: MethodInfo = MethodInfo {
     name: "cdan-e",
     help: "CDAN+E: CDAN with entropy conditioning (Long et al., NeurIPS 2018)",
     data: DataNeeds::SOURCE_AND_TARGET,
-    build: |c| Box::new(Cdan::new(c, true)),
+    build: |c| Ok(Box::new(Cdan::new(c, true))),
     published: &[],
+    params: &[],
 };
 
 #[derive(Debug)]

@@ -21,12 +21,13 @@ pub static INFO: MethodInfo = MethodInfo {
     name: "dann",
     help: "DANN: gradient reversal layer, one joint update (Ganin & Lempitsky, ICML 2015)",
     data: DataNeeds::SOURCE_AND_TARGET,
-    build: |c| Box::new(Dann::new(c)),
+    build: |c| Ok(Box::new(Dann::new(c))),
     published: &[Published {
         task: "mnist:mnist-m",
         accuracy: 0.7666,
         source: "Ganin et al., JMLR 2016, Table 2",
     }],
+    params: &[],
 };
 
 #[derive(Debug)]

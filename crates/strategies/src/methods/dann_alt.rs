@@ -23,8 +23,9 @@ pub static INFO: MethodInfo = MethodInfo {
     name: "dann-alt",
     help: "DANN with alternating discriminator and feature updates (no published number)",
     data: DataNeeds::SOURCE_AND_TARGET,
-    build: |c| Box::new(DannAlt::new(c)),
+    build: |c| Ok(Box::new(DannAlt::new(c))),
     published: &[],
+    params: &[],
 };
 
 #[derive(Debug)]

@@ -11,7 +11,7 @@ pub mod registry;
 pub mod source_only;
 pub mod target_only;
 
-pub use registry::{MethodInfo, MethodName, Published, REGISTRY};
+pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Published, REGISTRY};
 
 use crate::{GroupSpec, Sgd, StrategyError};
 use shift_models::AdaptNet;
@@ -58,11 +58,19 @@ pub enum Capture {
 }
 
 /// What a method builds its networks for: the backbone (its variables, feature size, class count and
-/// discriminator recipe). Networks go into the backbone's `VarStore` under `discriminator.`, so checkpoints,
-/// optimiser groups and freezing address them by name.
+/// discriminator recipe), and the method's hyper-parameters. Networks go into the backbone's `VarStore` under
+/// `discriminator.`, so checkpoints, optimiser groups and freezing address them by name.
 #[derive(Debug, Clone, Copy)]
 pub struct BuildContext<'a> {
     pub net: &'a dyn AdaptNet,
+    pub spec: &'a MethodSpec,
+}
+
+impl BuildContext<'_> {
+    /// The hyper-parameter `key` (the configuration's value, or the registry's default).
+    pub fn param(&self, key: &str) -> Result<f64, StrategyError> {
+        self.spec.get(key)
+    }
 }
 
 /// One step's batch: the labelled images and labels (source, or target for target-only), the unlabelled target

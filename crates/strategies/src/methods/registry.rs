@@ -22,9 +22,108 @@ pub struct MethodInfo {
     /// One line for `--help`.
     pub help: &'static str,
     pub data: DataNeeds,
-    pub build: fn(&BuildContext) -> Box<dyn Method>,
+    pub build: fn(&BuildContext) -> Result<Box<dyn Method>, StrategyError>,
     /// Numbers from the literature under this method's protocol; none is borrowed from a neighbour.
     pub published: &'static [Published],
+    /// The method's hyper-parameters, set under `params.<method>.<name>` in a configuration (`--set`).
+    pub params: &'static [Param],
+}
+
+/// A method's hyper-parameter: its key, its default and where the default comes from, and the rule a value must
+/// meet.
+#[derive(Debug)]
+pub struct Param {
+    pub name: &'static str,
+    pub default: f64,
+    /// The paper (and table or section) or the reference code the default comes from.
+    pub source: &'static str,
+    /// Whether a value is allowed, and the rule in words (`> 0`).
+    pub valid: fn(f64) -> bool,
+    pub rule: &'static str,
+}
+
+impl Param {
+    /// A value that must be finite and > 0.
+    pub const fn positive(name: &'static str, default: f64, source: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            source,
+            valid: |v| v.is_finite() && v > 0.0,
+            rule: "> 0",
+        }
+    }
+
+    /// A value that must be finite and >= 0.
+    pub const fn non_negative(name: &'static str, default: f64, source: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            source,
+            valid: |v| v.is_finite() && v >= 0.0,
+            rule: ">= 0",
+        }
+    }
+}
+
+/// A method with its hyper-parameters: the registry's defaults, with the values a configuration sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MethodSpec {
+    pub name: MethodName,
+    values: Vec<(&'static str, f64)>,
+}
+
+impl MethodSpec {
+    /// `name` with `set` (key -> value) over its defaults; errors name `params.<method>.<key>` and the rule, or
+    /// list the method's keys for a key it does not have.
+    pub fn new(name: MethodName, set: &std::collections::BTreeMap<String, f64>) -> Result<Self, StrategyError> {
+        let info = name.info();
+        for (key, &value) in set {
+            let field = format!("params.{name}.{key}");
+            let Some(param) = info.params.iter().find(|p| p.name == key) else {
+                let known: Vec<&str> = info.params.iter().map(|p| p.name).collect();
+                return Err(StrategyError::Invalid {
+                    field,
+                    msg: if known.is_empty() {
+                        format!("{name} has no hyper-parameters")
+                    } else {
+                        format!("{name} has no `{key}` (its keys: {})", known.join(", "))
+                    },
+                });
+            };
+            if !(param.valid)(value) {
+                return Err(StrategyError::Invalid {
+                    field,
+                    msg: format!("must be {}, got {value}", param.rule),
+                });
+            }
+        }
+        let values = info
+            .params
+            .iter()
+            .map(|p| (p.name, set.get(p.name).copied().unwrap_or(p.default)))
+            .collect();
+        Ok(Self { name, values })
+    }
+
+    /// The value of `key`, or an error naming the method and the key it does not declare.
+    pub fn get(&self, key: &str) -> Result<f64, StrategyError> {
+        self.values
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|&(_, v)| v)
+            .ok_or_else(|| StrategyError::Other(format!("{} declares no hyper-parameter `{key}`", self.name)))
+    }
+}
+
+impl From<MethodName> for MethodSpec {
+    /// The method with its defaults.
+    fn from(name: MethodName) -> Self {
+        Self {
+            name,
+            values: name.info().params.iter().map(|p| (p.name, p.default)).collect(),
+        }
+    }
 }
 
 /// Every method, in the order tables list them: one line per method.
@@ -63,8 +162,9 @@ impl MethodName {
             .expect("a MethodName is only made from a registry entry")
     }
 
-    /// The method built on the backbone in `ctx` (its networks join the backbone's variables).
-    pub fn build(self, ctx: &BuildContext) -> Box<dyn Method> {
+    /// The method built on the backbone in `ctx` with `ctx`'s hyper-parameters (its networks join the
+    /// backbone's variables).
+    pub fn build(self, ctx: &BuildContext) -> Result<Box<dyn Method>, StrategyError> {
         (self.info().build)(ctx)
     }
 
@@ -154,6 +254,36 @@ mod tests {
             "{e}"
         );
         assert!(serde_json::from_str::<MethodName>("\"nope\"").is_err());
+    }
+
+    #[test]
+    fn hyper_parameters_take_their_defaults_and_refuse_bad_keys_and_values() {
+        let with = |name: &str, key: &str, v: f64| {
+            let set = std::collections::BTreeMap::from([(key.to_string(), v)]);
+            MethodSpec::new(name.parse().unwrap(), &set)
+        };
+        for info in REGISTRY {
+            let spec = MethodSpec::from(MethodName(info.name));
+            for p in info.params {
+                assert!(
+                    (p.valid)(p.default),
+                    "{}.{}: the default meets its rule",
+                    info.name,
+                    p.name
+                );
+                assert!(!p.source.is_empty(), "{}.{} names its source", info.name, p.name);
+                assert_eq!(spec.get(p.name).unwrap(), p.default);
+                assert_eq!(with(info.name, p.name, p.default).unwrap(), spec);
+                let e = with(info.name, p.name, f64::NAN).unwrap_err().to_string();
+                assert!(
+                    e.contains(&format!("params.{}.{}", info.name, p.name)) && e.contains(p.rule),
+                    "{e}"
+                );
+            }
+            let e = with(info.name, "nope", 1.0).unwrap_err().to_string();
+            assert!(e.contains(&format!("params.{}.nope", info.name)), "{e}");
+            assert!(spec.get("nope").unwrap_err().to_string().contains("`nope`"));
+        }
     }
 
     #[test]

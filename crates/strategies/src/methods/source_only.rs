@@ -13,12 +13,13 @@ pub static INFO: MethodInfo = MethodInfo {
     name: "source-only",
     help: "labelled source only (the lower bound)",
     data: DataNeeds::SOURCE,
-    build: |_| Box::new(SourceOnly),
+    build: |_| Ok(Box::new(SourceOnly)),
     published: &[Published {
         task: "mnist:mnist-m",
         accuracy: 0.5225,
         source: "Ganin et al., JMLR 2016, Table 2",
     }],
+    params: &[],
 };
 
 #[derive(Debug, Default)]

@@ -13,12 +13,13 @@ pub static INFO: MethodInfo = MethodInfo {
     name: "target-only",
     help: "labelled target (the upper bound; uses target labels by design)",
     data: DataNeeds::LABELLED_TARGET,
-    build: |_| Box::new(TargetOnly),
+    build: |_| Ok(Box::new(TargetOnly)),
     published: &[Published {
         task: "mnist:mnist-m",
         accuracy: 0.9596,
         source: "Ganin et al., JMLR 2016, Table 2",
     }],
+    params: &[],
 };
 
 #[derive(Debug, Default)]
