@@ -79,7 +79,9 @@ const ON: LambdaSchedule = LambdaSchedule::Paper { gamma: 10.0 };
 const OFF: LambdaSchedule = LambdaSchedule::Constant { value: 0.0 };
 
 /// The adapting methods: each beats source-only with its transfer term, and does not without it.
-const ADAPTING: [&str; 4] = ["dann", "dann-alt", "cdan", "cdan-e"];
+const ADAPTING: [&str; 9] = [
+    "dann", "dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc",
+];
 
 #[test]
 fn every_adapting_method_beats_source_only_and_not_without_its_transfer_term() {

@@ -1,6 +1,9 @@
 //! The methods against their formulas: CDAN / CDAN+E against the PyTorch fixture (`fixtures/cdan/`), DANN's
 //! reversal of the domain gradient into the features, how methods build on a backbone, and the registry.
 
+mod common;
+
+use common::{max_diff, tensor};
 use serde_json::Value;
 use shift_models::{digit::DigitNet, AdaptNet, DiscriminatorShape, DomainDiscriminator};
 use shift_strategies::methods::cdan::{conditional_domain_terms, entropy_weights, Cdan, MultilinearMap};
@@ -17,27 +20,11 @@ fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
     RNG.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-fn tensor(v: &Value) -> Tensor {
-    match v {
-        Value::Array(rows) if rows.first().is_some_and(Value::is_array) => {
-            Tensor::stack(&rows.iter().map(tensor).collect::<Vec<_>>(), 0)
-        }
-        Value::Array(xs) => Tensor::from_slice(&xs.iter().map(|x| x.as_f64().unwrap()).collect::<Vec<_>>()),
-        other => panic!("not an array: {other}"),
-    }
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
-    assert_eq!(a.size(), b.size());
-    (a - b).abs().max().double_value(&[])
-}
-
 /// Every case of the fixture: the loss, the entropy weights, the gradient that reaches the features through the
 /// reversal layer and the discriminator's (undamped) gradient, to 1e-10 in double precision.
 #[test]
 fn cdan_and_cdan_e_match_the_pytorch_fixture() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/cdan/cdan_loss.json");
-    let fx: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let fx: Value = common::fixture("cdan");
     let lambda = fx["lambda"].as_f64().unwrap();
     let logits = tensor(&fx["logits"]);
     let domain = tensor(&fx["domain"]);

@@ -4,9 +4,15 @@
 //! from one step's batch through the backbone's features and logits, and says whether its step can be captured
 //! in a CUDA graph. One file per method; [`registry`] lists them.
 
+pub mod bnm;
 pub mod cdan;
+pub mod coral;
+pub mod dan;
 pub mod dann;
 pub mod dann_alt;
+pub mod jan;
+pub mod mcc;
+pub mod mmd;
 pub mod registry;
 pub mod source_only;
 pub mod target_only;
@@ -254,4 +260,68 @@ pub fn joint_optimiser(base: &[GroupSpec], with_discriminator: bool) -> Vec<Opti
         groups.push(GroupSpec::part(shift_models::Part::Discriminator));
     }
     vec![OptimiserSpec { name: "main", groups }]
+}
+
+/// The labelled and target rows through the backbone in one pass: the features and logits of all rows, the
+/// first `ns` of them labelled.
+#[derive(Debug)]
+pub struct Forward {
+    pub f: Tensor,
+    pub logits: Tensor,
+    pub ns: i64,
+}
+
+impl Forward {
+    /// `[x_s; x_t]` through the features and the classifier (train mode); an error naming `method` without a
+    /// target batch.
+    pub fn of(net: &dyn AdaptNet, batch: &StepInputs, method: &str) -> Result<Self, StrategyError> {
+        let (xs, _) = batch.labelled;
+        let xt = batch
+            .target
+            .ok_or_else(|| StrategyError::Other(format!("{method} needs a target batch")))?;
+        let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
+        let logits = net.classify(&f, true);
+        Ok(Self {
+            f,
+            logits,
+            ns: xs.size()[0],
+        })
+    }
+
+    fn rows(t: &Tensor, ns: i64, source: bool) -> Tensor {
+        let n = t.size()[0];
+        if source {
+            t.narrow(0, 0, ns)
+        } else {
+            t.narrow(0, ns, n - ns)
+        }
+    }
+
+    /// (features, logits) of the labelled rows.
+    pub fn source(&self) -> (Tensor, Tensor) {
+        (
+            Self::rows(&self.f, self.ns, true),
+            Self::rows(&self.logits, self.ns, true),
+        )
+    }
+
+    /// (features, logits) of the target rows.
+    pub fn target(&self) -> (Tensor, Tensor) {
+        (
+            Self::rows(&self.f, self.ns, false),
+            Self::rows(&self.logits, self.ns, false),
+        )
+    }
+}
+
+/// A joint method's step: the label loss on the labelled rows of `fwd` plus `trade_off * lambda * transfer`;
+/// the metrics report the label terms and the unweighted transfer loss (no transfer accuracy: zeros).
+pub fn label_plus_transfer(fwd: &Forward, ys: &Tensor, transfer: Tensor, trade_off: f64, lambda: Lambda) -> Terms {
+    let (_, logits_s) = fwd.source();
+    let (lc, correct, count) = label_terms(&logits_s, ys);
+    let zero = || Tensor::zeros([], (Kind::Float, ys.device()));
+    Terms {
+        loss: lc.shallow_clone() + lambda.weigh(&(&transfer * trade_off)),
+        metrics: [lc.detach(), correct, count, transfer.detach(), zero(), zero()],
+    }
 }

@@ -2,7 +2,7 @@
 //! a backbone, and the published numbers each is set beside, every number with its source. Adding a method is
 //! one file in `methods/` and one line in [`REGISTRY`].
 
-use super::{cdan, dann, dann_alt, source_only, target_only};
+use super::{bnm, cdan, coral, dan, dann, dann_alt, jan, mcc, source_only, target_only};
 use super::{BuildContext, DataNeeds, Method};
 use crate::StrategyError;
 use std::{fmt, str::FromStr};
@@ -51,6 +51,17 @@ impl Param {
             source,
             valid: |v| v.is_finite() && v > 0.0,
             rule: "> 0",
+        }
+    }
+
+    /// A switch: 0 (off) or 1 (on).
+    pub const fn flag(name: &'static str, default: f64, source: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            source,
+            valid: |v| v == 0.0 || v == 1.0,
+            rule: "0 or 1",
         }
     }
 
@@ -133,6 +144,11 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &dann_alt::INFO,
     &cdan::INFO,
     &cdan::INFO_E,
+    &dan::INFO,
+    &jan::INFO,
+    &coral::INFO,
+    &bnm::INFO,
+    &mcc::INFO,
     &target_only::INFO,
 ];
 
@@ -293,7 +309,7 @@ mod tests {
             (dann.accuracy, dann.source),
             (0.7666, "Ganin et al., JMLR 2016, Table 2")
         );
-        for name in ["dann-alt", "cdan", "cdan-e"] {
+        for name in ["dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc"] {
             let m: MethodName = name.parse().unwrap();
             assert!(m.published("mnist:mnist-m").is_none(), "{name}");
         }

@@ -1,0 +1,109 @@
+//! The catalogue's losses against their published formulas: DAN, JAN, Deep CORAL, BNM and MCC, each against the
+//! PyTorch fixture beside its script (`fixtures/<method>/`), loss and gradient, to 1e-10 in double precision.
+
+mod common;
+
+use common::{fixture, max_diff, tensor};
+use shift_strategies::methods::bnm::bnm_loss;
+use shift_strategies::methods::coral::{coral_loss, covariance};
+use shift_strategies::methods::jan::jmmd;
+use shift_strategies::methods::mcc::mcc_loss;
+use shift_strategies::methods::mmd::mk_mmd;
+use shift_tensor::tch::{Kind, Tensor};
+
+const TOL: f64 = 1e-10;
+
+fn value(t: &Tensor) -> f64 {
+    t.double_value(&[])
+}
+
+#[test]
+fn dan_matches_the_fixture_in_both_estimates() {
+    let fx = fixture("dan");
+    let zt = tensor(&fx["zt"]);
+    let cases = fx["cases"].as_array().unwrap();
+    assert_eq!(cases.len(), 2);
+    for case in cases {
+        let linear = case["linear"].as_bool().unwrap();
+        let zs = tensor(&fx["zs"]).set_requires_grad(true);
+        let loss = mk_mmd(&zs, &zt, linear).unwrap();
+        let want = case["loss"].as_f64().unwrap();
+        assert!(
+            (value(&loss) - want).abs() < TOL,
+            "linear {linear}: {} vs {want}",
+            value(&loss)
+        );
+        loss.backward();
+        let d = max_diff(&zs.grad(), &tensor(&case["grad_zs"]));
+        assert!(d < TOL, "linear {linear}: gradient differs by {d}");
+    }
+}
+
+#[test]
+fn mmd_needs_as_many_rows_of_each_domain() {
+    let a = Tensor::ones([3, 2], (Kind::Double, shift_tensor::tch::Device::Cpu));
+    let e = mk_mmd(&a, &a.narrow(0, 0, 1), false).unwrap_err().to_string();
+    assert!(e.contains("as many source as target rows"), "{e}");
+    let e = mk_mmd(&a.narrow(0, 0, 1), &a.narrow(0, 0, 1), true)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at least 2 each"), "{e}");
+    // Identical rows: every kernel value is 1 (no division by a zero bandwidth) and both estimates are 0.
+    for linear in [false, true] {
+        let same = mk_mmd(&a.narrow(0, 0, 2), &a.narrow(0, 0, 2), linear).unwrap();
+        assert_eq!(value(&same), 0.0, "linear {linear}");
+    }
+}
+
+#[test]
+fn jan_matches_the_fixture() {
+    let fx = fixture("jan");
+    let f = tensor(&fx["f"]).set_requires_grad(true);
+    let z = tensor(&fx["logits"]).set_requires_grad(true);
+    let loss = jmmd(&f, &z, fx["sigma"].as_f64().unwrap(), false).unwrap();
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    assert!(max_diff(&f.grad(), &tensor(&fx["grad_f"])) < TOL);
+    let d = max_diff(&z.grad(), &tensor(&fx["grad_logits"]));
+    assert!(d < TOL, "the predictions' gradient differs by {d}");
+}
+
+#[test]
+fn coral_matches_the_fixture() {
+    let fx = fixture("coral");
+    let s = tensor(&fx["source"]).set_requires_grad(true);
+    let t = tensor(&fx["target"]);
+    let loss = coral_loss(&s, &t).unwrap();
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    assert!(max_diff(&s.grad(), &tensor(&fx["grad_source"])) < TOL);
+    // The covariance is the unbiased one, and one row per domain is refused.
+    let x = Tensor::from_slice(&[1.0f64, 3.0]).reshape([2, 1]);
+    assert_eq!(value(&covariance(&x).squeeze()), 2.0);
+    let e = coral_loss(&x.narrow(0, 0, 1), &x).unwrap_err().to_string();
+    assert!(e.contains("at least 2 rows"), "{e}");
+}
+
+#[test]
+fn bnm_matches_the_fixture() {
+    let fx = fixture("bnm");
+    let z = tensor(&fx["logits"]).set_requires_grad(true);
+    let loss = bnm_loss(&z);
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    assert!(max_diff(&z.grad(), &tensor(&fx["grad_logits"])) < TOL);
+}
+
+#[test]
+fn mcc_matches_the_fixture() {
+    let fx = fixture("mcc");
+    let z = tensor(&fx["logits"]).set_requires_grad(true);
+    let loss = mcc_loss(&z, fx["temperature"].as_f64().unwrap());
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    assert!(max_diff(&z.grad(), &tensor(&fx["grad_logits"])) < TOL);
+}
