@@ -79,8 +79,8 @@ const ON: LambdaSchedule = LambdaSchedule::Paper { gamma: 10.0 };
 const OFF: LambdaSchedule = LambdaSchedule::Constant { value: 0.0 };
 
 /// The adapting methods: each beats source-only with its transfer term, and does not without it.
-const ADAPTING: [&str; 9] = [
-    "dann", "dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc",
+const ADAPTING: [&str; 11] = [
+    "dann", "dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc", "mdd", "dsan",
 ];
 
 #[test]
@@ -95,6 +95,7 @@ fn every_adapting_method_beats_source_only_and_not_without_its_transfer_term() {
         let on = mean_target_accuracy(m, ON);
         let off = mean_target_accuracy(m, OFF);
         report.push(format!("{m}: {on:.3} (off {off:.3})"));
+        eprintln!("{m}: {on:.3} (off {off:.3})");
         assert!(
             on >= source_only + MARGIN,
             "{m} adapts: {on:.4} vs source-only {source_only:.4}"

@@ -1,4 +1,4 @@
-//! The catalogue's losses against their published formulas: DAN, JAN, Deep CORAL, BNM and MCC, each against the
+//! The catalogue's losses against their published formulas: DAN, JAN, Deep CORAL, BNM, MCC, MDD and DSAN, each against the
 //! PyTorch fixture beside its script (`fixtures/<method>/`), loss and gradient, to 1e-10 in double precision.
 
 mod common;
@@ -6,9 +6,12 @@ mod common;
 use common::{fixture, max_diff, tensor};
 use shift_strategies::methods::bnm::bnm_loss;
 use shift_strategies::methods::coral::{coral_loss, covariance};
+use shift_strategies::methods::dsan::lmmd;
 use shift_strategies::methods::jan::jmmd;
 use shift_strategies::methods::mcc::mcc_loss;
+use shift_strategies::methods::mdd::disparity;
 use shift_strategies::methods::mmd::mk_mmd;
+use shift_strategies::methods::Lambda;
 use shift_tensor::tch::{Kind, Tensor};
 
 const TOL: f64 = 1e-10;
@@ -106,4 +109,60 @@ fn mcc_matches_the_fixture() {
     assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
     loss.backward();
     assert!(max_diff(&z.grad(), &tensor(&fx["grad_logits"])) < TOL);
+}
+
+#[test]
+fn mdd_matches_the_fixture_and_its_reversal_runs_at_a_tenth_of_lambda() {
+    let fx = fixture("mdd");
+    let a_s = tensor(&fx["adv_s"]).set_requires_grad(true);
+    let a_t = tensor(&fx["adv_t"]).set_requires_grad(true);
+    let index = |k: &str| {
+        let v: Vec<i64> = fx[k].as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+        Tensor::from_slice(&v)
+    };
+    let loss = disparity(
+        &a_s,
+        &a_t,
+        (&index("h_s"), &index("h_t")),
+        fx["margin"].as_f64().unwrap(),
+    );
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    assert!(max_diff(&a_s.grad(), &tensor(&fx["grad_adv_s"])) < TOL);
+    assert!(max_diff(&a_t.grad(), &tensor(&fx["grad_adv_t"])) < TOL);
+    // The adversarial head's input: identity forward, -lambda * 0.1 times the gradient backward.
+    let f = Tensor::from_slice(&[1.0f64, -2.0, 3.0]).set_requires_grad(true);
+    let r = Lambda::Host(0.7).reverse_scaled(&f, 0.1).unwrap();
+    assert!(r.equal(&f.detach()));
+    (&r * Tensor::from_slice(&[1.0f64, 2.0, 3.0]))
+        .sum(Kind::Double)
+        .backward();
+    let want = Tensor::from_slice(&[-0.07f64, -0.14, -0.21]);
+    assert!(max_diff(&f.grad(), &want) < 1e-15, "{}", f.grad());
+}
+
+#[test]
+fn dsan_matches_the_fixture_leaving_out_classes_one_domain_lacks() {
+    let fx = fixture("dsan");
+    let s = tensor(&fx["source"]).set_requires_grad(true);
+    let t = tensor(&fx["target"]).set_requires_grad(true);
+    let labels: Vec<i64> = fx["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_i64().unwrap())
+        .collect();
+    let ys = Tensor::from_slice(&labels);
+    let logits = tensor(&fx["logits"]);
+    let loss = lmmd(&s, &ys, &t, &logits, fx["classes"].as_i64().unwrap()).unwrap();
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    assert!(max_diff(&s.grad(), &tensor(&fx["grad_source"])) < TOL);
+    assert!(max_diff(&t.grad(), &tensor(&fx["grad_target"])) < TOL);
+    // No class in common (every source row is class 3, every target row predicted 0): 0, not 0 / 0.
+    let threes = Tensor::full([6], 3, (Kind::Int64, shift_tensor::tch::Device::Cpu));
+    let zeros = Tensor::from_slice(&[9.0f64, 0.0, 0.0, 0.0]).repeat([5, 1]);
+    assert_eq!(value(&lmmd(&s, &threes, &t, &zeros, 4).unwrap()), 0.0);
 }

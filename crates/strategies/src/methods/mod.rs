@@ -10,8 +10,10 @@ pub mod coral;
 pub mod dan;
 pub mod dann;
 pub mod dann_alt;
+pub mod dsan;
 pub mod jan;
 pub mod mcc;
+pub mod mdd;
 pub mod mmd;
 pub mod registry;
 pub mod source_only;
@@ -113,6 +115,15 @@ impl Lambda<'_> {
         Ok(match self {
             Self::Host(l) => grl.apply(f, *l)?,
             Self::Device(l) => grl.apply_scaled(f, l)?,
+        })
+    }
+
+    /// The gradient reversal layer at `scale * lambda` (MDD's reversal runs to a tenth of the schedule).
+    pub fn reverse_scaled(&self, f: &Tensor, scale: f64) -> Result<Tensor, StrategyError> {
+        let grl = shift_grl::GradientReversal;
+        Ok(match self {
+            Self::Host(l) => grl.apply(f, *l * scale)?,
+            Self::Device(l) => grl.apply_scaled(f, &(*l * scale))?,
         })
     }
 

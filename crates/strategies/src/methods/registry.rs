@@ -2,7 +2,7 @@
 //! a backbone, and the published numbers each is set beside, every number with its source. Adding a method is
 //! one file in `methods/` and one line in [`REGISTRY`].
 
-use super::{bnm, cdan, coral, dan, dann, dann_alt, jan, mcc, source_only, target_only};
+use super::{bnm, cdan, coral, dan, dann, dann_alt, dsan, jan, mcc, mdd, source_only, target_only};
 use super::{BuildContext, DataNeeds, Method};
 use crate::StrategyError;
 use std::{fmt, str::FromStr};
@@ -149,6 +149,8 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &coral::INFO,
     &bnm::INFO,
     &mcc::INFO,
+    &mdd::INFO,
+    &dsan::INFO,
     &target_only::INFO,
 ];
 
@@ -309,7 +311,9 @@ mod tests {
             (dann.accuracy, dann.source),
             (0.7666, "Ganin et al., JMLR 2016, Table 2")
         );
-        for name in ["dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc"] {
+        for name in [
+            "dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc", "mdd", "dsan",
+        ] {
             let m: MethodName = name.parse().unwrap();
             assert!(m.published("mnist:mnist-m").is_none(), "{name}");
         }
