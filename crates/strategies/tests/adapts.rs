@@ -79,8 +79,8 @@ const ON: LambdaSchedule = LambdaSchedule::Paper { gamma: 10.0 };
 const OFF: LambdaSchedule = LambdaSchedule::Constant { value: 0.0 };
 
 /// The adapting methods: each beats source-only with its transfer term, and does not without it.
-const ADAPTING: [&str; 11] = [
-    "dann", "dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc", "mdd", "dsan",
+const ADAPTING: [&str; 12] = [
+    "dann", "dann-alt", "cdan", "cdan-e", "dan", "jan", "coral", "bnm", "mcc", "mdd", "dsan", "wdgrl",
 ];
 
 #[test]

@@ -18,6 +18,7 @@ pub mod mmd;
 pub mod registry;
 pub mod source_only;
 pub mod target_only;
+pub mod wdgrl;
 
 pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Published, REGISTRY};
 
