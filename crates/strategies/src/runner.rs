@@ -215,6 +215,15 @@ pub fn epoch_seed(seed: u64, epoch: usize) -> i64 {
     (seed.wrapping_mul(1_000_003).wrapping_add(epoch as u64 + 1) & 0x7fff_ffff_ffff) as i64
 }
 
+/// The seed of one step's random draws (dropout, noise, augmentation), from its epoch's seed: a step draws the
+/// same whether its run went through or was resumed at any earlier step.
+pub fn step_seed(epoch_seed: i64, step: i64) -> i64 {
+    epoch_seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(step + 1)
+        & 0x7fff_ffff_ffff
+}
+
 /// What the epoch loop trains on: labelled batches, unlabelled target batches for the methods that adapt, and
 /// the target test split (for reporting only, never to choose a model). The digit data on the device
 /// ([`DigitTask`]) and Office-31's image pipelines implement it, so both run through [`fit`].
@@ -323,8 +332,9 @@ impl EpochDraws for DigitDraws<'_> {
 
 /// Trains from `start` to the configured number of epochs: the one epoch loop of every run (digits and
 /// Office-31, adaptation and fine-tuning). Each epoch: its seed set, its draws made, the method's epoch-start
-/// hook, the scheduled steps (a stop request saves through the observer and returns where to continue), then
-/// the metrics, the target accuracy and the observer's epoch record.
+/// hook, the scheduled steps (each with its own seed for what it draws; a stop request saves through the
+/// observer and returns where to continue), then the metrics, the target accuracy and the observer's epoch
+/// record.
 pub fn fit(
     strategy: &mut dyn Strategy,
     data: &dyn EpochData,
@@ -363,11 +373,13 @@ pub fn fit(
         let first = if epoch == start.epoch { start.step } else { 0 };
         strategy.on_epoch_start(&EpochStart {
             epoch,
+            step: first,
             target: data.unlabelled_images(),
         })?;
         let (mut lr, mut lambda) = (0.0, 0.0);
         for step in first..steps {
             let at = Position { epoch, step };
+            shift_tensor::tch::manual_seed(step_seed(seed, step));
             let mut stop = false;
             draws.with_batch(epoch, step, &mut |batch| {
                 (lr, lambda, stop) = scheduled_step(strategy, cfg, at, steps, batch, observer)?;

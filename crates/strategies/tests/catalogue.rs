@@ -1,4 +1,4 @@
-//! The catalogue's losses against their published formulas: DAN, JAN, Deep CORAL, BNM, MCC, MDD, DSAN and WDGRL, each against the
+//! The catalogue's losses against their published formulas: DAN, JAN, Deep CORAL, BNM, MCC, MDD, DSAN, WDGRL and DAAN, each against the
 //! PyTorch fixture beside its script (`fixtures/<method>/`), loss and gradient, to 1e-10 in double precision.
 
 mod common;
@@ -7,6 +7,7 @@ use common::{fixture, max_diff, tensor};
 use shift_models::{DiscriminatorShape, DomainDiscriminator};
 use shift_strategies::methods::bnm::bnm_loss;
 use shift_strategies::methods::coral::{coral_loss, covariance};
+use shift_strategies::methods::daan::{domain_losses, dynamic_factor};
 use shift_strategies::methods::dsan::lmmd;
 use shift_strategies::methods::jan::jmmd;
 use shift_strategies::methods::mcc::mcc_loss;
@@ -213,4 +214,78 @@ fn wdgrl_matches_the_fixture_through_the_double_backward() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("as many source as target rows"), "{e}");
+}
+
+/// A discriminator of `hidden` units on `input` values with the fixture's weights (`w0`, `b0`, `w1`, `b1`).
+fn fixed_discriminator(
+    vs: &nn::VarStore,
+    name: &str,
+    input: i64,
+    hidden: i64,
+    w: &serde_json::Value,
+) -> DomainDiscriminator {
+    let shape = DiscriminatorShape {
+        hidden: vec![hidden],
+        dropout: 0.0,
+    };
+    let d = DomainDiscriminator::new(&(vs.root() / name), input, &shape);
+    let vars = vs.variables();
+    shift_tensor::tch::no_grad(|| {
+        for (var, key) in [
+            ("0.weight", "w0"),
+            ("0.bias", "b0"),
+            ("2.weight", "w1"),
+            ("2.bias", "b1"),
+        ] {
+            let t = tensor(&w[key]).to_kind(vars[&format!("{name}.{var}")].kind());
+            vars[&format!("{name}.{var}")].shallow_clone().copy_(&t);
+        }
+    });
+    d
+}
+
+#[test]
+fn daan_matches_the_fixture_and_its_factor_weighs_the_proxies() {
+    let fx = fixture("daan");
+    let mut vs = nn::VarStore::new(shift_tensor::tch::Device::Cpu);
+    vs.set_kind(Kind::Double);
+    let global = fixed_discriminator(&vs, "g", 4, 5, &fx["global"]);
+    let local: Vec<_> = fx["local"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(c, w)| fixed_discriminator(&vs, &format!("l{c}"), 4, 5, w))
+        .collect();
+    let f = tensor(&fx["f"]).set_requires_grad(true);
+    let z = tensor(&fx["logits"]).set_requires_grad(true);
+    let lambda = Lambda::Host(fx["lambda"].as_f64().unwrap());
+    let omega = fx["omega"].as_f64().unwrap();
+    let l = domain_losses(&global, &local, (&f, &z), &tensor(&fx["domain"]), |h| lambda.reverse(h)).unwrap();
+    // The losses to 1e-10; the error rates are counts over 6 rows, kept in single precision like the metrics.
+    for (got, key, tol) in [
+        (&l.global, "l_global", TOL),
+        (&l.local, "l_local", TOL),
+        (&l.global_error, "error_global", 1e-7),
+        (&l.local_error, "error_local", 1e-7),
+    ] {
+        let want = fx[key].as_f64().unwrap();
+        assert!((value(got) - want).abs() < tol, "{key}: {} vs {want}", value(got));
+    }
+    let t = &l.global * (1.0 - omega) + &l.local * omega;
+    assert!((value(&t) - fx["transfer"].as_f64().unwrap()).abs() < TOL);
+    t.backward();
+    assert!(max_diff(&f.grad(), &tensor(&fx["grad_f"])) < TOL, "features");
+    assert!(max_diff(&z.grad(), &tensor(&fx["grad_logits"])) < TOL, "predictions");
+    // omega = 1 - d_g / (d_g + d_l), a negative proxy as 0, 0.5 when both are 0.
+    let factor = |g: f64, l: f64| value(&dynamic_factor(&Tensor::from(g), &Tensor::from(l)));
+    assert_eq!(factor(1.0, 3.0), 0.75);
+    assert_eq!(factor(-1.0, 2.0), 1.0);
+    assert_eq!(factor(2.0, -0.5), 0.0);
+    assert_eq!(factor(-1.0, 0.0), 0.5);
+    let next = {
+        let clamp = |e: f64| (2.0 * (1.0 - 2.0 * e)).max(0.0);
+        factor(clamp(value(&l.global_error)), clamp(value(&l.local_error)))
+    };
+    assert_eq!(next, fx["omega_next"].as_f64().unwrap());
 }

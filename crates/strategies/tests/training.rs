@@ -140,8 +140,9 @@ fn every_method_trains_and_the_same_seed_gives_identical_numbers() {
             a.iter().all(|r| r.train.class_loss.is_finite() && r.train.steps == 6),
             "{method}"
         );
+        // A transfer term is reported where a method has one (BNM's is a negated norm, below 0).
         let adapts = !["source-only", "target-only"].contains(&method.as_str());
-        assert_eq!(a[1].train.domain_loss > 0.0, adapts, "{method}: {:?}", a[1]);
+        assert_eq!(a[1].train.domain_loss != 0.0, adapts, "{method}: {:?}", a[1]);
     }
     assert_ne!(
         run(MethodName::DANN, 3),
@@ -177,7 +178,8 @@ fn the_alternating_discriminator_learns_to_tell_the_domains_apart() {
 #[test]
 fn interrupted_and_resumed_run_equals_the_uninterrupted_one() {
     let _rng = rng_lock();
-    for method in [MethodName::DANN, method("dann-alt"), method("cdan-e")] {
+    // Every method: their state (optimisers, fixed maps, DAAN's factor and its epoch's sums) resumes exactly.
+    for method in MethodName::all() {
         let whole = run(method, 9);
         let task = synthetic_task(128, 100);
         shift_tensor::seed_everything(9);
@@ -348,8 +350,8 @@ fn invalid_settings_are_refused_naming_the_field() {
         let e = cfg.validate().unwrap_err().to_string();
         assert!(e.contains(field), "{field}: {e}");
     }
-    let e = "dan".parse::<MethodName>().unwrap_err().to_string();
-    assert!(e.contains("`methods`") && e.contains("unknown method `dan`"), "{e}");
+    let e = "dab".parse::<MethodName>().unwrap_err().to_string();
+    assert!(e.contains("`methods`") && e.contains("unknown method `dab`"), "{e}");
     let task = synthetic_task(8, 0);
     let e = fit(
         &mut strategy(MethodName::SOURCE_ONLY),

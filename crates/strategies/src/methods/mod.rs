@@ -7,6 +7,7 @@
 pub mod bnm;
 pub mod cdan;
 pub mod coral;
+pub mod daan;
 pub mod dan;
 pub mod dann;
 pub mod dann_alt;
@@ -153,11 +154,13 @@ pub struct OptimiserSpec {
     pub groups: Vec<GroupSpec>,
 }
 
-/// Where an epoch starts: its number and the unlabelled target images where they are on the device (digit
-/// tasks; image-folder tasks stream theirs and give None), for a method that pseudo-labels them.
+/// Where an epoch starts: its number, the step it starts at (0, or where a resumed run continues), and the
+/// unlabelled target images where they are on the device (digit tasks; image-folder tasks stream theirs and give
+/// None), for a method that pseudo-labels them.
 #[derive(Debug, Clone, Copy)]
 pub struct EpochStart<'a> {
     pub epoch: usize,
+    pub step: i64,
     pub target: Option<&'a Tensor>,
 }
 

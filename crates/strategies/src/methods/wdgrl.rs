@@ -12,7 +12,7 @@
 //! The penalty differentiates the critic's gradient (a double backward through libtorch's autograd). The
 //! critic is an MLP with the backbone's discriminator recipe, under `discriminator.`; both optimisers are SGD
 //! with the run's momentum and schedule (the reference code trains the critic with Adam at 1e-4), the critic's
-//! learning rate scaled by `critic_lr_mult`.
+//! learning rate scaled by `critic_lr_mult` (0.1).
 
 use super::{
     feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
