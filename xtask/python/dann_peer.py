@@ -4,6 +4,9 @@ Modes (same model, batch 64 source + 64 target, SGD momentum 0.9 as a fused fore
   --mode speed      : synthetic device-resident data; steps/s for the eager step and for the whole step
                       (forward, both losses, backward, SGD) captured in one CUDA graph and replayed (CUDA only);
                       median of --windows windows of --steps steps after warm-up. Prints one JSON line.
+                      --method dann (default), cdan, mcc or dan: the step of that method, written here from its
+                      paper as shift's methods/<name>.rs computes it (CDAN's randomized map of the 1200 x 10
+                      features x softmax to 1024, MCC at T = 2.5, DAN's linear-time MK-MMD with five kernels).
   --mode time-to    : MNIST -> MNIST-M with the paper's 20-epoch schedule (lr and lambda fed as device tensors),
                       target test accuracy every quarter epoch; wall time until it reaches --target (evaluations
                       included), for eager and (CUDA) graph steps. Prints one JSON line per step kind.
@@ -42,14 +45,40 @@ class GradReverseT(torch.autograd.Function):
         return -lam * g, None
 
 
-class Step:
-    """One DANN train step over static input tensors; `graph=True` captures it once and replays it."""
+def mcc_loss(logits, t=2.5):
+    p = torch.softmax(logits / t, dim=1)
+    h = -(p * torch.log(p + 1e-5)).sum(1)
+    w = (1 + torch.exp(-h)).detach()
+    w = (len(w) * w / w.sum()).unsqueeze(1)
+    c = (p * w).T @ p
+    c = c / c.sum(0, keepdim=True)
+    return (c.sum() - c.trace()) / c.shape[0]
 
-    def __init__(self, ref, dev, b, graph):
+
+def mk_mmd_linear(zs, zt):
+    z = torch.cat([zs, zt])
+    d = torch.cdist(z, z) ** 2
+    mean = d.detach().mean()
+    k = sum(torch.exp(-d / (2 * a * mean)) for a in [2.0 ** e for e in range(-3, 2)])
+    b = len(zs)
+    ss, tt, st, ts = k[:b, :b], k[b:, b:], k[:b, b:], k[b:, :b]
+    nxt = lambda m: torch.diagonal(torch.roll(m, -1, 1))
+    return (nxt(ss) + nxt(tt) - nxt(st) - nxt(ts)).mean()
+
+
+class Step:
+    """One train step of `method` over static input tensors; `graph=True` captures it once and replays it."""
+
+    def __init__(self, ref, dev, b, graph, method="dann"):
         torch.manual_seed(0)
-        self.dev, self.b = dev, b
+        self.dev, self.b, self.method = dev, b, method
         self.net = ref.Net().to(dev)
-        self.params = list(self.net.parameters())
+        if method.startswith("cdan"):
+            # CDAN: the discriminator reads the randomized map (1024 values) instead of the 1200 features.
+            self.net.dom = torch.nn.Sequential(torch.nn.Linear(1024, 100), torch.nn.ReLU(), torch.nn.Linear(100, 1)).to(dev)
+            self.rf = torch.randn(1200, 1024, device=dev)
+            self.rg = torch.randn(10, 1024, device=dev)
+        self.params = [p for n, p in self.net.named_parameters() if method in ("dann", "cdan") or not n.startswith("dom")]
         self.bufs = [torch.zeros_like(p) for p in self.params]
         self.xs = torch.zeros(b, 3, 32, 32, device=dev)
         self.xt = torch.zeros(b, 3, 32, 32, device=dev)
@@ -64,8 +93,18 @@ class Step:
     def body(self):
         b = self.b
         f = self.net.features(torch.cat([self.xs, self.xt]))
-        lc = F.cross_entropy(self.net.cls(f[:b]), self.ys)
-        ld = F.binary_cross_entropy_with_logits(self.net.dom(GradReverseT.apply(f, self.lam)).squeeze(1), self.dl)
+        logits = self.net.cls(f)
+        lc = F.cross_entropy(logits[:b], self.ys)
+        if self.method == "dann":
+            ld = F.binary_cross_entropy_with_logits(self.net.dom(GradReverseT.apply(f, self.lam)).squeeze(1), self.dl)
+        elif self.method == "cdan":
+            g = torch.softmax(logits, dim=1).detach()
+            h = (f @ self.rf) * (g @ self.rg) / 32.0
+            ld = F.binary_cross_entropy_with_logits(self.net.dom(GradReverseT.apply(h, self.lam)).squeeze(1), self.dl)
+        elif self.method == "mcc":
+            ld = self.lam * mcc_loss(logits[b:])
+        else:
+            ld = self.lam * mk_mmd_linear(f[:b], f[b:])
         (lc + ld).backward()
         with torch.no_grad():
             grads = [p.grad for p in self.params]
@@ -116,11 +155,12 @@ def speed(ref, dev, a):
     xt = torch.rand(n, 3, 32, 32, device=dev)
     ys = torch.randint(10, (n,), device=dev)
     kinds = ["eager"] + (["graph"] if dev.type == "cuda" else [])
-    out = {"device": str(dev), "torch": torch.__version__, "cudnn_benchmark": torch.backends.cudnn.benchmark}
+    out = {"device": str(dev), "torch": torch.__version__, "cudnn_benchmark": torch.backends.cudnn.benchmark,
+           "method": a.method}
     if dev.type == "cuda":
         out["card"] = torch.cuda.get_device_name(dev)
     for kind in kinds:
-        step = Step(ref, dev, b, graph=(kind == "graph"))
+        step = Step(ref, dev, b, graph=(kind == "graph"), method=a.method)
 
         def run(k, start):
             for i in range(start, start + k):
@@ -183,6 +223,8 @@ def time_to(ref, dev, a):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["speed", "time-to"], default="speed")
+    ap.add_argument("--method", choices=["dann", "cdan", "mcc", "dan"], default="dann",
+                    help="speed mode: the method whose step is timed")
     ap.add_argument("--reference", default=str(Path(__file__).resolve().parents[2] / "../shared/bench/reference_dann.py"))
     ap.add_argument("--steps", type=int, default=500)
     ap.add_argument("--windows", type=int, default=5)

@@ -36,7 +36,14 @@ pub struct BenchArgs {
     /// `train`: also the wall time to this MNIST-M test accuracy (paper schedule), for shift and PyTorch.
     #[arg(long)]
     to_accuracy: Option<f64>,
+    /// `train`: further methods whose step rate to measure beside DANN's (comma-separated registry names);
+    /// cdan, mcc and dan are also timed in PyTorch (`dann_peer.py --method`).
+    #[arg(long, value_delimiter = ',')]
+    methods: Vec<String>,
 }
+
+/// The methods `dann_peer.py --method` has a PyTorch step for.
+const PEER_METHODS: [&str; 3] = ["cdan", "mcc", "dan"];
 
 pub fn run(args: BenchArgs) -> Result<()> {
     if let Which::Train = args.which {
@@ -66,6 +73,15 @@ fn train(args: &BenchArgs) -> Result<()> {
     shift_cmd
         .args(["bench", "train", "--device", &args.device, "--steps", &steps, "--json"])
         .arg(&json);
+    let others: Vec<&str> = args
+        .methods
+        .iter()
+        .map(String::as_str)
+        .filter(|m| *m != "dann")
+        .collect();
+    if !others.is_empty() {
+        shift_cmd.arg("--methods").arg(format!("dann,{}", others.join(",")));
+    }
     if let Some(target) = args.to_accuracy {
         download::ensure_each(&download::DIGITS, &args.place)?;
         shift_cmd
@@ -167,6 +183,29 @@ fn train(args: &BenchArgs) -> Result<()> {
     println!("|---|---|---|---|");
     for (name, r) in &rows {
         println!("| {name} | {r:.1} | {:.2}x | {:.2}x |", r / reference, r / best_peer);
+    }
+    // Each further method beside its PyTorch step, where dann_peer.py has one.
+    if !others.is_empty() {
+        println!("\n| method ({device}) | shift eager steps/s | PyTorch eager steps/s (dann_peer.py --method) | shift / PyTorch |");
+        println!("|---|---|---|---|");
+        for m in &others {
+            let Some(ours) = shift[format!("{m}/eager")]["steps_per_s"].as_f64() else {
+                continue;
+            };
+            let theirs = if PEER_METHODS.contains(m) {
+                let v = peer(
+                    "speed",
+                    &["--steps".into(), steps.clone(), "--method".into(), m.to_string()],
+                )?;
+                v.first().and_then(|v| rate(v, "eager"))
+            } else {
+                None
+            };
+            match theirs {
+                Some(t) => println!("| {m} | {ours:.1} | {t:.1} | {:.2}x |", ours / t),
+                None => println!("| {m} | {ours:.1} | no PyTorch peer | - |"),
+            }
+        }
     }
     if let Some(target) = args.to_accuracy {
         let data = args.place.data_dir();
