@@ -206,3 +206,23 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
         "the discriminator's gradient is damped: {d}"
     );
 }
+
+/// Every trainable variable of every method on the digit net is in one of its optimisers: a method that adds
+/// networks and keeps the default single optimiser over the backbone alone would leave them untrained.
+#[test]
+fn every_method_optimises_all_it_trains() {
+    let _rng = rng_lock();
+    for name in MethodName::all() {
+        let net = DigitNet::new(CPU);
+        let spec = MethodSpec::from(name);
+        let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
+        let specs = method.optimisers(&backbone_groups(1.0));
+        let mut names: Vec<String> = net.var_store().variables().into_keys().collect();
+        names.sort();
+        for var in names {
+            let trained = net.var_store().variables()[&var].requires_grad();
+            let optimised = specs.iter().any(|s| s.groups.iter().any(|g| g.selects(&var)));
+            assert!(!trained || optimised, "{name}: {var} is trained by no optimiser");
+        }
+    }
+}

@@ -9,10 +9,9 @@
 //! as the paper writes it (Eq. 9); the authors' code divides by min(B, C) instead of B.
 
 use super::{
-    joint_optimiser, label_plus_transfer, BuildContext, Capture, DataNeeds, Forward, Lambda, Method, MethodInfo,
-    OptimiserSpec, Param, StepInputs, Terms,
+    label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Tensor};
 
@@ -53,14 +52,6 @@ impl Bnm {
 impl Method for Bnm {
     fn info(&self) -> &'static MethodInfo {
         &INFO
-    }
-
-    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        joint_optimiser(base, false)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -12,8 +12,8 @@
 //! schedule are DANN's.
 
 use super::{
-    domain_terms, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo,
-    OptimiserSpec, StepInputs, Terms,
+    domain_terms, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
+    StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
@@ -165,10 +165,6 @@ impl Method for Cdan {
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
         joint_optimiser(base, true)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

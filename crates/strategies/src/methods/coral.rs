@@ -9,10 +9,9 @@
 //! as the paper writes it (Transfer-Learning-Library's code adds a mean term and drops the 4).
 
 use super::{
-    joint_optimiser, label_plus_transfer, BuildContext, Capture, DataNeeds, Forward, Lambda, Method, MethodInfo,
-    OptimiserSpec, Param, StepInputs, Terms,
+    label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::Tensor;
 
@@ -63,14 +62,6 @@ impl Coral {
 impl Method for Coral {
     fn info(&self) -> &'static MethodInfo {
         &INFO
-    }
-
-    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        joint_optimiser(base, false)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

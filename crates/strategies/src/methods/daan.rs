@@ -19,8 +19,8 @@
 //! stays one capturable loss.
 
 use super::{
-    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, EpochStart,
-    Forward, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
+    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, DataNeeds, EpochStart, Forward,
+    Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
@@ -135,10 +135,6 @@ impl Method for Daan {
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
         joint_optimiser(base, true)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     /// From the second epoch on, omega from the previous epoch's proxies, which start again from 0. An epoch

@@ -12,10 +12,9 @@
 
 use super::mmd::mk_mmd;
 use super::{
-    joint_optimiser, label_plus_transfer, BuildContext, Capture, DataNeeds, Forward, Lambda, Method, MethodInfo,
-    OptimiserSpec, Param, StepInputs, Terms,
+    label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::StrategyError;
 use shift_models::AdaptNet;
 
 /// The registry entry. No DAN number on MNIST -> MNIST-M is published.
@@ -60,14 +59,6 @@ impl Dan {
 impl Method for Dan {
     fn info(&self) -> &'static MethodInfo {
         &INFO
-    }
-
-    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        joint_optimiser(base, false)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -9,8 +9,8 @@
 //! ascends it. lambda follows the paper's schedule `2 / (1 + exp(-10 p)) - 1`.
 
 use super::{
-    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, Lambda,
-    Method, MethodInfo, OptimiserSpec, Published, StepInputs, Terms,
+    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method,
+    MethodInfo, OptimiserSpec, Published, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
@@ -74,10 +74,6 @@ impl Method for Dann {
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
         joint_optimiser(base, true)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

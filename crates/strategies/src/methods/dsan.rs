@@ -14,10 +14,9 @@
 
 use super::mmd::squared_distances;
 use super::{
-    joint_optimiser, label_plus_transfer, BuildContext, Capture, DataNeeds, Forward, Lambda, Method, MethodInfo,
-    OptimiserSpec, Param, StepInputs, Terms,
+    label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Tensor};
 
@@ -96,14 +95,6 @@ impl Dsan {
 impl Method for Dsan {
     fn info(&self) -> &'static MethodInfo {
         &INFO
-    }
-
-    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        joint_optimiser(base, false)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

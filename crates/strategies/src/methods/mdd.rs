@@ -14,8 +14,8 @@
 //! start runs from 0 to 0.1); lambda 0 leaves the features untouched by `D`.
 
 use super::{
-    joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec,
-    Param, StepInputs, Terms,
+    joint_optimiser, label_terms, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec, Param,
+    StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DISCRIMINATOR};
@@ -92,10 +92,6 @@ impl Method for Mdd {
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
         joint_optimiser(base, true)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -176,9 +176,16 @@ pub trait Method: fmt::Debug {
         self.info().data
     }
     /// The optimisers over the backbone's groups `base` (feature extractor and classifier, with their
-    /// learning-rate multipliers), the first stepped first; a joint method has one.
-    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec>;
-    fn capture(&self) -> Capture;
+    /// learning-rate multipliers), the first stepped first; a joint method has one. The default is the one
+    /// optimiser over the backbone, for a method that adds no networks; one that adds them includes their
+    /// groups (`joint_optimiser(base, true)`).
+    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
+        joint_optimiser(base, false)
+    }
+    /// Whether the fast step can capture the step; the default is one joint loss.
+    fn capture(&self) -> Capture {
+        Capture::Joint
+    }
     /// The joint loss of one step (what [`Capture::Joint`] methods back-propagate once). Other methods
     /// override [`step`](Self::step) instead and keep this default, an error.
     fn loss(&self, _net: &dyn AdaptNet, _batch: &StepInputs, _lambda: Lambda) -> Result<Terms, StrategyError> {

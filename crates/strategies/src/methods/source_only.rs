@@ -1,11 +1,8 @@
 //! Source only: the label predictor trained on the labelled source alone, the lower bound every method is set
 //! beside (Ganin et al., JMLR 2016, Table 2, "source only").
 
-use super::{
-    joint_optimiser, supervised_terms, Capture, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec, Published,
-    StepInputs, Terms,
-};
-use crate::{GroupSpec, StrategyError};
+use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Published, StepInputs, Terms};
+use crate::StrategyError;
 use shift_models::AdaptNet;
 
 /// The registry entry.
@@ -28,14 +25,6 @@ pub struct SourceOnly;
 impl Method for SourceOnly {
     fn info(&self) -> &'static MethodInfo {
         &INFO
-    }
-
-    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        joint_optimiser(base, false)
-    }
-
-    fn capture(&self) -> Capture {
-        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, _lambda: Lambda) -> Result<Terms, StrategyError> {
