@@ -2,9 +2,10 @@
 //! an Office-31 pair, one run folder per run, then the table beside the published numbers, results.json and the
 //! accuracy plot.
 
-use crate::config::{ExperimentConfig, Task};
+use crate::config::{self, ExperimentConfig, Task};
 use crate::{anchors, digits, office, report, session, Invocation};
 use anyhow::Result;
+use shift_strategies::TrainConfig;
 use std::time::Instant;
 
 /// A finished experiment: the table (also in results.md) and how long the whole experiment took.
@@ -35,8 +36,30 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
         return Ok(None);
     };
     let config_json = serde_json::to_value(cfg)?;
-    let summaries = report::summarise(&cfg.methods, &runs, |m| anchors::anchor(task, m));
-    let table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
+    // Published numbers stand beside runs of the paper's schedule only.
+    let paper = serde_json::to_value(TrainConfig::default())?;
+    let mut off_schedule: Vec<String> = config::differences(&paper, &serde_json::to_value(&cfg.train)?, &[])
+        .into_iter()
+        .map(|d| format!("train.{d}").replace("(saved ", "(paper "))
+        .collect();
+    for (key, limit) in [("source_limit", cfg.source_limit), ("target_limit", cfg.target_limit)] {
+        if let Some(n) = limit {
+            off_schedule.push(format!("{key} ({n} examples)"));
+        }
+    }
+    let summaries = report::summarise(
+        &cfg.methods,
+        &runs,
+        |m| anchors::anchor(task, m),
+        off_schedule.is_empty(),
+    );
+    let mut table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
+    if summaries.iter().any(|s| s.published_withheld) {
+        table += &format!(
+            "published numbers are set beside runs of the paper's schedule only; this one differs in {}\n",
+            off_schedule.join(", ")
+        );
+    }
     report::write(&at.out, &task.slug(), &config_json, &runs, &summaries, &table)?;
     Ok(Some(Finished {
         table,

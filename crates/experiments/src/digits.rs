@@ -45,8 +45,10 @@ pub fn run(
         .map(|&m| run_steps(cfg, &digit_task(m, &source, &target, &test)))
         .sum::<i64>()
         * cfg.seeds.len() as i64;
+    // The quick form's steps, in steps of this configuration's batch (a step's time goes with its batch).
     let short = config::quick(cfg.clone()).train;
-    let quick_steps = runs * short.epochs as i64 * short.steps_per_epoch.unwrap_or(0);
+    let quick_steps =
+        runs * short.epochs as i64 * short.steps_per_epoch.unwrap_or(0) * short.batch / cfg.train.batch.max(1);
     estimate::begin(per_run, (!quick).then_some(quick_steps));
     let mut results = Vec::new();
     for &method in &cfg.methods {

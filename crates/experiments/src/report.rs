@@ -20,6 +20,9 @@ pub struct Summary {
     pub oracle_best_acc_mean: f64,
     /// The published number and its source, where one exists under this protocol.
     pub published: Option<Published>,
+    /// A published number exists but is not set beside this run: it ran another schedule than the paper's.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub published_withheld: bool,
     pub wall_s_mean: f64,
 }
 
@@ -35,10 +38,13 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, std)
 }
 
+/// One row per method that ran: the mean and spread over seeds, and the published number where there is one and
+/// `comparable` (the run followed the paper's schedule); otherwise the number is withheld and the row says so.
 pub fn summarise(
     methods: &[MethodName],
     runs: &[RunResult],
     published: impl Fn(MethodName) -> Option<&'static Published>,
+    comparable: bool,
 ) -> Vec<Summary> {
     methods
         .iter()
@@ -56,7 +62,8 @@ pub fn summarise(
                 target_acc_mean: mean,
                 target_acc_std: std,
                 oracle_best_acc_mean: oracle,
-                published: published(m).copied(),
+                published: published(m).copied().filter(|_| comparable),
+                published_withheld: !comparable && published(m).is_some(),
                 wall_s_mean: wall,
             })
         })
@@ -72,9 +79,11 @@ pub fn table(task: &str, summaries: &[Summary]) -> String {
     );
     let _ = writeln!(s, "|---|---|---|---|---|---|");
     for r in summaries {
-        let paper = r.published.map_or("none published".to_string(), |p| {
-            format!("{:.4} ({})", p.accuracy, p.source)
-        });
+        let paper = match (r.published, r.published_withheld) {
+            (Some(p), _) => format!("{:.4} ({})", p.accuracy, p.source),
+            (None, true) => "not comparable (another schedule)".to_string(),
+            (None, false) => "none published".to_string(),
+        };
         let _ = writeln!(
             s,
             "| {} | {:.4} +- {:.4} | {} | {} | {:.1} s | {:.4} |",
