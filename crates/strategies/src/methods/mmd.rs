@@ -15,10 +15,11 @@
 use crate::StrategyError;
 use shift_tensor::tch::Tensor;
 
-/// Pairwise squared distances between the rows of `z`.
+/// Pairwise squared distances between the rows of `z`, as `|z_i|^2 + |z_j|^2 - 2 z_i . z_j` (one matrix product,
+/// not an n x n x d difference tensor), held at 0 or above against rounding.
 pub fn squared_distances(z: &Tensor) -> Tensor {
-    let d = z.unsqueeze(0) - z.unsqueeze(1);
-    (&d * &d).sum_dim_intlist([2i64].as_slice(), false, z.kind())
+    let norms = (z * z).sum_dim_intlist([1i64].as_slice(), true, z.kind());
+    (&norms + norms.transpose(0, 1) - z.mm(&z.transpose(0, 1)) * 2.0).clamp_min(0.0)
 }
 
 /// The sum of Gaussian kernels over the rows of `z`, one per bandwidth multiplier in `alphas`: bandwidth
