@@ -265,7 +265,7 @@ fn a_saved_config_runs_again_and_resume_refuses_other_settings() {
     let tmp = tempfile::tempdir().unwrap();
     let data = digits_data(&tmp.path().join("data"), 256, 64);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let flags = ["--methods", "dann,cdan"];
+    let flags = ["--methods", "dann,mcc"];
     run_ok(&mut dann_with(&data, &a, &flags));
     let saved = a.join("mnist-mnistm/dann/seed0/config.json");
     let mut again = shift();
@@ -289,6 +289,17 @@ fn a_saved_config_runs_again_and_resume_refuses_other_settings() {
         e.contains("`--resume`") && e.contains("train.epochs (saved 2, now 3)") && e.contains("seed0"),
         "{e}"
     );
+    // A run is compared on its own method's resolved hyper-parameters: another method's do not matter, its own
+    // (recorded in config.json) do.
+    let saved_cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(a.join("mnist-mnistm/mcc/seed0/config.json")).unwrap()).unwrap();
+    assert_eq!(saved_cfg["hyper_parameters"]["temperature"], 2.5);
+    let other = ["--methods", "dann", "--resume", "--set", "params.mcc.temperature=3"];
+    let out = run_ok(&mut dann_with(&data, &a, &other));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finished earlier"));
+    let own = ["--methods", "mcc", "--resume", "--set", "params.mcc.temperature=3"];
+    let e = run_err(&mut dann_with(&data, &a, &own));
+    assert!(e.contains("hyper_parameters.temperature (saved 2.5, now 3.0)"), "{e}");
     std::fs::write(a.join("mnist-mnistm/dann/seed0/result.json"), "{ not json").unwrap();
     let e = run_err(&mut dann_with(&data, &a, &["--methods", "dann", "--resume"]));
     assert!(e.contains("result.json") && e.contains("is not a run result"), "{e}");

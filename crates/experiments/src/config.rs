@@ -90,15 +90,17 @@ pub fn load_experiment(path: &Path) -> Result<ExperimentConfig> {
 /// valid configuration, and errors name the assignment.
 pub fn set<T: Serialize + serde::de::DeserializeOwned>(value: &T, assignments: &[String]) -> Result<T> {
     let mut doc = serde_json::to_value(value)?;
+    let mut assigned = Vec::new();
     for a in assignments {
         let Some((key, raw)) = a.split_once('=') else {
             bail!("`--set {a}`: give KEY=VALUE (e.g. train.epochs=5)");
         };
-        let parts: Vec<&str> = key.trim().split('.').collect();
+        let parts: Vec<String> = key.trim().split('.').map(str::to_string).collect();
         if parts.iter().any(|p| p.is_empty()) {
             bail!("`--set {a}`: `{key}` is not a key path (e.g. params.mcc.temperature)");
         }
-        let parsed = serde_json::from_str(raw.trim()).unwrap_or_else(|_| serde_json::Value::String(raw.into()));
+        let raw = raw.trim();
+        let parsed = serde_json::from_str(raw).unwrap_or_else(|_| serde_json::Value::String(raw.into()));
         let mut at = &mut doc;
         for (i, part) in parts.iter().enumerate() {
             if at.is_null() {
@@ -107,11 +109,25 @@ pub fn set<T: Serialize + serde::de::DeserializeOwned>(value: &T, assignments: &
             let Some(table) = at.as_object_mut() else {
                 bail!("`--set {a}`: `{}` is a value, not a table", parts[..i].join("."));
             };
-            at = table.entry(part.to_string()).or_insert(serde_json::Value::Null);
+            at = table.entry(part.clone()).or_insert(serde_json::Value::Null);
         }
-        *at = parsed;
+        *at = parsed.clone();
+        assigned.push((a, parts, parsed));
     }
-    serde_json::from_value(doc).with_context(|| format!("`--set {}`", assignments.join(" ")))
+    let out: T = serde_json::from_value(doc).with_context(|| format!("`--set {}`", assignments.join(" ")))?;
+    // A key the configuration does not keep (a misspelt field of a schedule, which serde passes over) is refused.
+    let back = serde_json::to_value(&out)?;
+    for (a, parts, want) in assigned {
+        let got = parts.iter().try_fold(&back, |v, p| v.get(p.as_str()));
+        let same = |g: &serde_json::Value| match (g.as_f64(), want.as_f64()) {
+            (Some(x), Some(y)) => x == y,
+            _ => *g == want,
+        };
+        if !got.is_some_and(same) {
+            bail!("`--set {a}`: the configuration has no such key, or the value does not apply to it");
+        }
+    }
+    Ok(out)
 }
 
 /// The key paths where two configurations differ (`train.lr.lr0`), with both values, leaving out `skip`.
@@ -269,7 +285,7 @@ mod tests {
                 "train.epochs=3".into(),
                 "train.lr.lr0=0.02".into(),
                 "seeds=[4,5]".into(),
-                "task=office31:A-W".into(),
+                "task = office31:A-W".into(),
                 "deterministic=true".into(),
                 "params.cdan.x=1.5".into(),
             ],
@@ -304,6 +320,7 @@ mod tests {
             ("train.epochs.x=3", "`train.epochs` is a value, not a table"),
             ("train.epoch=3", "unknown field `epoch`"),
             ("train.epochs=many", "--set train.epochs=many"),
+            ("train.lr.lr_0=0.05", "has no such key"),
         ] {
             let e = format!("{:#}", set_one(a).unwrap_err());
             assert!(e.contains(says), "{a}: {e}");

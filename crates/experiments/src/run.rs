@@ -45,7 +45,7 @@ pub fn run_steps(cfg: &ExperimentConfig, data: &dyn EpochData) -> i64 {
 /// Runs `run` on `data` with the strategy `build` makes (called after the run's seed is set, so the network's
 /// initial weights follow the seed): reused when it finished earlier with the same configuration (`resume`),
 /// continued from its checkpoint (`resume`), or started afresh. config.json records the experiment, the method,
-/// the seed, the device, the fast step's fallback and the CPU pins. None when a stop was requested (the
+/// its resolved hyper-parameters, the seed, the device, the fast step's fallback and the CPU pins. None when a stop was requested (the
 /// checkpoint is saved).
 pub fn run_one(
     run: &Run,
@@ -55,7 +55,8 @@ pub fn run_one(
     build: impl FnOnce() -> Result<Box<dyn Strategy>>,
 ) -> Result<Option<RunResult>> {
     let (cfg, folder, label) = (run.cfg, run.folder, run.label());
-    if let Some(done) = folder.finished_earlier(cfg, resume, &label)? {
+    let hyper_parameters = serde_json::json!(cfg.spec(run.method)?.values());
+    if let Some(done) = folder.finished_earlier(cfg, &hyper_parameters, resume, &label)? {
         estimate::skip(run.steps(data));
         return Ok(Some(done));
     }
@@ -66,6 +67,7 @@ pub fn run_one(
         "method": run.method,
         "seed": run.seed,
         "device": format!("{:?}", run.device),
+        "hyper_parameters": hyper_parameters,
     });
     if let Some(why) = strategy.fallback() {
         config["step_fallback"] = why.into();

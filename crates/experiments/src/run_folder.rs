@@ -107,8 +107,10 @@ impl RunFolder {
     }
 
     /// With `--resume`, refuses a run folder whose saved experiment configuration differs from `now` (the
-    /// `experiment` of its config.json), naming the key paths that differ. Which methods and seeds a command
-    /// lists does not matter: they choose the runs, not how one runs. A folder without config.json passes.
+    /// `experiment` of its config.json, and the run's method's resolved `hyper_parameters`), naming the key
+    /// paths that differ. Which methods and seeds a command lists does not matter: they choose the runs, not how
+    /// one runs; nor do the hyper-parameters set for other methods (`params`). A folder without config.json
+    /// passes; one saved before hyper-parameters were recorded counts as having none.
     pub fn check_same_config(&self, now: &serde_json::Value) -> Result<()> {
         let path = self.file("config.json");
         let text = match std::fs::read_to_string(&path) {
@@ -118,7 +120,21 @@ impl RunFolder {
         };
         let saved: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not a run configuration", path.display()))?;
-        let diff = crate::config::differences(&saved["experiment"], &now["experiment"], &["methods", "seeds"]);
+        let skip = ["methods", "seeds", "params"];
+        let mut diff = crate::config::differences(&saved["experiment"], &now["experiment"], &skip);
+        let none = serde_json::json!({});
+        let hyper = |v: &serde_json::Value| {
+            v.get("hyper_parameters")
+                .filter(|h| !h.is_null())
+                .unwrap_or(&none)
+                .clone()
+        };
+        let prefix = |d: String| format!("hyper_parameters.{d}");
+        diff.extend(
+            crate::config::differences(&hyper(&saved), &hyper(now), &[])
+                .into_iter()
+                .map(prefix),
+        );
         if diff.is_empty() {
             return Ok(());
         }
@@ -135,13 +151,14 @@ impl RunFolder {
     pub fn finished_earlier(
         &self,
         cfg: &crate::config::ExperimentConfig,
+        hyper_parameters: &serde_json::Value,
         resume: bool,
         label: &str,
     ) -> Result<Option<RunResult>> {
         if !resume {
             return Ok(None);
         }
-        self.check_same_config(&serde_json::json!({ "experiment": cfg }))?;
+        self.check_same_config(&serde_json::json!({ "experiment": cfg, "hyper_parameters": hyper_parameters }))?;
         let done = self.result()?;
         if done.is_some() {
             eprintln!("shift: {label}: finished earlier, reusing {}", self.dir.display());

@@ -376,7 +376,9 @@ pub fn fit(
             step: first,
             target: data.unlabelled_images(),
         })?;
-        let (mut lr, mut lambda) = (0.0, 0.0);
+        // The schedule's values at the epoch's last step (what the record reports if no step is left to run).
+        let last = ((epoch as i64 + 1) * steps - 1) as f64 / (cfg.epochs as i64 * steps) as f64;
+        let (mut lr, mut lambda) = (cfg.lr.at(last), cfg.lambda.value(last));
         for step in first..steps {
             let at = Position { epoch, step };
             shift_tensor::tch::manual_seed(step_seed(seed, step));

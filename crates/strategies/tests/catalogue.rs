@@ -66,7 +66,9 @@ fn jan_matches_the_fixture() {
     let fx = fixture("jan");
     let f = tensor(&fx["f"]).set_requires_grad(true);
     let z = tensor(&fx["logits"]).set_requires_grad(true);
-    let loss = jmmd(&f, &z, fx["sigma"].as_f64().unwrap(), false).unwrap();
+    let loss = jmmd(&f, &z, 4, fx["sigma"].as_f64().unwrap(), false).unwrap();
+    let e = jmmd(&f, &z, 3, 0.92, false).unwrap_err().to_string();
+    assert!(e.contains("as many source as target rows; got 3 and 5"), "{e}");
     let want = fx["loss"].as_f64().unwrap();
     assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
     loss.backward();

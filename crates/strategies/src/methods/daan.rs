@@ -5,7 +5,7 @@
 //!
 //! ```text
 //! L_g   = BCE(D_g(R(f)), d)                         L_l = 1/K sum_c BCE(D_c(R(p_c f)), d),  p = softmax(C(f))
-//! L     = CE(C(f_s), y_s) + lambda * ((1 - omega) L_g + omega L_l)        R: the reversal layer at lambda
+//! L     = CE(C(f_s), y_s) + (1 - omega) L_g + omega L_l       R: the reversal layer at lambda (lambda acts there)
 //! d_g   = 2 (1 - 2 e_g),  d_l = 2 (1 - 2 e_l)       (A-distance proxies, summed over an epoch's steps)
 //! omega = 1 - d_g / (d_g + d_l)                      (set at each epoch's start from the previous epoch; 0.5 first)
 //! ```
@@ -19,8 +19,8 @@
 //! stays one capturable loss.
 
 use super::{
-    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, DataNeeds, EpochStart, Forward,
-    Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
+    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, EpochStart,
+    Forward, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
@@ -139,6 +139,12 @@ impl Method for Daan {
 
     /// From the second epoch on, omega from the previous epoch's proxies, which start again from 0. An epoch
     /// resumed mid-way keeps the omega and the partial sums its checkpoint holds.
+    /// Not captured: its proxies' sums grow in place every step, and the fast step's replay check runs a step
+    /// three times from one state, which would count it three times.
+    fn capture(&self) -> Capture {
+        Capture::No("its factor's sums grow in place each step, which a checked graph replay would count thrice")
+    }
+
     fn on_epoch_start(&mut self, _net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
         if at.epoch > 0 && at.step == 0 {
             shift_tensor::tch::no_grad(|| {

@@ -5,8 +5,9 @@
 //! L = CE(C(f_s), y_s) + trade_off * lambda * MK-MMD(f_s, f_t)   [+ MK-MMD(C(f_s), C(f_t)) with `logits` = 1]
 //! ```
 //!
-//! with DAN's five Gaussian kernels (`sigma^2 = 2^k mean(D)`, k = -3..1) and the linear-time unbiased estimate
-//! (the paper's Eq. 6; `quadratic` = 1 gives the quadratic one). DAN adapts several layers; on shift's backbones
+//! with DAN's five Gaussian kernels (`sigma^2 = 2^k mean(D)`, k = -3..1) and a linear-time unbiased estimate
+//! (over the cyclic pairs (i, i + 1) as Transfer-Learning-Library does; the paper's Eq. 6 takes disjoint
+//! quad-tuples; `quadratic` = 1 gives the quadratic estimate). DAN adapts several layers; on shift's backbones
 //! the features are the last shared layer, and `logits` = 1 adds the classifier's output as a second layer.
 //! Lambda is the experiment's schedule (DANN's ramp by default; a constant 1 gives the paper's fixed weight).
 
@@ -33,7 +34,7 @@ pub static INFO: MethodInfo = MethodInfo {
         Param::flag(
             "quadratic",
             0.0,
-            "Long et al., ICML 2015, Eq. 6 (the linear-time estimate; TLlib's dan.py default, --non-linear off)",
+            "Transfer-Learning-Library, dan.py: --non-linear off (the linear-time estimate, as Long et al., ICML 2015, Eq. 6)",
         ),
         Param::flag("logits", 0.0, "TLlib's DAN adapts the bottleneck features only"),
     ],

@@ -43,8 +43,15 @@ pub static INFO: MethodInfo = MethodInfo {
     ],
 };
 
-/// The joint MMD of (features, logits) of `[source; target]` rows, as many of each.
-pub fn jmmd(f: &Tensor, logits: &Tensor, sigma: f64, linear: bool) -> Result<Tensor, StrategyError> {
+/// The joint MMD of (features, logits) of `[source; target]` rows, as many of each (`ns` source rows first).
+pub fn jmmd(f: &Tensor, logits: &Tensor, ns: i64, sigma: f64, linear: bool) -> Result<Tensor, StrategyError> {
+    let n = f.size()[0];
+    if 2 * ns != n {
+        return Err(StrategyError::Other(format!(
+            "JMMD needs as many source as target rows; got {ns} and {}",
+            n - ns
+        )));
+    }
     let p = logits.softmax(1, logits.kind());
     let k = gaussian_kernels(f, &DAN_ALPHAS) * gaussian_kernel_fixed(&p, sigma);
     mmd_from_kernel(&k, linear)
@@ -74,7 +81,7 @@ impl Method for Jan {
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {
         let fwd = Forward::of(net, batch, self.name())?;
-        let transfer = jmmd(&fwd.f, &fwd.logits, self.sigma, self.linear)?;
+        let transfer = jmmd(&fwd.f, &fwd.logits, fwd.ns, self.sigma, self.linear)?;
         Ok(label_plus_transfer(
             &fwd,
             batch.labelled.1,

@@ -69,7 +69,7 @@ pub struct Mdd {
 impl Mdd {
     pub fn new(ctx: &BuildContext) -> Result<Self, StrategyError> {
         let net = ctx.net;
-        let width = ctx.param("width")?.round() as i64;
+        let width = ctx.param("width")? as i64;
         let p = net.var_store().root() / DISCRIMINATOR / "adversarial_head";
         // Named as the Sequential(Linear, ReLU, Dropout, Linear) of the reference: 0 and 3.
         let head = [

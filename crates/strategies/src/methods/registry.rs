@@ -54,6 +54,17 @@ impl Param {
         }
     }
 
+    /// A whole number from 1 to 65536 (a count of steps, a layer's width).
+    pub const fn count(name: &'static str, default: f64, source: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            source,
+            valid: |v| v.fract() == 0.0 && (1.0..=65536.0).contains(&v),
+            rule: "a whole number from 1 to 65536",
+        }
+    }
+
     /// A switch: 0 (off) or 1 (on).
     pub const fn flag(name: &'static str, default: f64, source: &'static str) -> Self {
         Self {
@@ -85,6 +96,11 @@ pub struct MethodSpec {
 }
 
 impl MethodSpec {
+    /// Every hyper-parameter with its value (for config.json).
+    pub fn values(&self) -> std::collections::BTreeMap<&'static str, f64> {
+        self.values.iter().copied().collect()
+    }
+
     /// `name` with `set` (key -> value) over its defaults; errors name `params.<method>.<key>` and the rule, or
     /// list the method's keys for a key it does not have.
     pub fn new(name: MethodName, set: &std::collections::BTreeMap<String, f64>) -> Result<Self, StrategyError> {
