@@ -10,8 +10,8 @@
 //! Two optimisers and two backward passes: not capturable as one joint loss.
 
 use super::{
-    domain_terms, feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo,
-    OptimiserSpec, StepInputs,
+    domain_terms, feature_discriminator, label_terms, two_optimisers, BuildContext, Capture, DataNeeds, Method,
+    MethodInfo, OptimiserSpec, StepInputs,
 };
 use crate::{GroupSpec, Sgd, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, Part};
@@ -72,12 +72,7 @@ impl Method for DannAlt {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let [main, disc] = opts else {
-            return Err(StrategyError::Other(format!(
-                "dann-alt steps two optimisers (main, disc), got {}",
-                opts.len()
-            )));
-        };
+        let (main, disc) = two_optimisers(opts, self.name(), ["main", "disc"])?;
         let (xs, ys) = batch.labelled;
         let (xt, domain) = batch.adversarial(self.name())?;
         let ns = xs.size()[0];

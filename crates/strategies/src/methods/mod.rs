@@ -93,12 +93,34 @@ pub struct StepInputs<'a> {
 }
 
 impl<'a> StepInputs<'a> {
+    /// The target images, or an error naming `method`.
+    pub fn target(&self, method: &str) -> Result<&'a Tensor, StrategyError> {
+        self.target
+            .ok_or_else(|| StrategyError::Other(format!("{method} needs a target batch")))
+    }
+
     /// The target images and domain labels, or an error naming `method`.
     pub fn adversarial(&self, method: &str) -> Result<(&'a Tensor, &'a Tensor), StrategyError> {
-        match (self.target, self.domain) {
-            (Some(t), Some(d)) => Ok((t, d)),
+        match (self.target(method)?, self.domain) {
+            (t, Some(d)) => Ok((t, d)),
             _ => Err(StrategyError::Other(format!("{method} needs a target batch"))),
         }
+    }
+}
+
+/// The two optimisers of a method that alternates them, named in the error when there are not two.
+pub fn two_optimisers<'o>(
+    opts: &'o mut [Sgd],
+    method: &str,
+    names: [&str; 2],
+) -> Result<(&'o mut Sgd, &'o mut Sgd), StrategyError> {
+    let n = opts.len();
+    match opts {
+        [a, b] => Ok((a, b)),
+        _ => Err(StrategyError::Other(format!(
+            "{method} steps two optimisers ({}, {}), got {n}",
+            names[0], names[1]
+        ))),
     }
 }
 
@@ -298,9 +320,7 @@ impl Forward {
     /// target batch.
     pub fn of(net: &dyn AdaptNet, batch: &StepInputs, method: &str) -> Result<Self, StrategyError> {
         let (xs, _) = batch.labelled;
-        let xt = batch
-            .target
-            .ok_or_else(|| StrategyError::Other(format!("{method} needs a target batch")))?;
+        let xt = batch.target(method)?;
         let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
         let logits = net.classify(&f, true);
         Ok(Self {

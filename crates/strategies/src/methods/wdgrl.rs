@@ -14,6 +14,7 @@
 //! with the run's momentum and schedule (the reference code trains the critic with Adam at 1e-4), the critic's
 //! learning rate scaled by `critic_lr_mult` (0.1).
 
+use super::two_optimisers;
 use super::{
     feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs,
@@ -134,16 +135,9 @@ impl Method for Wdgrl {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let [main, critic] = opts else {
-            return Err(StrategyError::Other(format!(
-                "wdgrl steps two optimisers (main, critic), got {}",
-                opts.len()
-            )));
-        };
+        let (main, critic) = two_optimisers(opts, self.name(), ["main", "critic"])?;
         let (xs, ys) = batch.labelled;
-        let xt = batch
-            .target
-            .ok_or_else(|| StrategyError::Other("wdgrl needs a target batch".into()))?;
+        let xt = batch.target(self.name())?;
         let ns = xs.size()[0];
         let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
         let (hs, ht) = (f.narrow(0, 0, ns), f.narrow(0, ns, f.size()[0] - ns));
