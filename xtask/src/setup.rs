@@ -37,17 +37,7 @@ pub fn run() -> Result<PathBuf> {
         cmd::run(Command::new(&python).args(["-m", "venv"]).arg(&venv))
             .context("creating the virtual environment failed (Debian: apt-get install python3-venv)")?;
     }
-    eprintln!(
-        "xtask: setup: installing libtorch {TORCH_VERSION} from PyPI (torch=={TORCH_VERSION}, about 4.6 GB, once)"
-    );
-    let pip = venv.join("bin/pip");
-    cmd::run(
-        Command::new(&pip)
-            .args(["install", "--disable-pip-version-check", "--progress-bar", "off"])
-            .arg(format!("torch=={TORCH_VERSION}"))
-            .arg(CUDA_HEADERS),
-    )
-    .with_context(|| format!("pip could not install torch=={TORCH_VERSION} (is PyPI reachable?)"))?;
+    install_torch(&venv.join("bin/pip"), &root)?;
     let torch = installed_torch(&venv).context("pip finished but no torch package is in .venv")?;
     check_libtorch(&torch)?;
     link(&torch, &ours)?;
@@ -57,6 +47,111 @@ pub fn run() -> Result<PathBuf> {
         torch.display()
     );
     Ok(ours)
+}
+
+/// Packages of the torch wheel's dependency set that libtorch never loads: triton is torch.compile's kernel
+/// compiler, a Python package (640 MB unpacked).
+const NOT_NEEDED: &[&str] = &["triton"];
+/// What the install takes on disk with [`NOT_NEEDED`] left out (measured: 4.1 GB), plus the largest wheel
+/// while it unpacks; checked before pip starts so that a full disk is named as such.
+const NEEDED_BYTES: u64 = 4_600_000_000;
+
+/// Installs torch and its dependencies one package at a time, without pip's cache: the disk holds what is
+/// installed plus one wheel, not every wheel twice (once cached, once unpacked; the 4.6 GB set then needs
+/// about 10 GB, which filled a CI machine's disk). torch goes last, so a torch folder is only there once
+/// every library it loads is.
+fn install_torch(pip: &Path, root: &Path) -> Result<()> {
+    let free = free_bytes(root)?;
+    if free < NEEDED_BYTES {
+        bail!(
+            "installing libtorch {TORCH_VERSION} needs about {:.1} GB free under {}, but only {:.1} GB is \
+             (df); free some space or point LIBTORCH at an existing libtorch {TORCH_VERSION}",
+            NEEDED_BYTES as f64 / 1e9,
+            root.display(),
+            free as f64 / 1e9
+        );
+    }
+    let report = root.join(".venv/torch-install-plan.json");
+    cmd::run(
+        Command::new(pip)
+            .args([
+                "install",
+                "--disable-pip-version-check",
+                "--no-cache-dir",
+                "--quiet",
+                "--dry-run",
+            ])
+            .arg("--report")
+            .arg(&report)
+            .arg(format!("torch=={TORCH_VERSION}"))
+            .arg(CUDA_HEADERS),
+    )
+    .with_context(|| format!("pip could not resolve torch=={TORCH_VERSION} (is PyPI reachable?)"))?;
+    let plan =
+        install_plan(&std::fs::read_to_string(&report).with_context(|| format!("reading {}", report.display()))?)
+            .with_context(|| format!("{}: not a pip installation report", report.display()))?;
+    std::fs::remove_file(&report).ok();
+    eprintln!(
+        "xtask: setup: installing libtorch {TORCH_VERSION} from PyPI: {} packages (torch=={TORCH_VERSION} and what \
+         it loads, about 4.1 GB, once; left out: {})",
+        plan.len(),
+        NOT_NEEDED.join(", ")
+    );
+    for package in &plan {
+        cmd::run(
+            Command::new(pip)
+                .args([
+                    "install",
+                    "--disable-pip-version-check",
+                    "--no-cache-dir",
+                    "--progress-bar",
+                    "off",
+                ])
+                .args(["--no-deps", "--quiet"])
+                .arg(package),
+        )
+        .with_context(|| format!("pip could not install {package} (is PyPI reachable? is the disk full?)"))?;
+    }
+    Ok(())
+}
+
+/// `name==version` for each package a pip `--report` would install, torch last, [`NOT_NEEDED`] left out.
+fn install_plan(report: &str) -> Result<Vec<String>> {
+    let report: serde_json::Value = serde_json::from_str(report)?;
+    let install = report["install"]
+        .as_array()
+        .context("the report has no \"install\" list")?;
+    let mut plan = Vec::new();
+    for item in install {
+        let (Some(name), Some(version)) = (item["metadata"]["name"].as_str(), item["metadata"]["version"].as_str())
+        else {
+            bail!("an \"install\" entry has no metadata name and version: {item}");
+        };
+        if !NOT_NEEDED.contains(&name.to_ascii_lowercase().as_str()) {
+            plan.push(format!("{name}=={version}"));
+        }
+    }
+    let torch = format!("torch=={TORCH_VERSION}");
+    plan.retain(|p| p != &torch);
+    plan.push(torch);
+    Ok(plan)
+}
+
+/// Bytes free on the file system holding `dir`, from POSIX `df -Pk`.
+fn free_bytes(dir: &Path) -> Result<u64> {
+    let out = Command::new("df")
+        .arg("-Pk")
+        .arg(dir)
+        .output()
+        .context("running df to check free disk space")?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let kib = text
+        .lines()
+        .nth(1)
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|v| v.parse::<u64>().ok())
+        .with_context(|| format!("df -Pk {} printed no free-space column: {text}", dir.display()))?;
+    Ok(kib * 1024)
 }
 
 fn same_path(a: &Path, b: &Path) -> bool {
@@ -148,4 +243,49 @@ fn link(torch: &Path, link: &Path) -> Result<()> {
         std::fs::remove_file(link).with_context(|| format!("cannot replace {}", link.display()))?;
     }
     std::os::unix::fs::symlink(target, link).with_context(|| format!("cannot link {}", link.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(name: &str, version: &str) -> String {
+        format!(r#"{{"metadata": {{"name": "{name}", "version": "{version}"}}, "download_info": {{}}}}"#)
+    }
+
+    #[test]
+    fn the_plan_puts_torch_last_and_leaves_triton_out() {
+        let report = format!(
+            r#"{{"version": "1", "install": [{}, {}, {}, {}]}}"#,
+            entry("torch", TORCH_VERSION),
+            entry("nvidia-cublas", "13.1.0.3"),
+            entry("triton", "3.6.0"),
+            entry("Jinja2", "3.1.6"),
+        );
+        assert_eq!(
+            install_plan(&report).unwrap(),
+            [
+                "nvidia-cublas==13.1.0.3".to_string(),
+                "Jinja2==3.1.6".to_string(),
+                format!("torch=={TORCH_VERSION}")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_report_without_names_or_an_install_list_is_refused() {
+        let err = install_plan(r#"{"install": [{"metadata": {"version": "1"}}]}"#).unwrap_err();
+        assert!(err.to_string().contains("no metadata name and version"), "{err}");
+        let err = install_plan(r#"{"version": "1"}"#).unwrap_err();
+        assert!(err.to_string().contains("no \"install\" list"), "{err}");
+        assert!(install_plan("pip said no").is_err());
+    }
+
+    #[test]
+    fn free_space_is_read_from_df() {
+        let free = free_bytes(Path::new(".")).unwrap();
+        assert!(free > 0);
+        let err = free_bytes(Path::new("/no/such/folder")).unwrap_err();
+        assert!(err.to_string().contains("/no/such/folder"), "{err}");
+    }
 }
