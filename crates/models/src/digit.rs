@@ -65,6 +65,11 @@ impl AdaptNet for DigitNet {
         FEATURE_DIM
     }
 
+    /// 100-ReLU-100-ReLU before the 10 logits.
+    fn classifier_hidden(&self) -> Vec<i64> {
+        vec![100, 100]
+    }
+
     /// JMLR 2016, Fig. 4a: one hidden layer of 100.
     fn discriminator_shape(&self) -> DiscriminatorShape {
         DiscriminatorShape {

@@ -6,6 +6,7 @@
 
 pub mod digit;
 pub mod discriminator;
+pub mod head;
 mod init;
 pub mod mlp;
 pub mod office;
@@ -53,4 +54,6 @@ pub trait AdaptNet: std::fmt::Debug {
     fn feature_dim(&self) -> i64;
     /// The hidden layers of a domain discriminator for this backbone (the recipe its papers used).
     fn discriminator_shape(&self) -> DiscriminatorShape;
+    /// The hidden widths of the classifier (a method that adds a second classifier builds it alike).
+    fn classifier_hidden(&self) -> Vec<i64>;
 }

@@ -64,6 +64,11 @@ impl AdaptNet for MlpNet {
         self.layers.last().map_or(self.head.ws.size()[1], |l| l.ws.size()[0])
     }
 
+    /// One Linear from the features to the classes.
+    fn classifier_hidden(&self) -> Vec<i64> {
+        Vec::new()
+    }
+
     fn discriminator_shape(&self) -> DiscriminatorShape {
         self.discriminator.clone()
     }

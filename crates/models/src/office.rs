@@ -90,6 +90,11 @@ impl AdaptNet for OfficeNet {
         BOTTLENECK
     }
 
+    /// One Linear from the bottleneck to the classes.
+    fn classifier_hidden(&self) -> Vec<i64> {
+        Vec::new()
+    }
+
     /// Transfer-Learning-Library's DANN discriminator: two hidden layers of 1024, dropout 0.5.
     fn discriminator_shape(&self) -> DiscriminatorShape {
         DiscriminatorShape {

@@ -8,8 +8,8 @@ use shift_grl::LambdaSchedule;
 use shift_models::mlp::MlpNet;
 use shift_strategies::synthetic::ShiftedBlobs;
 use shift_strategies::{
-    backbone_groups, fit, Adapt, DigitTask, EpochRecord, LrSchedule, MethodName, Observer, Position, Strategy,
-    StrategyError, TrainConfig,
+    backbone_groups, fit, Adapt, DigitTask, EpochRecord, LrSchedule, MethodName, MethodSpec, Observer, Position,
+    Strategy, StrategyError, TrainConfig,
 };
 use shift_tensor::tch::{Device, Tensor};
 
@@ -59,14 +59,21 @@ fn config(lambda: LambdaSchedule) -> TrainConfig {
 
 /// The mean target accuracy over the seeds of `method` trained under `lambda`.
 fn mean_target_accuracy(method: &str, lambda: LambdaSchedule) -> f64 {
+    mean_target_accuracy_with(method, &[], lambda)
+}
+
+/// The same with some of the method's hyper-parameters set.
+fn mean_target_accuracy_with(method: &str, set: &[(&str, f64)], lambda: LambdaSchedule) -> f64 {
     let name: MethodName = method.parse().unwrap();
+    let set = set.iter().map(|&(k, v)| (k.to_string(), v)).collect();
+    let spec = MethodSpec::new(name, &set).unwrap();
     let total: f64 = SEEDS
         .iter()
         .map(|&seed| {
             let task = shift(seed);
             shift_tensor::seed_everything(seed);
             let net = MlpNet::new(Device::Cpu, 2, &[15], 2);
-            let mut s = Adapt::build(net, name, &backbone_groups(1.0), 0.9, 0.0).unwrap();
+            let mut s = Adapt::build(net, spec.clone(), &backbone_groups(1.0), 0.9, 0.0).unwrap();
             let mut last = LastAccuracy(f64::NAN);
             fit(&mut s, &task, &config(lambda), seed, Position::default(), &mut last).unwrap();
             last.0
@@ -147,4 +154,20 @@ adapting! {
     dsan_adapts => "dsan",
     wdgrl_adapts => "wdgrl",
     daan_adapts => "daan",
+    mcd_adapts => "mcd",
+}
+
+/// MCD's class-balance term alone (the classifiers' disagreement weighted 0) adapts on this shift too, whose
+/// target classes are balanced: the disagreement must add to it.
+#[test]
+fn mcd_disagreement_adds_to_its_class_balance() {
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    shift_tensor::tch::set_num_threads(1);
+    let full = mean_target_accuracy("mcd", ON);
+    let balance_only = mean_target_accuracy_with("mcd", &[("trade_off", 0.0)], ON);
+    eprintln!("mcd: {full:.3}, class balance only {balance_only:.3}");
+    assert!(
+        full >= balance_only + MARGIN,
+        "mcd's disagreement adapts: {full:.4} vs its class balance alone {balance_only:.4}"
+    );
 }

@@ -11,6 +11,7 @@ use shift_strategies::methods::daan::{domain_losses, dynamic_factor};
 use shift_strategies::methods::dsan::lmmd;
 use shift_strategies::methods::jan::jmmd;
 use shift_strategies::methods::mcc::mcc_loss;
+use shift_strategies::methods::mcd::{class_balance, discrepancy, heads_loss};
 use shift_strategies::methods::mdd::disparity;
 use shift_strategies::methods::mmd::mk_mmd;
 use shift_strategies::methods::wdgrl::{gradient_penalty, wasserstein};
@@ -114,6 +115,40 @@ fn mcc_matches_the_fixture() {
     assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
     loss.backward();
     assert!(max_diff(&z.grad(), &tensor(&fx["grad_logits"])) < TOL);
+}
+
+#[test]
+fn mcd_matches_the_fixture() {
+    let fx = fixture("mcd");
+    let z: Vec<Tensor> = ["s1", "s2", "t1", "t2"]
+        .iter()
+        .map(|k| tensor(&fx[*k]).set_requires_grad(true))
+        .collect();
+    let labels: Vec<i64> = fx["labels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    let ys = Tensor::from_slice(&labels);
+    let close = |got: &Tensor, key: &str| {
+        let want = fx[key].as_f64().unwrap();
+        assert!((value(got) - want).abs() < TOL, "{key}: {} vs {want}", value(got));
+    };
+    close(&class_balance(&z[2]), "balance_t1");
+    let d = discrepancy(&z[2], &z[3]);
+    close(&d, "discrepancy");
+    let grads = Tensor::run_backward(&[&d], &[&z[2], &z[3]], true, false);
+    assert!(max_diff(&grads[0], &tensor(&fx["grad_discrepancy_t1"])) < TOL);
+    assert!(max_diff(&grads[1], &tensor(&fx["grad_discrepancy_t2"])) < TOL);
+    let step_b = heads_loss([&z[0], &z[1]], &ys, [&z[2], &z[3]], fx["w_balance"].as_f64().unwrap())
+        - discrepancy(&z[2], &z[3]) * fx["w_discrepancy"].as_f64().unwrap();
+    close(&step_b, "step_b");
+    step_b.backward();
+    for (k, zk) in ["s1", "s2", "t1", "t2"].iter().zip(&z) {
+        let diff = max_diff(&zk.grad(), &tensor(&fx[format!("grad_step_b_{k}").as_str()]));
+        assert!(diff < TOL, "d step B / d {k}: off by {diff}");
+    }
 }
 
 #[test]

@@ -14,6 +14,7 @@ pub mod dann_alt;
 pub mod dsan;
 pub mod jan;
 pub mod mcc;
+pub mod mcd;
 pub mod mdd;
 pub mod mmd;
 pub mod registry;

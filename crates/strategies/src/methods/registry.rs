@@ -2,7 +2,7 @@
 //! a backbone, and the published numbers each is set beside, every number with its source. Adding a method is
 //! one file in `methods/` and one line in [`REGISTRY`].
 
-use super::{bnm, cdan, coral, daan, dan, dann, dann_alt, dsan, jan, mcc, mdd, source_only, target_only, wdgrl};
+use super::{bnm, cdan, coral, daan, dan, dann, dann_alt, dsan, jan, mcc, mcd, mdd, source_only, target_only, wdgrl};
 use super::{BuildContext, DataNeeds, Method};
 use crate::StrategyError;
 use std::{fmt, str::FromStr};
@@ -169,6 +169,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &dsan::INFO,
     &wdgrl::INFO,
     &daan::INFO,
+    &mcd::INFO,
     &target_only::INFO,
 ];
 
