@@ -4,38 +4,29 @@
 //! `bench/reference_dann.py`.
 
 use crate::pool::{channels_last, relu_max_pool2};
-use crate::{init, AdaptNet, DiscriminatorShape, CLASSIFIER, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 pub const FEATURE_DIM: i64 = 1200;
 
+/// The two convolutions (`c1`, `c2` under the path they are built at).
 #[derive(Debug)]
-pub struct DigitNet {
-    vs: nn::VarStore,
+pub struct DigitFeatures {
     c1: nn::Conv2D,
     c2: nn::Conv2D,
-    cls: [nn::Linear; 3],
 }
 
-impl DigitNet {
-    pub fn new(device: Device) -> Self {
-        let vs = nn::VarStore::new(device);
-        let root = vs.root();
-        let f = &root / FEATURES;
-        let c = &root / CLASSIFIER;
-        let c1 = init::conv2d(&f / "c1", 3, 32, 5);
-        let c2 = init::conv2d(&f / "c2", 32, 48, 5);
-        let cls = [
-            init::linear(&c / "0", FEATURE_DIM, 100),
-            init::linear(&c / "2", 100, 100),
-            init::linear(&c / "4", 100, 10),
-        ];
-        Self { vs, c1, c2, cls }
+impl DigitFeatures {
+    pub fn new(p: &nn::Path) -> Self {
+        Self {
+            c1: init::conv2d(p / "c1", 3, 32, 5),
+            c2: init::conv2d(p / "c2", 32, 48, 5),
+        }
     }
 }
 
-impl AdaptNet for DigitNet {
-    fn features(&self, x: &Tensor, _train: bool) -> Tensor {
+impl FeatureExtractor for DigitFeatures {
+    fn forward(&self, x: &Tensor, _train: bool) -> Tensor {
         // On the CPU the activations run channels last: oneDNN's convolutions then need no layout reorders
         // (their forward takes half the time) and the pooling kernel reads four channels at a time.
         let x = if x.device() == Device::Cpu {
@@ -45,6 +36,34 @@ impl AdaptNet for DigitNet {
         };
         let x = relu_max_pool2(&self.c1.forward(&x));
         relu_max_pool2(&self.c2.forward(&x)).flatten(1, -1)
+    }
+}
+
+#[derive(Debug)]
+pub struct DigitNet {
+    vs: nn::VarStore,
+    features: DigitFeatures,
+    cls: [nn::Linear; 3],
+}
+
+impl DigitNet {
+    pub fn new(device: Device) -> Self {
+        let vs = nn::VarStore::new(device);
+        let root = vs.root();
+        let features = DigitFeatures::new(&(&root / FEATURES));
+        let c = &root / CLASSIFIER;
+        let cls = [
+            init::linear(&c / "0", FEATURE_DIM, 100),
+            init::linear(&c / "2", 100, 100),
+            init::linear(&c / "4", 100, 10),
+        ];
+        Self { vs, features, cls }
+    }
+}
+
+impl AdaptNet for DigitNet {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.features.forward(x, train)
     }
 
     fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
@@ -63,6 +82,10 @@ impl AdaptNet for DigitNet {
 
     fn feature_dim(&self) -> i64 {
         FEATURE_DIM
+    }
+
+    fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
+        Box::new(DigitFeatures::new(p))
     }
 
     /// 100-ReLU-100-ReLU before the 10 logits.

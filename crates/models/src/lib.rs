@@ -40,6 +40,12 @@ impl Part {
     }
 }
 
+/// A feature extractor on its own, outside a backbone: what [`AdaptNet::feature_twin`] builds.
+pub trait FeatureExtractor: std::fmt::Debug {
+    /// Feature vectors for a batch (`train` switches batch norm and dropout).
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor;
+}
+
 /// A backbone: a feature extractor and a label predictor in one `VarStore`, which the networks a method adds
 /// (under `discriminator.`) join.
 pub trait AdaptNet: std::fmt::Debug {
@@ -56,4 +62,8 @@ pub trait AdaptNet: std::fmt::Debug {
     fn discriminator_shape(&self) -> DiscriminatorShape;
     /// The hidden widths of the classifier (a method that adds a second classifier builds it alike).
     fn classifier_hidden(&self) -> Vec<i64>;
+    /// A second feature extractor of this backbone's layout, freshly initialised under `p`: its variables are
+    /// named below `p` as the backbone's are below `features.` (so one copies into the other by name; ADDA's
+    /// frozen source encoder).
+    fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor>;
 }

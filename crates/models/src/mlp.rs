@@ -2,13 +2,45 @@
 //! in the toy experiment of Ganin et al. (JMLR 2016, Section 5.1: one hidden layer of 15 neurons). The methods'
 //! adapts tests train it on a synthetic shift in about a millisecond a step.
 
-use crate::{init, AdaptNet, DiscriminatorShape, CLASSIFIER, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
+
+/// The Linear-ReLU feature layers (`0`, `2`, ... under the path they are built at).
+#[derive(Debug)]
+pub struct MlpFeatures {
+    layers: Vec<nn::Linear>,
+}
+
+impl MlpFeatures {
+    pub fn new(p: &nn::Path, input: i64, hidden: &[i64]) -> Self {
+        let mut fan_in = input;
+        let layers = hidden
+            .iter()
+            .enumerate()
+            .map(|(i, &width)| {
+                let layer = init::linear(p / (2 * i).to_string(), fan_in, width);
+                fan_in = width;
+                layer
+            })
+            .collect();
+        Self { layers }
+    }
+}
+
+impl FeatureExtractor for MlpFeatures {
+    fn forward(&self, x: &Tensor, _train: bool) -> Tensor {
+        self.layers
+            .iter()
+            .fold(x.flatten(1, -1), |h, layer| layer.forward(&h).relu())
+    }
+}
 
 #[derive(Debug)]
 pub struct MlpNet {
     vs: nn::VarStore,
-    layers: Vec<nn::Linear>,
+    input: i64,
+    hidden: Vec<i64>,
+    features: MlpFeatures,
     head: nn::Linear,
     classes: i64,
     discriminator: DiscriminatorShape,
@@ -21,16 +53,14 @@ impl MlpNet {
     pub fn new(device: Device, input: i64, hidden: &[i64], classes: i64) -> Self {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let mut fan_in = input;
-        let mut layers = Vec::with_capacity(hidden.len());
-        for (i, &width) in hidden.iter().enumerate() {
-            layers.push(init::linear(&root / FEATURES / (2 * i).to_string(), fan_in, width));
-            fan_in = width;
-        }
+        let features = MlpFeatures::new(&(&root / FEATURES), input, hidden);
+        let fan_in = hidden.last().copied().unwrap_or(input);
         let head = init::linear(&root / CLASSIFIER / "0", fan_in, classes);
         Self {
             vs,
-            layers,
+            input,
+            hidden: hidden.to_vec(),
+            features,
             head,
             classes,
             discriminator: DiscriminatorShape {
@@ -42,10 +72,8 @@ impl MlpNet {
 }
 
 impl AdaptNet for MlpNet {
-    fn features(&self, x: &Tensor, _train: bool) -> Tensor {
-        self.layers
-            .iter()
-            .fold(x.flatten(1, -1), |h, layer| layer.forward(&h).relu())
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.features.forward(x, train)
     }
 
     fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
@@ -61,7 +89,11 @@ impl AdaptNet for MlpNet {
     }
 
     fn feature_dim(&self) -> i64 {
-        self.layers.last().map_or(self.head.ws.size()[1], |l| l.ws.size()[0])
+        self.hidden.last().copied().unwrap_or(self.input)
+    }
+
+    fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
+        Box::new(MlpFeatures::new(p, self.input, &self.hidden))
     }
 
     /// One Linear from the features to the classes.

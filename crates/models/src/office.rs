@@ -3,17 +3,47 @@
 //! discriminator (built by the adversarial methods) 1024-1024-1 with ReLU and dropout 0.5 (the DANN setup of
 //! Transfer-Learning-Library).
 
-use crate::{init, AdaptNet, DiscriminatorShape, CLASSIFIER, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, nn::ModuleT, vision::resnet, Device, Tensor};
 
 pub const BOTTLENECK: i64 = 256;
 
+/// ResNet-50 and the bottleneck (`backbone.`, `bottleneck.0`, `bottleneck.1` under the path they are built at).
 #[derive(Debug)]
-pub struct OfficeNet {
-    vs: nn::VarStore,
+pub struct OfficeFeatures {
     backbone: nn::FuncT<'static>,
     bottleneck: nn::Linear,
     bottleneck_bn: nn::BatchNorm,
+}
+
+impl OfficeFeatures {
+    pub fn new(p: &nn::Path) -> Self {
+        Self {
+            backbone: boxed(resnet::resnet50_no_final_layer(&(p / "backbone"))),
+            bottleneck: init::linear(p / "bottleneck" / "0", 2048, BOTTLENECK),
+            bottleneck_bn: nn::batch_norm1d(p / "bottleneck" / "1", BOTTLENECK, Default::default()),
+        }
+    }
+
+    /// The features, with ResNet-50's and the bottleneck's batch norm in training mode where `bn_train`.
+    fn forward_with(&self, x: &Tensor, bn_train: bool) -> Tensor {
+        self.bottleneck
+            .forward(&self.backbone.forward_t(x, bn_train))
+            .apply_t(&self.bottleneck_bn, bn_train)
+            .relu()
+    }
+}
+
+impl FeatureExtractor for OfficeFeatures {
+    fn forward(&self, x: &Tensor, train: bool) -> Tensor {
+        self.forward_with(x, train)
+    }
+}
+
+#[derive(Debug)]
+pub struct OfficeNet {
+    vs: nn::VarStore,
+    features: OfficeFeatures,
     head: nn::Linear,
     classes: i64,
     /// Run the feature extractor's batch norm (backbone and bottleneck) in evaluation mode even while
@@ -25,16 +55,11 @@ impl OfficeNet {
     pub fn new(device: Device, classes: i64) -> Self {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
-        let f = &root / FEATURES;
-        let backbone = resnet::resnet50_no_final_layer(&(&f / "backbone"));
-        let bottleneck = init::linear(&f / "bottleneck" / "0", 2048, BOTTLENECK);
-        let bottleneck_bn = nn::batch_norm1d(&f / "bottleneck" / "1", BOTTLENECK, Default::default());
+        let features = OfficeFeatures::new(&(&root / FEATURES));
         let head = init::linear(&root / CLASSIFIER / "0", BOTTLENECK, classes);
         Self {
             vs,
-            backbone: boxed(backbone),
-            bottleneck,
-            bottleneck_bn,
+            features,
             head,
             classes,
             features_eval: false,
@@ -50,7 +75,7 @@ impl OfficeNet {
 
     /// The backbone's pooled 2048-d output (torchvision's `resnet50` up to, not including, `fc`).
     pub fn backbone_features(&self, x: &Tensor, train: bool) -> Tensor {
-        self.backbone.forward_t(x, train && !self.features_eval)
+        self.features.backbone.forward_t(x, train && !self.features_eval)
     }
 
     /// Holds the feature extractor's batch-norm layers (backbone and bottleneck) in evaluation mode during
@@ -66,12 +91,7 @@ fn boxed(m: impl ModuleT + 'static) -> nn::FuncT<'static> {
 
 impl AdaptNet for OfficeNet {
     fn features(&self, x: &Tensor, train: bool) -> Tensor {
-        let h = self.backbone_features(x, train);
-        let bn_train = train && !self.features_eval;
-        self.bottleneck
-            .forward(&h)
-            .apply_t(&self.bottleneck_bn, bn_train)
-            .relu()
+        self.features.forward_with(x, train && !self.features_eval)
     }
 
     fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
@@ -88,6 +108,10 @@ impl AdaptNet for OfficeNet {
 
     fn feature_dim(&self) -> i64 {
         BOTTLENECK
+    }
+
+    fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
+        Box::new(OfficeFeatures::new(p))
     }
 
     /// One Linear from the bottleneck to the classes.

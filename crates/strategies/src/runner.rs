@@ -374,6 +374,8 @@ pub fn fit(
         strategy.on_epoch_start(&EpochStart {
             epoch,
             step: first,
+            epochs: cfg.epochs,
+            steps_per_epoch: steps,
             target: data.unlabelled_images(),
         })?;
         // The schedule's values at the epoch's last step (what the record reports if no step is left to run).

@@ -155,6 +155,7 @@ adapting! {
     wdgrl_adapts => "wdgrl",
     daan_adapts => "daan",
     mcd_adapts => "mcd",
+    adda_adapts => "adda",
 }
 
 /// MCD's class-balance term alone (the classifiers' disagreement weighted 0) adapts on this shift too, whose
@@ -169,5 +170,62 @@ fn mcd_disagreement_adds_to_its_class_balance() {
     assert!(
         full >= balance_only + MARGIN,
         "mcd's disagreement adapts: {full:.4} vs its class balance alone {balance_only:.4}"
+    );
+}
+
+/// ADDA's two phases, exactly: the source phase trains the features and the classifier; at the switch the
+/// features are copied into the frozen source encoder; after it only the features move (the target encoder).
+#[test]
+fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    shift_tensor::tch::set_num_threads(1);
+    let run = |lambda| {
+        let task = shift(0);
+        shift_tensor::seed_everything(0);
+        let net = MlpNet::new(Device::Cpu, 2, &[15], 2);
+        let mut s = Adapt::build(
+            net,
+            "adda".parse::<MethodName>().unwrap(),
+            &backbone_groups(1.0),
+            0.9,
+            0.0,
+        )
+        .unwrap();
+        let mut last = LastAccuracy(f64::NAN);
+        fit(&mut s, &task, &config(lambda), 0, Position::default(), &mut last).unwrap();
+        s.state().into_iter().collect::<std::collections::BTreeMap<_, _>>()
+    };
+    let (on, off) = (run(ON), run(OFF));
+    let same = |a: &Tensor, b: &Tensor| a.equal(b);
+    let features: Vec<&String> = off.keys().filter(|k| k.starts_with("model.features.")).collect();
+    assert_eq!(features.len(), 2, "{:?}", off.keys().collect::<Vec<_>>());
+    for k in features {
+        let twin = format!("model.discriminator.source_encoder.{}", &k["model.features.".len()..]);
+        // Lambda 0 weighs the target encoder's loss 0: the features stay as they were at the switch.
+        assert!(same(&off[k], &off[&twin]), "{k} moved after the switch with lambda 0");
+        assert!(
+            same(&on[&twin], &off[&twin]),
+            "{twin}: the source phase is the same under both lambdas"
+        );
+        assert!(!same(&on[k], &on[&twin]), "{k}: the target encoder did not move");
+    }
+    let classifier: Vec<&String> = off.keys().filter(|k| k.starts_with("model.classifier.")).collect();
+    assert_eq!(classifier.len(), 2);
+    for k in classifier {
+        assert!(same(&on[k], &off[k]), "{k} moved after the switch");
+    }
+}
+
+#[test]
+fn adda_refuses_a_source_share_of_one_or_more() {
+    let set = [("source_share".to_string(), 1.0)].into_iter().collect();
+    let spec = MethodSpec::new("adda".parse().unwrap(), &set).unwrap();
+    let net = MlpNet::new(Device::Cpu, 2, &[15], 2);
+    let err = Adapt::build(net, spec, &backbone_groups(1.0), 0.9, 0.0)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("params.adda.source_share") && err.contains("below 1"),
+        "{err}"
     );
 }

@@ -5,6 +5,7 @@ mod common;
 
 use common::{fixture, max_diff, tensor};
 use shift_models::{DiscriminatorShape, DomainDiscriminator};
+use shift_strategies::methods::adda::{critic_loss, mapping_loss};
 use shift_strategies::methods::bnm::bnm_loss;
 use shift_strategies::methods::coral::{coral_loss, covariance};
 use shift_strategies::methods::daan::{domain_losses, dynamic_factor};
@@ -93,6 +94,31 @@ fn coral_matches_the_fixture() {
     assert_eq!(value(&covariance(&x).squeeze()), 2.0);
     let e = coral_loss(&x.narrow(0, 0, 1), &x).unwrap_err().to_string();
     assert!(e.contains("at least 2 rows"), "{e}");
+}
+
+#[test]
+fn adda_matches_the_fixture_and_its_mapping_inverts_the_labels() {
+    let fx = fixture("adda");
+    let s = tensor(&fx["source_logits"]).set_requires_grad(true);
+    let t = tensor(&fx["target_logits"]).set_requires_grad(true);
+    let (critic, correct, count) = critic_loss(&s, &t);
+    let want = fx["critic"].as_f64().unwrap();
+    assert!((value(&critic) - want).abs() < TOL, "{} vs {want}", value(&critic));
+    assert_eq!(value(&count), 9.0);
+    let right = s.lt(0.0).sum(Kind::Float) + t.gt(0.0).sum(Kind::Float);
+    assert_eq!(value(&correct), value(&right));
+    let g = Tensor::run_backward(&[&critic], &[&s, &t], false, false);
+    assert!(max_diff(&g[0], &tensor(&fx["grad_critic_source"])) < TOL);
+    assert!(max_diff(&g[1], &tensor(&fx["grad_critic_target"])) < TOL);
+    let mapping = mapping_loss(&t);
+    let want = fx["mapping"].as_f64().unwrap();
+    assert!((value(&mapping) - want).abs() < TOL, "{} vs {want}", value(&mapping));
+    let g = Tensor::run_backward(&[&mapping], &[&t], false, false);
+    assert!(max_diff(&g[0], &tensor(&fx["grad_mapping_target"])) < TOL);
+    // The critic pushes every target logit up, the mapping pushes each down.
+    let critic_t = tensor(&fx["grad_critic_target"]);
+    assert_eq!(value(&critic_t.lt(0.0).all().to_kind(Kind::Float)), 1.0);
+    assert_eq!(value(&g[0].gt(0.0).all().to_kind(Kind::Float)), 1.0);
 }
 
 #[test]

@@ -4,6 +4,7 @@
 //! from one step's batch through the backbone's features and logits, and says whether its step can be captured
 //! in a CUDA graph. One file per method; [`registry`] lists them.
 
+pub mod adda;
 pub mod bnm;
 pub mod cdan;
 pub mod coral;
@@ -183,8 +184,24 @@ pub struct OptimiserSpec {
 #[derive(Debug, Clone, Copy)]
 pub struct EpochStart<'a> {
     pub epoch: usize,
+    /// The step of the epoch training starts at (0, or later on a resumed run).
     pub step: i64,
+    /// The schedule: epochs of steps (a method in phases places them by it).
+    pub epochs: usize,
+    pub steps_per_epoch: i64,
     pub target: Option<&'a Tensor>,
+}
+
+impl EpochStart<'_> {
+    /// The run's step about to be taken, counted from the schedule's start.
+    pub fn global_step(&self) -> i64 {
+        self.epoch as i64 * self.steps_per_epoch + self.step
+    }
+
+    /// The schedule's number of steps.
+    pub fn total_steps(&self) -> i64 {
+        self.epochs as i64 * self.steps_per_epoch
+    }
 }
 
 /// A domain adaptation method on a backbone.

@@ -2,7 +2,9 @@
 //! a backbone, and the published numbers each is set beside, every number with its source. Adding a method is
 //! one file in `methods/` and one line in [`REGISTRY`].
 
-use super::{bnm, cdan, coral, daan, dan, dann, dann_alt, dsan, jan, mcc, mcd, mdd, source_only, target_only, wdgrl};
+use super::{
+    adda, bnm, cdan, coral, daan, dan, dann, dann_alt, dsan, jan, mcc, mcd, mdd, source_only, target_only, wdgrl,
+};
 use super::{BuildContext, DataNeeds, Method};
 use crate::StrategyError;
 use std::{fmt, str::FromStr};
@@ -170,6 +172,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &wdgrl::INFO,
     &daan::INFO,
     &mcd::INFO,
+    &adda::INFO,
     &target_only::INFO,
 ];
 

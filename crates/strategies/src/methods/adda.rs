@@ -1,0 +1,208 @@
+//! ADDA: adversarial discriminative domain adaptation (Tzeng, Hoffman, Saenko & Darrell, CVPR 2017). Two phases
+//! in one run, the first `source_share` of the schedule's steps on the source alone:
+//!
+//! ```text
+//! 1. min_{F,C}  CE(C(F(x_s)), y_s)                                 (F becomes the source encoder M_s)
+//!    at the switch M_s is a frozen copy of F; F goes on as the target encoder M_t, C stays as it is:
+//! 2a. min_D     BCE(D(M_s(x_s)), 0) + BCE(D(M_t(x_t)), 1)          (the critic, over both batches' rows)
+//! 2b. min_M_t   lambda * BCE(D(M_t(x_t)), 0)                        (inverted labels: the GAN loss of Eq. 9)
+//! ```
+//!
+//! The target test reads C(M_t(x)). The frozen source encoder is a twin of the backbone's feature extractor
+//! (`AdaptNet::feature_twin`) under `discriminator.source_encoder.`, held in evaluation mode and saved with the
+//! checkpoints; the critic, the backbone's discriminator recipe, is under `discriminator.critic.`. The authors'
+//! code (erictzeng/adda) trains both phases for 10,000 steps each, hence the default share of one half.
+
+use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
+use super::{MethodInfo, OptimiserSpec, Param, StepInputs};
+use crate::{GroupSpec, Sgd, StrategyError};
+use shift_models::{AdaptNet, DomainDiscriminator, FeatureExtractor, Part, DISCRIMINATOR, FEATURES};
+use shift_tensor::tch::{self, Kind, Reduction, Tensor};
+
+/// The registry entry. pytorch-domain-adaptation's README table reads 0.76 for its ADDA on MNIST -> MNIST-M (and
+/// 0.33 for its source-only), with its own network and schedule, not this protocol's: none is published here.
+pub static INFO: MethodInfo = MethodInfo {
+    name: "adda",
+    help:
+        "ADDA: source training, then a target encoder against a critic with inverted labels (Tzeng et al., CVPR 2017)",
+    data: DataNeeds::SOURCE_AND_TARGET,
+    build: |c| Ok(Box::new(Adda::new(c)?)),
+    published: &[],
+    params: &[Param::positive(
+        "source_share",
+        0.5,
+        "erictzeng/adda, scripts/svhn-mnist.sh: 10,000 source steps, then 10,000 adaptation steps",
+    )],
+};
+
+/// Where the frozen source encoder's variables live.
+pub const SOURCE_ENCODER: &str = "source_encoder";
+/// Where the critic's variables live (below `discriminator.`).
+pub const CRITIC: &str = "critic";
+const CRITIC_PREFIX: &str = "discriminator.critic.";
+
+/// The critic's loss: domain logits of source rows `ds` (label 0) and target rows `dt` (label 1), BCE averaged
+/// over all rows; with the critic's correct count and row count.
+pub fn critic_loss(ds: &Tensor, dt: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let (ns, nt) = (ds.size()[0], dt.size()[0]);
+    let labels = domain_labels(ns, nt, ds.device()).to_kind(ds.kind());
+    domain_terms(&Tensor::cat(&[ds, dt], 0).squeeze_dim(-1), &labels, None)
+}
+
+/// The target encoder's loss: the target rows' domain logits `dt` against the source label 0 (inverted labels).
+pub fn mapping_loss(dt: &Tensor) -> Tensor {
+    let dt = dt.squeeze_dim(-1);
+    dt.binary_cross_entropy_with_logits::<Tensor>(&dt.zeros_like(), None, None, Reduction::Mean)
+}
+
+#[derive(Debug)]
+pub struct Adda {
+    source_encoder: Box<dyn FeatureExtractor>,
+    critic: DomainDiscriminator,
+    source_share: f64,
+    /// The run's next step and the first step of the adaptation phase (set by `on_epoch_start`).
+    at: i64,
+    switch: i64,
+}
+
+impl Adda {
+    pub fn new(ctx: &BuildContext) -> Result<Self, StrategyError> {
+        let source_share = ctx.param("source_share")?;
+        if source_share >= 1.0 {
+            return Err(StrategyError::Invalid {
+                field: "params.adda.source_share".into(),
+                msg: format!(
+                    "must be below 1 (the share of the steps trained on the source alone), got {source_share}"
+                ),
+            });
+        }
+        let net = ctx.net;
+        let d = net.var_store().root() / DISCRIMINATOR;
+        let source_encoder = net.feature_twin(&(&d / SOURCE_ENCODER));
+        for (name, var) in net.var_store().variables() {
+            if name.starts_with(&format!("{DISCRIMINATOR}.{SOURCE_ENCODER}.")) {
+                let _ = var.set_requires_grad(false);
+            }
+        }
+        Ok(Self {
+            source_encoder,
+            critic: DomainDiscriminator::new(&(&d / CRITIC), net.feature_dim(), &net.discriminator_shape()),
+            source_share,
+            at: 0,
+            switch: 0,
+        })
+    }
+
+    /// Copies the backbone's feature extractor (`features.*`, batch-norm statistics included) into the frozen
+    /// source encoder.
+    fn freeze_source_encoder(&self, net: &dyn AdaptNet) -> Result<(), StrategyError> {
+        let vars = net.var_store().variables();
+        let prefix = format!("{DISCRIMINATOR}.{SOURCE_ENCODER}.");
+        let twins = vars.keys().filter(|k| k.starts_with(&prefix)).count();
+        let mut copied = 0;
+        tch::no_grad(|| -> Result<(), StrategyError> {
+            for (name, var) in &vars {
+                let Some(rest) = name.strip_prefix(&format!("{FEATURES}.")) else {
+                    continue;
+                };
+                let twin = vars.get(&format!("{prefix}{rest}")).ok_or_else(|| {
+                    StrategyError::Other(format!("adda: the source encoder has no {prefix}{rest} for {name}"))
+                })?;
+                twin.shallow_clone().copy_(var);
+                copied += 1;
+            }
+            Ok(())
+        })?;
+        if copied != twins {
+            return Err(StrategyError::Other(format!(
+                "adda: copied {copied} feature variables into a source encoder of {twins}"
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Method for Adda {
+    fn info(&self) -> &'static MethodInfo {
+        &INFO
+    }
+
+    /// `source` (features and classifier, the first phase), `critic`, and `encoder` (the features alone).
+    fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
+        vec![
+            OptimiserSpec {
+                name: "source",
+                groups: base.to_vec(),
+            },
+            OptimiserSpec {
+                name: "critic",
+                groups: vec![GroupSpec {
+                    prefix: Some(CRITIC_PREFIX),
+                    ..GroupSpec::part(Part::Discriminator)
+                }],
+            },
+            OptimiserSpec {
+                name: "encoder",
+                groups: base.iter().filter(|g| g.part == Part::Features).cloned().collect(),
+            },
+        ]
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::No("it trains in two phases, the second with two optimisers and two backward passes")
+    }
+
+    fn on_epoch_start(&mut self, _net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
+        self.at = at.global_step();
+        self.switch = (self.source_share * at.total_steps() as f64).round() as i64;
+        Ok(())
+    }
+
+    fn step(
+        &mut self,
+        net: &dyn AdaptNet,
+        batch: &StepInputs,
+        opts: &mut [Sgd],
+        lr: f64,
+        lambda: f64,
+    ) -> Result<[Tensor; 6], StrategyError> {
+        let n = opts.len();
+        let [source, critic, encoder] = opts else {
+            return Err(StrategyError::Other(format!(
+                "adda steps three optimisers (source, critic, encoder), got {n}"
+            )));
+        };
+        let (xs, ys) = batch.labelled;
+        let step = self.at;
+        self.at += 1;
+        if step < self.switch {
+            source.zero_grad();
+            let (lc, correct, count) = label_terms(&net.classify(&net.features(xs, true), true), ys);
+            lc.backward();
+            source.step(lr);
+            let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
+            return Ok([lc.detach(), correct, count, zero(), zero(), zero()]);
+        }
+        if step == self.switch {
+            self.freeze_source_encoder(net)?;
+        }
+        let xt = batch.target(self.name())?;
+        // 2a. The critic, on the frozen source encoder's and the target encoder's (detached) features.
+        critic.zero_grad();
+        let fs = tch::no_grad(|| self.source_encoder.forward(xs, false));
+        let ft = net.features(xt, true);
+        let (ld, dcorrect, dcount) = critic_loss(
+            &self.critic.forward(&fs, true),
+            &self.critic.forward(&ft.detach(), true),
+        );
+        ld.backward();
+        critic.step(lr);
+        // 2b. The target encoder against the source label; the critic and the classifier stay.
+        encoder.zero_grad();
+        (mapping_loss(&self.critic.forward(&ft, true)) * lambda).backward();
+        encoder.step(lr);
+        // The source label loss through the target encoder, for the record.
+        let (lc, correct, count) = tch::no_grad(|| label_terms(&net.classify(&net.features(xs, false), false), ys));
+        Ok([lc, correct, count, ld.detach(), dcorrect, dcount])
+    }
+}
