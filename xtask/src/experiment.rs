@@ -21,10 +21,13 @@ pub fn run(args: Vec<String>) -> Result<()> {
         print!("{}", help(which));
         return Ok(());
     }
-    let office = office_task(&passthrough)?;
+    let task = task_of(&passthrough)?;
     let libtorch = setup::run()?;
-    let needed: &[&str] = if office {
+    let needed: &[&str] = if task.starts_with("office31") {
         &["office31", "resnet50-imagenet"]
+    } else if task.starts_with("folders:") {
+        // The researcher's own folders; ImageNet weights are used where installed, and the run is marked where not.
+        &[]
     } else {
         &download::DIGITS
     };
@@ -53,14 +56,15 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     found
 }
 
-/// Whether the experiment runs an Office-31 task: `--task office31:..`, or else the `task` of the `--config`
-/// file (TOML, or JSON by extension; a run's saved config.json keeps it under `experiment`).
-fn office_task(args: &[String]) -> Result<bool> {
+/// The experiment's task: `--task`, or else the `task` of the `--config` file (TOML, or JSON by extension; a
+/// run's saved config.json keeps it under `experiment`), or else the digits.
+fn task_of(args: &[String]) -> Result<String> {
+    const DIGITS: &str = "mnist:mnist-m";
     if let Some(task) = flag_value(args, "--task") {
-        return Ok(task.starts_with("office31"));
+        return Ok(task.to_string());
     }
     let Some(path) = flag_value(args, "--config") else {
-        return Ok(false);
+        return Ok(DIGITS.into());
     };
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
     let doc: serde_json::Value = if path.ends_with(".json") {
@@ -70,7 +74,7 @@ fn office_task(args: &[String]) -> Result<bool> {
         serde_json::to_value(v)?
     };
     let task = doc["task"].as_str().or(doc["experiment"]["task"].as_str());
-    Ok(task.is_some_and(|t| t.starts_with("office31")))
+    Ok(task.unwrap_or(DIGITS).to_string())
 }
 
 /// The arguments of `shift`: the named experiment, on the data folder the download filled, with the rest of
@@ -140,11 +144,17 @@ mod tests {
         assert_eq!(e, "`--mirror` needs a value");
     }
 
+    fn office_task(args: &[String]) -> Result<bool> {
+        Ok(task_of(args)?.starts_with("office31"))
+    }
+
     #[test]
-    fn an_office_task_is_recognised_from_the_flags_and_from_a_config_file() {
+    fn the_task_is_read_from_the_flags_and_from_a_config_file() {
         assert!(office_task(&strings(&["--task", "office31:A-W"])).unwrap());
         assert!(office_task(&strings(&["--task=office31:D-A"])).unwrap());
         assert!(!office_task(&strings(&["--task", "mnist:mnist-m", "--quick"])).unwrap());
+        assert_eq!(task_of(&strings(&["--task", "folders:a:b"])).unwrap(), "folders:a:b");
+        assert_eq!(task_of(&strings(&["--quick"])).unwrap(), "mnist:mnist-m");
         let dir = std::env::temp_dir().join(format!("xtask-office-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let toml = dir.join("c.toml");

@@ -6,6 +6,7 @@ pub mod bsds500;
 pub mod digits;
 mod error;
 pub mod idx;
+pub mod image_folder;
 pub mod mnist;
 pub mod mnist_m;
 pub mod office31;

@@ -30,7 +30,9 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
     );
     let runs = match task {
         Task::MnistToMnistM => digits::run(&at.data, &at.out, cfg, device, &stop, (at.resume, at.quick))?,
-        Task::Office31 { .. } => office::run(&at.data, &at.out, cfg, task, device, &stop, at.resume)?,
+        Task::Office31 { .. } | Task::Folders { .. } => {
+            office::run(&at.data, &at.out, cfg, &task, device, &stop, at.resume)?
+        }
     };
     let Some(runs) = runs else {
         return Ok(None);
@@ -50,10 +52,23 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
     let summaries = report::summarise(
         &cfg.methods,
         &runs,
-        |m| anchors::anchor(task, m),
+        |m| anchors::anchor(&task, m),
         off_schedule.is_empty(),
     );
     let mut table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
+    if let Task::Folders { source, target } = &task {
+        let labelled = runs.iter().any(|r| !r.target_acc.is_nan());
+        table += &format!(
+            "source {} (labelled); target {} ({})\n",
+            source.display(),
+            target.display(),
+            if labelled {
+                "labelled: its labels served only the test accuracy"
+            } else {
+                "unlabelled: no test accuracy"
+            }
+        );
+    }
     if summaries.iter().any(|s| s.published_withheld) {
         table += &format!(
             "published numbers are set beside runs of the paper's schedule only; this one differs in {}\n",

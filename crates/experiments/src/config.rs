@@ -161,12 +161,17 @@ pub fn differences(saved: &serde_json::Value, now: &serde_json::Value, skip: &[&
 }
 
 /// A parsed task.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Task {
     MnistToMnistM,
     Office31 {
         source: shift_data::office31::Domain,
         target: shift_data::office31::Domain,
+    },
+    /// A researcher's own two domains as image folders (`shift_data::image_folder`); the target may be unlabelled.
+    Folders {
+        source: std::path::PathBuf,
+        target: std::path::PathBuf,
     },
 }
 
@@ -184,22 +189,54 @@ impl Task {
                 return Ok(Self::Office31 { source, target });
             }
         }
-        bail!("`task`: unknown task `{s}` (known: mnist:mnist-m, office31:A-W, D-W, W-D, A-D, D-A, W-A)")
+        if let Some(pair) = s.strip_prefix("folders:") {
+            let Some((source, target)) = pair.split_once(':').filter(|(a, b)| !a.is_empty() && !b.is_empty()) else {
+                bail!("`task`: `{s}` names no two folders; write folders:SOURCE_DIR:TARGET_DIR");
+            };
+            if source == target {
+                bail!("`task`: `{s}` adapts a folder to itself; give two different folders");
+            }
+            return Ok(Self::Folders {
+                source: source.into(),
+                target: target.into(),
+            });
+        }
+        bail!(
+            "`task`: unknown task `{s}` (known: mnist:mnist-m, office31:A-W, D-W, W-D, A-D, D-A, W-A, \
+             folders:SOURCE_DIR:TARGET_DIR)"
+        )
     }
 
     /// Refuses a train step the task has no implementation of: the fast step is the digit net's.
-    pub fn check_step(self, step: StepKind) -> Result<()> {
-        if step == StepKind::Fast && matches!(self, Self::Office31 { .. }) {
-            bail!("`step`: the fast step covers the digit task; Office-31 runs the eager step");
+    pub fn check_step(&self, step: StepKind) -> Result<()> {
+        if step == StepKind::Fast && !matches!(self, Self::MnistToMnistM) {
+            bail!("`step`: the fast step covers the digit task; Office-31 and image folders run the eager step");
         }
         Ok(())
     }
 
-    /// A name for folders: `mnist-mnistm`, `office31-A-W`.
-    pub fn slug(self) -> String {
+    /// Whether the task trains Office-31's ResNet-50 on images (Office-31 and image folders).
+    pub fn is_image_folders(&self) -> bool {
+        !matches!(self, Self::MnistToMnistM)
+    }
+
+    /// A name for folders: `mnist-mnistm`, `office31-A-W`, `folders-<source>-<target>` (the folders' own names).
+    pub fn slug(&self) -> String {
         match self {
             Self::MnistToMnistM => "mnist-mnistm".into(),
             Self::Office31 { source, target } => format!("office31-{}-{}", source.letter(), target.letter()),
+            Self::Folders { source, target } => {
+                let name = |p: &std::path::Path| -> String {
+                    let n = p
+                        .file_name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    n.chars()
+                        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+                        .collect()
+                };
+                format!("folders-{}-{}", name(source), name(target))
+            }
         }
     }
 }
@@ -230,7 +267,7 @@ impl ExperimentConfig {
         self.device
             .parse::<shift_tensor::DeviceSpec>()
             .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
-        match task {
+        match &task {
             Task::MnistToMnistM => {
                 if let Some(b) = &self.backbone {
                     bail!("`backbone`: `{b}` is for Office-31; the digit task trains the paper's digit net");
@@ -242,9 +279,9 @@ impl ExperimentConfig {
                     );
                 }
             }
-            Task::Office31 { .. } => {
+            Task::Office31 { .. } | Task::Folders { .. } => {
                 if let Some(b) = self.backbone.as_ref().filter(|b| *b != "resnet50") {
-                    bail!("`backbone`: `{b}` is not supported on Office-31 (resnet50)");
+                    bail!("`backbone`: `{b}` is not supported on image folders (resnet50)");
                 }
                 if self.source_limit.is_some() || self.target_limit.is_some() {
                     bail!(
@@ -272,6 +309,26 @@ impl ExperimentConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_folders_task_names_two_different_folders_and_its_slug_their_names() {
+        let t = Task::parse("folders:/data/my photos:/data/sketches").unwrap();
+        assert_eq!(
+            t,
+            Task::Folders {
+                source: "/data/my photos".into(),
+                target: "/data/sketches".into()
+            }
+        );
+        assert_eq!(t.slug(), "folders-my_photos-sketches");
+        assert!(t.check_step(StepKind::Fast).is_err());
+        for bad in ["folders:a", "folders::b", "folders:a:"] {
+            let e = Task::parse(bad).unwrap_err().to_string();
+            assert!(e.contains("folders:SOURCE_DIR:TARGET_DIR"), "{bad}: {e}");
+        }
+        let e = Task::parse("folders:a:a").unwrap_err().to_string();
+        assert!(e.contains("adapts a folder to itself"), "{e}");
+    }
 
     fn set_one(a: &str) -> Result<ExperimentConfig> {
         set(&ExperimentConfig::default(), &[a.to_string()])

@@ -1,5 +1,6 @@
-//! Office-31 runs of `shift experiment dann`: ResNet-50 (optionally ImageNet-initialised), backbone at 0.1x
-//! learning rate, images through the threaded pipeline (decoded once, cached; random crops and flips per epoch).
+//! Image-folder runs of `shift experiment dann`, Office-31's pairs and a researcher's own folders
+//! (`folders:SRC:TGT`): ResNet-50 (optionally ImageNet-initialised), backbone at 0.1x learning rate, images
+//! through the threaded pipeline (decoded once, cached; random crops and flips per epoch).
 //! The pipelines are the epoch loop's data ([`OfficeData`]), for adaptation runs and for fine-tuning; a run
 //! goes through the one run driver ([`crate::run::run_one`]).
 
@@ -7,6 +8,7 @@ use crate::config::{ExperimentConfig, Task};
 use crate::run::{run_one, Run};
 use crate::run_folder::{RunFolder, RunResult};
 use anyhow::{Context, Result};
+use shift_data::image_folder::{check_same_classes, list_image_folder};
 use shift_data::office31::{list_domain, Domain, ImageList, CLASSES};
 use shift_data::pipeline::{Batch as PipelineBatch, ImagePipeline};
 use shift_data::transforms::Transform;
@@ -56,14 +58,7 @@ pub struct OfficePair {
 impl OfficePair {
     pub fn load(data: &Path, source: Domain, target: Domain, batch: usize) -> Result<Self> {
         let root = data.join("office31");
-        let source_list = list_domain(&root, source)?;
-        let target_list = list_domain(&root, target)?;
-        let pair = Self {
-            source: ImagePipeline::new(source_list, Transform::Train, batch)?.with_cache(),
-            target: ImagePipeline::new(target_list.clone(), Transform::Train, batch)?.with_cache(),
-            test: ImagePipeline::new(target_list.clone(), Transform::Eval, batch)?.with_cache(),
-            target_list,
-        };
+        let pair = Self::from_lists(list_domain(&root, source)?, list_domain(&root, target)?, batch)?;
         eprintln!(
             "shift: Office-31 {}->{}: {} source, {} target images",
             source.letter(),
@@ -72,6 +67,64 @@ impl OfficePair {
             pair.target.len()
         );
         Ok(pair)
+    }
+
+    /// The pipelines of two listed domains.
+    pub fn from_lists(source: ImageList, target: ImageList, batch: usize) -> Result<Self> {
+        Ok(Self {
+            source: ImagePipeline::new(source, Transform::Train, batch)?.with_cache(),
+            target: ImagePipeline::new(target.clone(), Transform::Train, batch)?.with_cache(),
+            test: ImagePipeline::new(target.clone(), Transform::Eval, batch)?.with_cache(),
+            target_list: target,
+        })
+    }
+}
+
+/// An image-folder task's pipelines, its class count, and whether its target is labelled (an unlabelled
+/// target's runs have no test accuracy).
+struct Loaded {
+    pair: OfficePair,
+    classes: usize,
+    target_labelled: bool,
+}
+
+fn load(data: &Path, task: &Task, batch: usize) -> Result<Loaded> {
+    match task {
+        Task::Office31 { source, target } => Ok(Loaded {
+            pair: OfficePair::load(data, *source, *target, batch)?,
+            classes: CLASSES.len(),
+            target_labelled: true,
+        }),
+        Task::Folders { source, target } => {
+            let src = list_image_folder(source).context("the source folder (task folders:SRC:TGT)")?;
+            if !src.is_labelled() {
+                anyhow::bail!(
+                    "`task`: the source folder {} has no class folders; the source must be labelled",
+                    source.display()
+                );
+            }
+            let tgt = list_image_folder(target).context("the target folder (task folders:SRC:TGT)")?;
+            check_same_classes(&src, &tgt)?;
+            eprintln!(
+                "shift: folders {} -> {}: {} classes, {} source, {} target images ({})",
+                source.display(),
+                target.display(),
+                src.classes.len(),
+                src.list.len(),
+                tgt.list.len(),
+                if tgt.is_labelled() {
+                    "labelled: its labels serve only the test accuracy"
+                } else {
+                    "unlabelled: no test accuracy"
+                }
+            );
+            Ok(Loaded {
+                classes: src.classes.len(),
+                target_labelled: tgt.is_labelled(),
+                pair: OfficePair::from_lists(src.list, tgt.list, batch)?,
+            })
+        }
+        Task::MnistToMnistM => anyhow::bail!("`task`: mnist:mnist-m is not an image-folder task"),
     }
 }
 
@@ -90,25 +143,26 @@ fn groups() -> Vec<GroupSpec> {
     ]
 }
 
-/// Office-31: every method and seed; None when interrupted.
+/// An image-folder task (Office-31 or `folders:`): every method and seed; None when interrupted.
 pub fn run(
     data: &Path,
     out: &Path,
     cfg: &ExperimentConfig,
-    task: Task,
+    task: &Task,
     device: Device,
     stop: &AtomicBool,
     resume: bool,
 ) -> Result<Option<Vec<RunResult>>> {
-    let Task::Office31 { source, target } = task else {
-        anyhow::bail!("`task`: {} is not an Office-31 pair", cfg.task)
-    };
-    let OfficePair {
-        source: src,
-        target: tgt,
-        test,
-        ..
-    } = OfficePair::load(data, source, target, cfg.train.batch as usize)?;
+    let Loaded {
+        pair: OfficePair {
+            source: src,
+            target: tgt,
+            test,
+            ..
+        },
+        classes,
+        target_labelled,
+    } = load(data, task, cfg.train.batch as usize)?;
     let mut cfg = cfg.clone();
     cfg.pretrained = imagenet_weights(data, cfg.pretrained.take());
     let cfg = &cfg;
@@ -117,10 +171,14 @@ pub fn run(
         for &seed in &cfg.seeds {
             let folder = RunFolder::new(out, &task.slug(), method.as_str(), seed);
             let needs = method.data();
+            if needs.labelled_target && !target_labelled {
+                anyhow::bail!("`methods`: {method} trains on target labels, and the target folder has none");
+            }
             let data = OfficeData {
                 labelled: if needs.labelled_target { &tgt } else { &src },
                 unlabelled: needs.unlabelled_target.then_some(&tgt),
-                test: &test,
+                test: target_labelled.then_some(&test),
+                classes: classes as i64,
                 device,
             };
             match run_office(&folder, cfg, method, seed, device, &data, stop, resume)? {
@@ -154,7 +212,7 @@ pub fn run_office(
         random_init_backbone: cfg.pretrained.is_none(),
     };
     run_one(&run, data, stop, resume, || {
-        let mut net = OfficeNet::new(device, CLASSES.len() as i64);
+        let mut net = OfficeNet::new(device, data.classes);
         if let Some(path) = &cfg.pretrained {
             let n = pretrained::load_into(net.var_store_mut(), path, "features.backbone.")?;
             eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
@@ -166,13 +224,15 @@ pub fn run_office(
     })
 }
 
-/// An Office-31 run's data for the epoch loop: labelled images, unlabelled target images (the methods that
-/// adapt), and the test images, as pipelines whose batches go to `device`.
+/// An image-folder run's data for the epoch loop: labelled images, unlabelled target images (the methods that
+/// adapt), and the test images (none for an unlabelled target: its accuracy is NaN, reported as such), as
+/// pipelines whose batches go to `device`; and the class count the network predicts.
 #[derive(Debug, Clone, Copy)]
 pub struct OfficeData<'a> {
     pub labelled: &'a ImagePipeline,
     pub unlabelled: Option<&'a ImagePipeline>,
-    pub test: &'a ImagePipeline,
+    pub test: Option<&'a ImagePipeline>,
+    pub classes: i64,
     pub device: Device,
 }
 
@@ -214,7 +274,8 @@ impl EpochData for OfficeData<'_> {
     }
 
     fn target_accuracy(&self, strategy: &dyn Strategy) -> Result<f64, StrategyError> {
-        accuracy(strategy, self.test, self.device)
+        self.test
+            .map_or(Ok(f64::NAN), |test| accuracy(strategy, test, self.device))
     }
 }
 

@@ -84,10 +84,18 @@ pub fn table(task: &str, summaries: &[Summary]) -> String {
             (None, true) => "not comparable (another schedule)".to_string(),
             (None, false) => "none published".to_string(),
         };
+        let (acc, oracle) = if r.target_acc_mean.is_nan() {
+            ("none (target unlabelled)".to_string(), "none".to_string())
+        } else {
+            (
+                format!("{:.4} +- {:.4}", r.target_acc_mean, r.target_acc_std),
+                format!("{:.4}", r.oracle_best_acc_mean),
+            )
+        };
         let _ = writeln!(
             s,
-            "| {} | {:.4} +- {:.4} | {} | {} | {:.1} s | {:.4} |",
-            r.method, r.target_acc_mean, r.target_acc_std, paper, r.runs, r.wall_s_mean, r.oracle_best_acc_mean
+            "| {} | {acc} | {} | {} | {:.1} s | {oracle} |",
+            r.method, paper, r.runs, r.wall_s_mean
         );
     }
     let _ = writeln!(s, "\n*oracle: the best epoch chosen with target test labels; shown only for comparison with code that reports it.");
@@ -145,6 +153,7 @@ pub fn write(
 pub fn plot(task: &str, runs: &[RunResult], summaries: &[Summary]) -> LineChart {
     let series = summaries
         .iter()
+        .filter(|s| !s.target_acc_mean.is_nan())
         .map(|s| {
             let rs: Vec<&RunResult> = runs.iter().filter(|r| r.method == s.method).collect();
             let epochs = rs.iter().map(|r| r.accuracy_per_epoch.len()).min().unwrap_or(0);

@@ -104,7 +104,8 @@ fn finish(run: &Run, acc: Vec<f64>, wall_s: f64, step_fallback: Option<String>) 
         method: run.method.as_str().into(),
         seed: run.seed,
         target_acc: last,
-        oracle_best_acc: acc.iter().copied().fold(f64::MIN, f64::max),
+        // NaN where the target is unlabelled (every epoch's accuracy is NaN).
+        oracle_best_acc: acc.iter().copied().reduce(f64::max).unwrap_or(f64::NAN),
         epochs: run.cfg.train.epochs,
         wall_s,
         device: format!("{:?}", run.device),

@@ -17,11 +17,15 @@ use std::time::Instant;
 pub struct RunResult {
     pub method: String,
     pub seed: u64,
+    /// NaN (null in JSON) where the target is unlabelled, as are the two below.
+    #[serde(deserialize_with = "nan_as_null::one")]
     pub target_acc: f64,
+    #[serde(deserialize_with = "nan_as_null::one")]
     pub oracle_best_acc: f64,
     pub epochs: usize,
     pub wall_s: f64,
     pub device: String,
+    #[serde(deserialize_with = "nan_as_null::each")]
     pub accuracy_per_epoch: Vec<f64>,
     /// Why a run asked for the fast step ran it eagerly (CPU, a failed capture, a replay that differed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -30,6 +34,22 @@ pub struct RunResult {
     /// numbers are not those of an ImageNet-initialised backbone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub random_init_backbone: bool,
+}
+
+/// The accuracies of a run on an unlabelled target are NaN, which serde_json writes as null: read null as NaN.
+mod nan_as_null {
+    use serde::{Deserialize, Deserializer};
+
+    pub fn one<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+    }
+
+    pub fn each<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<f64>, D::Error> {
+        Ok(Vec::<Option<f64>>::deserialize(d)?
+            .into_iter()
+            .map(|v| v.unwrap_or(f64::NAN))
+            .collect())
+    }
 }
 
 /// A saved run: where it continues, the wall time spent so far, and the strategy's state.
@@ -244,9 +264,11 @@ impl RunFolder {
             .iter()
             .map(|l| {
                 let v: serde_json::Value = serde_json::from_str(l)?;
-                v["target_acc"]
-                    .as_f64()
-                    .context("metrics.jsonl line without target_acc")
+                match &v["target_acc"] {
+                    // An unlabelled target's accuracy: NaN, which JSON writes as null.
+                    serde_json::Value::Null if v.get("target_acc").is_some() => Ok(f64::NAN),
+                    acc => acc.as_f64().context("metrics.jsonl line without target_acc"),
+                }
             })
             .collect()
     }
@@ -366,9 +388,14 @@ impl Observer for RunObserver<'_> {
         } else {
             String::new()
         };
+        let target = if r.target_acc.is_nan() {
+            "none (target unlabelled)".to_string()
+        } else {
+            format!("{:.4}", r.target_acc)
+        };
         let msg = format!(
-            "loss {:.3} label acc {:.3}{domain} lr {:.5} -> target acc {:.4}",
-            r.train.class_loss, r.train.label_acc, r.lr, r.target_acc
+            "loss {:.3} label acc {:.3}{domain} lr {:.5} -> target acc {target}",
+            r.train.class_loss, r.train.label_acc, r.lr
         );
         let line = format!("  {} epoch {:>3}: {msg} ({:.1}s)", self.label, r.epoch, r.seconds);
         if self.bar.is_hidden() {

@@ -54,7 +54,8 @@ fn a_resumed_epoch_draws_the_batches_an_uninterrupted_one_drew() {
     let data = OfficeData {
         labelled: &source,
         unlabelled: Some(&target),
-        test: &test,
+        test: Some(&test),
+        classes: 31,
         device: Device::Cpu,
     };
     assert_eq!(data.full_pass(2), 3);

@@ -58,7 +58,8 @@ impl CommonArgs {
 pub struct DannArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// mnist:mnist-m, or office31:A-W (A, D, W in any pair).
+    /// mnist:mnist-m, office31:A-W (A, D, W in any pair), or folders:SOURCE_DIR:TARGET_DIR (your own images: one
+    /// sub-folder per class; a target without class folders is unlabelled).
     #[arg(long)]
     task: Option<String>,
     /// Comma-separated methods (the registry's names).
@@ -213,7 +214,7 @@ impl FinetuneArgs {
         }
         let task = Task::parse(&c.task)?;
         if self.common.quick {
-            finetune::quick(&mut c, task);
+            finetune::quick(&mut c, &task);
         }
         if let Some(v) = &self.common.seeds {
             c.seeds = v.clone();
@@ -251,7 +252,7 @@ impl FinetuneArgs {
         c.deterministic |= self.common.deterministic;
         let mut c = config::set(&c, &self.common.set)?;
         let task = Task::parse(&c.task)?;
-        finetune::default_ks(&mut c, task);
+        finetune::default_ks(&mut c, &task);
         Ok((c, task))
     }
 }

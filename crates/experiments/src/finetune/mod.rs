@@ -111,7 +111,7 @@ fn parse_k(k: &str) -> Result<Option<usize>> {
 
 /// `--quick`: a few minutes on two CPU cores for the digits. Office-31 gets a short schedule too, but a
 /// ResNet-50 step on two cores takes seconds, so it is a smoke run rather than a result.
-pub fn quick(c: &mut FinetuneConfig, task: Task) {
+pub fn quick(c: &mut FinetuneConfig, task: &Task) {
     c.finetune_epochs = 2;
     match task {
         Task::MnistToMnistM => {
@@ -119,7 +119,7 @@ pub fn quick(c: &mut FinetuneConfig, task: Task) {
             c.pretrain.steps_per_epoch = Some(500);
             c.finetune_steps = 200;
         }
-        Task::Office31 { .. } => {
+        Task::Office31 { .. } | Task::Folders { .. } => {
             c.pretrain.epochs = 1;
             c.pretrain.steps_per_epoch = Some(10);
             c.finetune_steps = 20;
@@ -129,10 +129,10 @@ pub fn quick(c: &mut FinetuneConfig, task: Task) {
 
 /// The k values a task runs when `labels_per_class` is unset: 1, 5, 10, 50, 100, all for digits; 1, 3, 5, 10 for
 /// Office-31 (whose unlabelled rest is the test set).
-pub fn default_ks(c: &mut FinetuneConfig, task: Task) {
+pub fn default_ks(c: &mut FinetuneConfig, task: &Task) {
     let default_ks: &[&str] = match task {
         Task::MnistToMnistM => &["1", "5", "10", "50", "100", "all"],
-        Task::Office31 { .. } => &["1", "3", "5", "10"],
+        Task::Office31 { .. } | Task::Folders { .. } => &["1", "3", "5", "10"],
     };
     c.labels_per_class
         .get_or_insert_with(|| default_ks.iter().map(|k| k.to_string()).collect());
@@ -257,7 +257,7 @@ fn policy_strategy<N: AdaptNet + 'static>(
 pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     let task = Task::parse(&cfg.task)?;
     let mut cfg = cfg.clone();
-    default_ks(&mut cfg, task);
+    default_ks(&mut cfg, &task);
     let cfg = &cfg;
     let ks: Vec<Option<usize>> = cfg
         .labels_per_class
@@ -300,6 +300,9 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
             let target = office::Office::load(at, cfg, (source, target), device, &stop)?;
             drive(&target, cfg, &ks, out, at.resume)?
         }
+        Task::Folders { .. } => bail!(
+            "`task`: fine-tuning runs on mnist:mnist-m and the office31 pairs; a folders: task runs in `experiment dann`"
+        ),
     };
     let Some((title, results)) = results else {
         return Ok(None);

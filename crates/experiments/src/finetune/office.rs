@@ -98,7 +98,8 @@ impl Target for Office<'_> {
         let data = OfficeData {
             labelled: &self.pair.source,
             unlabelled: method.data().unlabelled_target.then_some(&self.pair.target),
-            test: &self.pair.test,
+            test: Some(&self.pair.test),
+            classes: CLASSES.len() as i64,
             device: self.device,
         };
         let done = run_office(&folder, &exp, method, seed, self.device, &data, self.stop, self.resume)?;
@@ -147,7 +148,8 @@ impl Target for Office<'_> {
         let data = OfficeData {
             labelled: &split.labelled,
             unlabelled: None,
-            test: &split.test,
+            test: Some(&split.test),
+            classes: CLASSES.len() as i64,
             device: self.device,
         };
         let end = fit(strategy.as_mut(), &data, &train, seed, Position::default(), &mut rec)?;
