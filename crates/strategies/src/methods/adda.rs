@@ -14,7 +14,7 @@
 //! code (erictzeng/adda) trains both phases for 10,000 steps each, hence the default share of one half.
 
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
-use super::{MethodInfo, OptimiserSpec, Param, StepInputs};
+use super::{groups_of, MethodInfo, OptimiserSpec, Param, StepInputs};
 use crate::{GroupSpec, Sgd, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, FeatureExtractor, Part, DISCRIMINATOR, FEATURES};
 use shift_tensor::tch::{self, Kind, Reduction, Tensor};
@@ -143,7 +143,7 @@ impl Method for Adda {
             },
             OptimiserSpec {
                 name: "encoder",
-                groups: base.iter().filter(|g| g.part == Part::Features).cloned().collect(),
+                groups: groups_of(base, Part::Features),
             },
         ]
     }

@@ -18,7 +18,8 @@
 //! heads would have slowed, not prevented.
 
 use super::{
-    label_terms, two_optimisers, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param, StepInputs,
+    groups_of, label_terms, two_optimisers, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
+    StepInputs,
 };
 use crate::{GroupSpec, Sgd, StrategyError};
 use shift_models::head::ClassifierHead;
@@ -99,7 +100,7 @@ impl Method for Mcd {
 
     /// `features` (the generator F) and `heads` (C1, the backbone's classifier, and C2).
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        let of = |part: Part| base.iter().filter(|g| g.part == part).cloned().collect::<Vec<_>>();
+        let of = |part: Part| groups_of(base, part);
         let mut heads = of(Part::Classifier);
         heads.push(GroupSpec::part(Part::Discriminator));
         vec![

@@ -315,6 +315,11 @@ pub fn feature_discriminator(ctx: &BuildContext) -> shift_models::DomainDiscrimi
     shift_models::DomainDiscriminator::new(&p, net.feature_dim(), &net.discriminator_shape())
 }
 
+/// The backbone's groups of one part (the feature extractor's, at their learning-rate multipliers).
+pub fn groups_of(base: &[GroupSpec], part: shift_models::Part) -> Vec<GroupSpec> {
+    base.iter().filter(|g| g.part == part).cloned().collect()
+}
+
 /// The usual single optimiser: the backbone's groups, plus the method's own networks where it has any.
 pub fn joint_optimiser(base: &[GroupSpec], with_discriminator: bool) -> Vec<OptimiserSpec> {
     let mut groups = base.to_vec();
