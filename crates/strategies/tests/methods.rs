@@ -226,3 +226,14 @@ fn every_method_optimises_all_it_trains() {
         }
     }
 }
+
+#[test]
+fn a_method_given_the_wrong_number_of_optimisers_says_which_it_steps() {
+    let err = shift_strategies::methods::named_optimisers(&mut [], "adda", ["source", "critic", "encoder"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("adda steps 3 optimisers (source, critic, encoder), got 0"),
+        "{err}"
+    );
+}

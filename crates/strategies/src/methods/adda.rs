@@ -14,7 +14,7 @@
 //! code (erictzeng/adda) trains both phases for 10,000 steps each, hence the default share of one half.
 
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
-use super::{groups_of, MethodInfo, OptimiserSpec, Param, StepInputs};
+use super::{groups_of, named_optimisers, MethodInfo, OptimiserSpec, Param, StepInputs};
 use crate::{GroupSpec, Sgd, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, FeatureExtractor, Part, DISCRIMINATOR, FEATURES};
 use shift_tensor::tch::{self, Kind, Reduction, Tensor};
@@ -99,10 +99,11 @@ impl Adda {
         let vars = net.var_store().variables();
         let prefix = format!("{DISCRIMINATOR}.{SOURCE_ENCODER}.");
         let twins = vars.keys().filter(|k| k.starts_with(&prefix)).count();
+        let features = format!("{FEATURES}.");
         let mut copied = 0;
         tch::no_grad(|| -> Result<(), StrategyError> {
             for (name, var) in &vars {
-                let Some(rest) = name.strip_prefix(&format!("{FEATURES}.")) else {
+                let Some(rest) = name.strip_prefix(&features) else {
                     continue;
                 };
                 let twin = vars.get(&format!("{prefix}{rest}")).ok_or_else(|| {
@@ -166,12 +167,7 @@ impl Method for Adda {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let n = opts.len();
-        let [source, critic, encoder] = opts else {
-            return Err(StrategyError::Other(format!(
-                "adda steps three optimisers (source, critic, encoder), got {n}"
-            )));
-        };
+        let [source, critic, encoder] = named_optimisers(opts, self.name(), ["source", "critic", "encoder"])?;
         let (xs, ys) = batch.labelled;
         let step = self.at;
         self.at += 1;

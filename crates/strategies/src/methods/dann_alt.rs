@@ -10,7 +10,7 @@
 //! Two optimisers and two backward passes: not capturable as one joint loss.
 
 use super::{
-    domain_terms, feature_discriminator, label_terms, two_optimisers, BuildContext, Capture, DataNeeds, Method,
+    domain_terms, feature_discriminator, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, Method,
     MethodInfo, OptimiserSpec, StepInputs,
 };
 use crate::{GroupSpec, Sgd, StrategyError};
@@ -72,7 +72,7 @@ impl Method for DannAlt {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let (main, disc) = two_optimisers(opts, self.name(), ["main", "disc"])?;
+        let [main, disc] = named_optimisers(opts, self.name(), ["main", "disc"])?;
         let (xs, ys) = batch.labelled;
         let (xt, domain) = batch.adversarial(self.name())?;
         let ns = xs.size()[0];

@@ -18,8 +18,8 @@
 //! heads would have slowed, not prevented.
 
 use super::{
-    groups_of, label_terms, two_optimisers, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
-    StepInputs,
+    groups_of, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec,
+    Param, StepInputs,
 };
 use crate::{GroupSpec, Sgd, StrategyError};
 use shift_models::head::ClassifierHead;
@@ -127,7 +127,7 @@ impl Method for Mcd {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let (features, heads) = two_optimisers(opts, self.name(), ["features", "heads"])?;
+        let [features, heads] = named_optimisers(opts, self.name(), ["features", "heads"])?;
         let (xs, ys) = batch.labelled;
         let xt = batch.target(self.name())?;
         let weight = self.trade_off * lambda;

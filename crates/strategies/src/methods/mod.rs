@@ -110,20 +110,15 @@ impl<'a> StepInputs<'a> {
     }
 }
 
-/// The two optimisers of a method that alternates them, named in the error when there are not two.
-pub fn two_optimisers<'o>(
+/// The `N` optimisers of a method that steps several in turn, named in the error when there are not `N`.
+pub fn named_optimisers<'o, const N: usize>(
     opts: &'o mut [Sgd],
     method: &str,
-    names: [&str; 2],
-) -> Result<(&'o mut Sgd, &'o mut Sgd), StrategyError> {
+    names: [&str; N],
+) -> Result<&'o mut [Sgd; N], StrategyError> {
     let n = opts.len();
-    match opts {
-        [a, b] => Ok((a, b)),
-        _ => Err(StrategyError::Other(format!(
-            "{method} steps two optimisers ({}, {}), got {n}",
-            names[0], names[1]
-        ))),
-    }
+    opts.try_into()
+        .map_err(|_| StrategyError::Other(format!("{method} steps {N} optimisers ({}), got {n}", names.join(", "))))
 }
 
 /// The reversal weight lambda of a step: a host value (eager step) or a 0-dim device tensor (fast step, read

@@ -14,7 +14,7 @@
 //! with the run's momentum and schedule (the reference code trains the critic with Adam at 1e-4), the critic's
 //! learning rate scaled by `critic_lr_mult` (0.1).
 
-use super::two_optimisers;
+use super::named_optimisers;
 use super::{
     feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs,
@@ -135,7 +135,7 @@ impl Method for Wdgrl {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let (main, critic) = two_optimisers(opts, self.name(), ["main", "critic"])?;
+        let [main, critic] = named_optimisers(opts, self.name(), ["main", "critic"])?;
         let (xs, ys) = batch.labelled;
         let xt = batch.target(self.name())?;
         let ns = xs.size()[0];
