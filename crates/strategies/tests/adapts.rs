@@ -218,6 +218,9 @@ fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
 
 #[test]
 fn adda_refuses_a_source_share_of_one_or_more() {
+    // Building the network draws from libtorch's process-wide generator: hold it, or a seeded test running on
+    // another thread (the ADDA phases above) draws different numbers.
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     let set = [("source_share".to_string(), 1.0)].into_iter().collect();
     let spec = MethodSpec::new("adda".parse().unwrap(), &set).unwrap();
     let net = MlpNet::new(Device::Cpu, 2, &[15], 2);

@@ -24,6 +24,7 @@ fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
 /// reversal layer and the discriminator's (undamped) gradient, to 1e-10 in double precision.
 #[test]
 fn cdan_and_cdan_e_match_the_pytorch_fixture() {
+    let _rng = rng_lock();
     let fx: Value = common::fixture("cdan");
     let lambda = fx["lambda"].as_f64().unwrap();
     let logits = tensor(&fx["logits"]);
