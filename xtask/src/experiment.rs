@@ -23,16 +23,20 @@ pub fn run(args: Vec<String>) -> Result<()> {
     }
     let task = task_of(&passthrough)?;
     let libtorch = setup::run()?;
-    let needed: &[&str] = if task.starts_with("office31") {
+    download::ensure_each(data_for(&task), &place)?;
+    cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
+}
+
+/// What a task's runs read: the digit sets, or Office-31 and the ImageNet weights.
+pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
+    if task.starts_with("office31") {
         &["office31", "resnet50-imagenet"]
     } else if task.starts_with("folders:") {
         // The researcher's own folders; ImageNet weights are used where installed, and the run is marked where not.
         &[]
     } else {
         &download::DIGITS
-    };
-    download::ensure_each(needed, &place)?;
-    cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
+    }
 }
 
 /// `shift experiment <which> --help`, as the binary prints it.
@@ -86,7 +90,7 @@ fn shift_args(which: &str, data: &std::path::Path, passthrough: &[String]) -> Ve
 }
 
 /// Takes `--mirror X`, `--data X` (and their `=` forms) out of the flags.
-fn split_data_flags(args: &[String]) -> Result<(DataPlace, Vec<String>)> {
+pub(crate) fn split_data_flags(args: &[String]) -> Result<(DataPlace, Vec<String>)> {
     let mut place = DataPlace {
         mirror: None,
         data: None,

@@ -8,6 +8,7 @@ mod download;
 mod experiment;
 mod python;
 mod setup;
+mod sweep;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +36,12 @@ enum Command {
     },
     /// Benchmarks that print a table: `data` (loading, rebuild, image pipeline).
     Bench(bench::BenchArgs),
+    /// A sweep: `cargo xtask sweep FILE.toml` launches it (`--launcher local|slurm`); `status`, `resubmit`,
+    /// `collect` FILE. Flags go to `shift sweep`.
+    Sweep {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
     /// Everything CI runs: setup, cargo fmt --check, clippy -D warnings, cargo test --workspace.
     Test,
 }
@@ -48,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::ConvertWeights(args) => convert_weights::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Experiment { args } => experiment::run(args),
+        Command::Sweep { args } => sweep::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

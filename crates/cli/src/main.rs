@@ -5,6 +5,7 @@ mod bench_train;
 mod data;
 mod experiment;
 mod info;
+mod sweep;
 
 use clap::{Parser, Subcommand};
 
@@ -32,6 +33,10 @@ enum Command {
     /// Benchmarks that print a table (data loading and the image pipeline).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Grids of tasks x methods x seeds x settings: launch (locally or as a Slurm job array), status,
+    /// resubmit, collect.
+    #[command(subcommand)]
+    Sweep(sweep::SweepCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -72,6 +77,7 @@ fn main() -> std::process::ExitCode {
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Train(args)) => bench_train::run(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Sweep(cmd) => sweep::run(cmd),
     };
     match result {
         Ok(code) => code,

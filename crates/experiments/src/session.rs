@@ -14,6 +14,16 @@ pub fn prepare(device: &str, deterministic: bool) -> Result<(Device, Arc<AtomicB
         // Before libtorch starts: the CPU code paths pinned (the process restarts itself once to get them).
         shift_tensor::cpu_pins::restart_pinned()?;
     }
+    if let Some(n) = threads_from_env()? {
+        if deterministic && n != shift_tensor::cpu_pins::THREADS as usize {
+            eprintln!(
+                "shift: SHIFT_THREADS={n} left aside: deterministic mode trains with {} threads",
+                shift_tensor::cpu_pins::THREADS
+            );
+        } else {
+            shift_tensor::tch::set_num_threads(n as i32);
+        }
+    }
     let device = device.parse::<DeviceSpec>()?.resolve()?;
     shift_tensor::set_deterministic(deterministic)?;
     let stop = stop_on_ctrl_c().unwrap_or_else(|why| {
@@ -23,7 +33,23 @@ pub fn prepare(device: &str, deterministic: bool) -> Result<(Device, Arc<AtomicB
     Ok((device, stop))
 }
 
-/// A flag that Ctrl-C sets (the loops check it after each step and save a checkpoint), or why there is none: then
+/// The intra-op threads `SHIFT_THREADS` asks for (a sweep's processes share the cores out with it), or None
+/// where it is not set.
+pub fn threads_from_env() -> Result<Option<usize>> {
+    parse_threads(std::env::var("SHIFT_THREADS").ok().as_deref())
+}
+
+fn parse_threads(value: Option<&str>) -> Result<Option<usize>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(v) => match v.parse::<usize>() {
+            Ok(n) if n > 0 => Ok(Some(n)),
+            _ => anyhow::bail!("SHIFT_THREADS={v}: give a whole number of threads, at least 1"),
+        },
+    }
+}
+
+/// A flag that Ctrl-C (or SIGTERM) sets (the loops check it after each step and save a checkpoint), or why there is none: then
 /// Ctrl-C ends the run without a checkpoint, and the caller says so.
 pub fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, String> {
     let stop = Arc::new(AtomicBool::new(false));
@@ -36,6 +62,16 @@ pub fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn shift_threads_is_read_or_refused_naming_the_variable() {
+        assert_eq!(super::parse_threads(None).unwrap(), None);
+        assert_eq!(super::parse_threads(Some(" 3 ")).unwrap(), Some(3));
+        for bad in ["0", "two", "-1"] {
+            let err = super::parse_threads(Some(bad)).unwrap_err().to_string();
+            assert!(err.contains(&format!("SHIFT_THREADS={bad}")), "{err}");
+        }
+    }
+
     #[test]
     fn a_failed_ctrl_c_handler_is_reported() {
         // The first handler of the process installs; a second cannot, and says what that means.
