@@ -52,11 +52,7 @@ fn results_by_job(out: &Path) -> Vec<(String, serde_json::Value)> {
     job_dirs(out)
         .into_iter()
         .map(|d| {
-            let job = read_json(&d.join("job.json"));
-            let run = d
-                .join("mnist-mnistm")
-                .join(job["method"].as_str().unwrap())
-                .join(format!("seed{}", job["seed"]));
+            let run = run_dir(&d);
             let r = read_json(&run.join("result.json"));
             // The losses of every epoch too: any change of a step shows in them.
             let losses: Vec<serde_json::Value> = std::fs::read_to_string(run.join("metrics.jsonl"))
@@ -74,6 +70,15 @@ fn results_by_job(out: &Path) -> Vec<(String, serde_json::Value)> {
             )
         })
         .collect()
+}
+
+/// The experiment's run folder inside a job folder.
+fn run_dir(job_dir: &Path) -> PathBuf {
+    let job = read_json(&job_dir.join("job.json"));
+    job_dir
+        .join("mnist-mnistm")
+        .join(job["method"].as_str().unwrap())
+        .join(format!("seed{}", job["seed"]))
 }
 
 fn attempts(job: &Path) -> Vec<serde_json::Value> {
@@ -324,14 +329,9 @@ fn a_slurm_array_runs_the_sweep_and_a_cancelled_task_resumes_to_the_same_numbers
     let jobs = job_dirs(&out);
     let start = Instant::now();
     let victim = loop {
-        let mid = jobs.iter().position(|j| {
-            let job = read_json(&j.join("job.json"));
-            let run = j
-                .join("mnist-mnistm")
-                .join(job["method"].as_str().unwrap())
-                .join(format!("seed{}", job["seed"]));
-            run.join("checkpoint.pt").is_file() && !j.join("done").exists()
-        });
+        let mid = jobs
+            .iter()
+            .position(|j| run_dir(j).join("checkpoint.pt").is_file() && !j.join("done").exists());
         if let Some(i) = mid {
             break i;
         }
@@ -375,11 +375,7 @@ fn a_slurm_array_runs_the_sweep_and_a_cancelled_task_resumes_to_the_same_numbers
             assert_eq!(tries.len(), 1, "{} ran twice", j.display());
         }
         // No epoch ran twice: one metrics line per epoch.
-        let job = read_json(&j.join("job.json"));
-        let run = j
-            .join("mnist-mnistm")
-            .join(job["method"].as_str().unwrap())
-            .join(format!("seed{}", job["seed"]));
+        let run = run_dir(j);
         assert_eq!(
             std::fs::read_to_string(run.join("metrics.jsonl"))
                 .unwrap()
