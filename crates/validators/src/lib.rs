@@ -13,12 +13,16 @@
 //! ```
 
 mod bnm;
+mod class_ami;
+mod dev;
 mod entropy;
 mod im;
 mod snd;
 mod source_accuracy;
 
 pub use bnm::Bnm;
+pub use class_ami::{adjusted_mutual_information, ClassAmi};
+pub use dev::Dev;
 pub use entropy::Entropy;
 pub use im::InfoMax;
 pub use snd::Snd;
@@ -26,14 +30,41 @@ pub use source_accuracy::SourceAccuracy;
 
 use shift_tensor::tch::{Kind, Tensor};
 
-/// What a validator may look at: the model's logits on target images, and on a held-out source split with its
-/// labels. Never target labels.
+/// What a validator may look at: the model's logits (and features) on unlabelled target images, on a held-out
+/// source split with its labels, and features of source training images. Never target labels.
 #[derive(Debug)]
 pub struct Predictions {
     /// N x K target logits.
     pub target_logits: Tensor,
-    /// M x K logits on the held-out source split, and its M labels.
-    pub source: Option<(Tensor, Tensor)>,
+    /// N x D target features (the feature extractor's output), for the validators that read features.
+    pub target_features: Option<Tensor>,
+    /// The held-out source split.
+    pub source: Option<SourceSplit>,
+    /// S x D features of source training images (DEV's domain classifier learns from them).
+    pub source_train_features: Option<Tensor>,
+}
+
+/// The model on the held-out source split: M x K logits, the M labels, and the M x D features where a validator
+/// needs them.
+#[derive(Debug)]
+pub struct SourceSplit {
+    pub logits: Tensor,
+    pub labels: Tensor,
+    pub features: Option<Tensor>,
+}
+
+impl SourceSplit {
+    /// The logits as doubles (see [`logits`]) and the labels, one per row, or an error naming `validator`.
+    pub(crate) fn checked(&self, validator: &'static str) -> Result<(Tensor, Tensor), ValidatorError> {
+        let z = logits(validator, &self.logits, 1)?;
+        if self.labels.size() != [z.size()[0]] {
+            return Err(ValidatorError::Input {
+                validator,
+                what: format!("{} labels for {} predictions", self.labels.numel(), z.size()[0]),
+            });
+        }
+        Ok((z, self.labels.to_kind(Kind::Int64)))
+    }
 }
 
 impl Predictions {
@@ -41,8 +72,18 @@ impl Predictions {
     pub fn target(target_logits: Tensor) -> Self {
         Self {
             target_logits,
+            target_features: None,
             source: None,
+            source_train_features: None,
         }
+    }
+
+    /// The held-out source split, or an error naming `validator`.
+    pub(crate) fn source_split(&self, validator: &'static str) -> Result<&SourceSplit, ValidatorError> {
+        self.source.as_ref().ok_or_else(|| ValidatorError::Input {
+            validator,
+            what: "no held-out source split was given".into(),
+        })
     }
 }
 
@@ -67,7 +108,15 @@ pub fn all() -> Vec<Box<dyn Validator>> {
         Box::new(InfoMax),
         Box::new(Bnm),
         Box::new(Snd::default()),
+        Box::new(Dev::dev()),
+        Box::new(Dev::devn()),
+        Box::new(ClassAmi),
     ]
+}
+
+/// The names of [`all`], in its order.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|v| v.name()).collect()
 }
 
 /// The logits as an N x K double matrix with N >= `min_rows`, or an error naming the validator.
@@ -100,4 +149,30 @@ pub(crate) fn logits(validator: &'static str, t: &Tensor, min_rows: i64) -> Resu
 pub(crate) fn row_entropy(logits: &Tensor) -> Tensor {
     let log_p = logits.log_softmax(1, Kind::Double);
     -(log_p.exp() * &log_p).sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
+}
+
+/// A feature matrix `t` (N x D, N >= `min_rows`, finite) as doubles, or an error naming the validator and `what`.
+pub(crate) fn features(
+    validator: &'static str,
+    what: &str,
+    t: Option<&Tensor>,
+    min_rows: i64,
+) -> Result<Tensor, ValidatorError> {
+    let bad = |msg: String| ValidatorError::Input {
+        validator,
+        what: format!("{what}: {msg}"),
+    };
+    let t = t.ok_or_else(|| bad("not given".into()))?;
+    let size = t.size();
+    if size.len() != 2 || size[1] < 1 {
+        return Err(bad(format!("must be N x D (D >= 1), got shape {size:?}")));
+    }
+    if size[0] < min_rows {
+        return Err(bad(format!("needs at least {min_rows} rows, got {}", size[0])));
+    }
+    let t = t.to_kind(Kind::Double);
+    if t.isfinite().all().int64_value(&[]) != 1 {
+        return Err(bad("holds NaN or infinite values".into()));
+    }
+    Ok(t)
 }

@@ -1,7 +1,7 @@
 //! Source accuracy: accuracy on a held-out split of the labelled source (the baseline that model selection in
 //! domain adaptation started from; Musgrave et al. 2022 find it hard to beat).
 
-use crate::{logits, Predictions, Validator, ValidatorError};
+use crate::{Predictions, Validator, ValidatorError};
 
 /// The fraction of the held-out source split classified correctly.
 #[derive(Debug, Clone, Copy, Default)]
@@ -13,22 +13,10 @@ impl Validator for SourceAccuracy {
     }
 
     fn score(&self, p: &Predictions) -> Result<f64, ValidatorError> {
-        let Some((z, labels)) = &p.source else {
-            return Err(ValidatorError::Input {
-                validator: self.name(),
-                what: "no held-out source split was given".into(),
-            });
-        };
-        let z = logits(self.name(), z, 1)?;
-        if labels.size() != [z.size()[0]] {
-            return Err(ValidatorError::Input {
-                validator: self.name(),
-                what: format!("{} labels for {} predictions", labels.numel(), z.size()[0]),
-            });
-        }
+        let (z, labels) = p.source_split(self.name())?.checked(self.name())?;
         let right = z
             .argmax(1, false)
-            .eq_tensor(labels)
+            .eq_tensor(&labels)
             .sum(shift_tensor::tch::Kind::Double);
         Ok(right.double_value(&[]) / z.size()[0] as f64)
     }

@@ -2,7 +2,9 @@
 //! bad input.
 
 use shift_tensor::tch::{Kind, Tensor};
-use shift_validators::{Bnm, Entropy, InfoMax, Predictions, Snd, SourceAccuracy, Validator};
+use shift_validators::{
+    Bnm, ClassAmi, Dev, Entropy, InfoMax, Predictions, Snd, SourceAccuracy, SourceSplit, Validator,
+};
 
 const TOL: f64 = 1e-10;
 
@@ -19,7 +21,13 @@ fn inputs(fx: &serde_json::Value) -> Predictions {
     let labels: Vec<i64> = serde_json::from_value(fx["source_labels"].clone()).unwrap();
     Predictions {
         target_logits: matrix(&fx["target_logits"]),
-        source: Some((matrix(&fx["source_logits"]), Tensor::from_slice(&labels))),
+        target_features: Some(matrix(&fx["target_features"])),
+        source: Some(SourceSplit {
+            logits: matrix(&fx["source_logits"]),
+            labels: Tensor::from_slice(&labels),
+            features: Some(matrix(&fx["source_split_features"])),
+        }),
+        source_train_features: Some(matrix(&fx["source_train_features"])),
     }
 }
 
@@ -30,24 +38,34 @@ fn every_validator_matches_the_pytorch_fixture() {
     let snd = Snd {
         temperature: fx["snd_temperature"].as_f64().unwrap(),
     };
-    let validators: [(&dyn Validator, &str); 5] = [
-        (&Entropy, "entropy"),
-        (&InfoMax, "im"),
-        (&Bnm, "bnm"),
-        (&snd, "snd"),
-        (&SourceAccuracy, "source_accuracy"),
+    let l2 = fx["dev_l2"].as_f64().unwrap();
+    let (dev, devn) = (Dev { l2, ..Dev::dev() }, Dev { l2, ..Dev::devn() });
+    // DEV's domain classifier is fitted by Newton's method here and by scikit-learn's Newton-Cholesky solver
+    // there, from its own formula of the objective.
+    let validators: [(&dyn Validator, &str, f64); 8] = [
+        (&Entropy, "entropy", TOL),
+        (&InfoMax, "im", TOL),
+        (&Bnm, "bnm", TOL),
+        (&snd, "snd", TOL),
+        (&SourceAccuracy, "source_accuracy", TOL),
+        (&dev, "dev", 1e-9),
+        (&devn, "devn", 1e-9),
+        (&ClassAmi, "class_ami", TOL),
     ];
-    for (v, key) in validators {
+    for (v, key, tol) in validators {
         assert_eq!(v.name(), key);
         let got = v.score(&p).unwrap();
         let want = fx[key].as_f64().unwrap();
-        assert!((got - want).abs() < TOL, "{key}: {got} vs PyTorch {want}");
+        assert!((got - want).abs() < tol, "{key}: {got} vs the fixture's {want}");
     }
     // Single precision logits are scored in double precision.
     let single = Predictions::target(p.target_logits.to_kind(Kind::Float));
     let got = Entropy.score(&single).unwrap();
     assert!((got - fx["entropy"].as_f64().unwrap()).abs() < 1e-6, "{got}");
-    assert_eq!(shift_validators::all().len(), 5);
+    assert_eq!(
+        shift_validators::names(),
+        ["source_accuracy", "entropy", "im", "bnm", "snd", "dev", "devn", "class_ami"]
+    );
 }
 
 #[test]
@@ -101,9 +119,98 @@ fn bad_input_is_refused_naming_the_validator() {
     case(
         &SourceAccuracy,
         Predictions {
-            target_logits: t(&[[1.0, 2.0]]),
-            source: Some((t(&[[1.0, 2.0], [2.0, 1.0]]), Tensor::from_slice(&[0i64]))),
+            source: Some(SourceSplit {
+                logits: t(&[[1.0, 2.0], [2.0, 1.0]]),
+                labels: Tensor::from_slice(&[0i64]),
+                features: None,
+            }),
+            ..Predictions::target(t(&[[1.0, 2.0]]))
         },
         "1 labels for 2 predictions",
     );
+    let fx = fixture();
+    let full = || inputs(&fx);
+    case(&Dev::dev(), Predictions::target(t(&[[1.0, 2.0]])), "no held-out source split");
+    case(
+        &Dev::dev(),
+        Predictions {
+            source_train_features: None,
+            ..full()
+        },
+        "source training features: not given",
+    );
+    case(
+        &Dev::devn(),
+        Predictions {
+            target_features: Some(Tensor::zeros([3, 5], (Kind::Double, shift_tensor::tch::Device::Cpu))),
+            ..full()
+        },
+        "features of different widths",
+    );
+    case(
+        &Dev { l2: 0.0, ..Dev::dev() },
+        full(),
+        "l2 must be positive",
+    );
+    let mut short = full();
+    short.source.as_mut().unwrap().features = Some(matrix(&fx["source_split_features"]).narrow(0, 0, 3));
+    case(&Dev::dev(), short, "3 source split features for 8 predictions");
+    case(
+        &ClassAmi,
+        Predictions {
+            target_features: None,
+            ..full()
+        },
+        "target features: not given",
+    );
+    case(
+        &ClassAmi,
+        Predictions {
+            target_features: Some(matrix(&fx["target_features"]).narrow(0, 0, 5)),
+            ..full()
+        },
+        "5 target features for 12 predictions",
+    );
+    case(
+        &ClassAmi,
+        Predictions {
+            target_features: Some(Tensor::from_slice2(&[[f64::INFINITY; 6]; 12])),
+            ..full()
+        },
+        "NaN or infinite",
+    );
+}
+
+#[test]
+fn class_ami_is_one_when_the_predictions_are_the_feature_clusters_and_low_when_they_are_not() {
+    // Two tight, far-apart clusters of features.
+    let x = Tensor::from_slice2(&[[0.0f64, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0], [10.1, 10.0], [10.0, 10.1]]);
+    let agree = Tensor::from_slice2(&[[5.0f64, 0.0], [5.0, 0.0], [5.0, 0.0], [0.0, 5.0], [0.0, 5.0], [0.0, 5.0]]);
+    let crossed = Tensor::from_slice2(&[[5.0f64, 0.0], [0.0, 5.0], [5.0, 0.0], [0.0, 5.0], [5.0, 0.0], [0.0, 5.0]]);
+    let score = |z: &Tensor| {
+        ClassAmi
+            .score(&Predictions {
+                target_features: Some(x.shallow_clone()),
+                ..Predictions::target(z.shallow_clone())
+            })
+            .unwrap()
+    };
+    assert!((score(&agree) - 1.0).abs() < 1e-12, "{}", score(&agree));
+    assert!(score(&crossed) < 0.1, "{}", score(&crossed));
+}
+
+#[test]
+fn dev_prefers_the_model_with_the_lower_weighted_source_loss() {
+    let fx = fixture();
+    let mut bad = inputs(&fx);
+    // The same features, but the source split's logits point away from each label.
+    let split = bad.source.as_mut().unwrap();
+    let one_hot = split.labels.one_hot(4).to_kind(Kind::Double);
+    split.logits = &one_hot * -5.0;
+    let mut right = inputs(&fx);
+    right.source.as_mut().unwrap().logits = one_hot * 5.0;
+    for v in [Dev::dev(), Dev::devn()] {
+        let (a, b) = (v.score(&right).unwrap(), v.score(&bad).unwrap());
+        assert!(a > b + 1.0, "{}: {a} vs {b}", v.name());
+    }
 }
