@@ -143,6 +143,7 @@ fn digits(data: &std::path::Path, device: Device) -> Result<DigitTask> {
         labelled: DigitBatcher::new(source.0, source.1),
         unlabelled: Some(DigitBatcher::new(target.0, target.1)),
         test: mnist_m.test.to_tensors(device)?,
+        validation: None,
     })
 }
 

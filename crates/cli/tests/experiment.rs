@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{digits_data, numbers, results, run_err, run_ok, shift};
+use common::{digits_data, numbers, results, run_err, run_ok, shift, validator_scores};
 use std::path::Path;
 
 /// `shift experiment dann` on CPU with small defaults; a flag in `extra` replaces the default of the same name.
@@ -60,13 +60,32 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
         let cfg: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
         assert!(cfg["git_commit"].is_string() && cfg["seed"] == 0);
-        assert_eq!(
-            std::fs::read_to_string(run.join("metrics.jsonl"))
-                .unwrap()
-                .lines()
-                .count(),
-            2
-        );
+        let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
+        assert_eq!(lines.lines().count(), 2);
+        // Every epoch is scored by every validator, and the split that they read is recorded.
+        for line in lines.lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            let names: Vec<&String> = v["validators"].as_object().unwrap().keys().collect();
+            assert_eq!(
+                names,
+                [
+                    "bnm",
+                    "class_ami",
+                    "dev",
+                    "devn",
+                    "entropy",
+                    "im",
+                    "snd",
+                    "source_accuracy"
+                ],
+                "{m}: {line}"
+            );
+            assert!(v["validators"]["source_accuracy"]
+                .as_f64()
+                .is_some_and(|a| (0.0..=1.0).contains(&a)));
+        }
+        assert_eq!(cfg["experiment"]["validation"]["source_split"], 0.02);
+        assert_eq!(cfg["experiment"]["validation"]["seed"], 0);
     }
     let r = results(&a);
     assert_eq!(r["runs"].as_array().unwrap().len(), 3);
@@ -74,6 +93,9 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
     run_ok(&mut dann(&data, &b));
     let (na, nb) = (numbers(&a), numbers(&b));
     assert_eq!(na, nb, "the same seed on CPU must give identical numbers");
+    let scores = validator_scores(&a);
+    assert_eq!(scores, validator_scores(&b), "and identical validator scores");
+    assert_eq!(scores[0]["snd"].as_array().unwrap().len(), 2, "{}", scores[0]);
     for (method, _, acc, per_epoch) in &na {
         assert_eq!(
             Some(acc),
@@ -166,8 +188,41 @@ fn ctrl_c_saves_a_checkpoint_and_resume_finishes_with_the_same_numbers() {
         "the interrupt came mid-epoch, so the run resumes mid-epoch:\n{said}"
     );
     assert_eq!(numbers(&cut), numbers(&whole));
+    assert_eq!(
+        validator_scores(&cut),
+        validator_scores(&whole),
+        "the scores survive the resume"
+    );
     let lines = std::fs::read_to_string(cut.join("mnist-mnistm/dann/seed0/metrics.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 3, "metrics.jsonl holds each epoch once");
+}
+
+#[test]
+fn the_held_out_split_is_not_trained_on_and_validators_can_be_turned_off() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 256, 64);
+    let (on, off) = (tmp.path().join("on"), tmp.path().join("off"));
+    let flags = ["--methods", "source-only", "--epochs", "1"];
+    let said = String::from_utf8_lossy(&run_ok(&mut dann_with(&data, &on, &flags)).stderr).into_owned();
+    // 0.02 of 256 is 5 held out; the 256 MNIST-M train images and the 251 left of MNIST's are all the samples.
+    assert!(said.contains("MNIST train 251 ->"), "{said}");
+    assert!(
+        said.contains(
+            "on 5 held-out MNIST train images (seed 0, never trained on), 256 unlabelled MNIST-M train images and \
+             251 MNIST train images"
+        ),
+        "{said}"
+    );
+    let mut no = flags.to_vec();
+    no.extend(["--set", "validation.source_split=0"]);
+    let said = String::from_utf8_lossy(&run_ok(&mut dann_with(&data, &off, &no)).stderr).into_owned();
+    assert!(
+        said.contains("MNIST train 256 ->") && said.contains("no validators"),
+        "{said}"
+    );
+    let metrics = std::fs::read_to_string(off.join("mnist-mnistm/source-only/seed0/metrics.jsonl")).unwrap();
+    assert!(!metrics.contains("validators"), "{metrics}");
+    assert_eq!(validator_scores(&off), [serde_json::Value::Null]);
 }
 
 #[test]
@@ -209,6 +264,10 @@ fn bad_settings_are_refused_naming_the_field() {
         &["--step", "fast", "--methods", "dann-alt"],
     ));
     assert!(e.contains("`step`") && e.contains("dann-alt cannot be captured"), "{e}");
+    let e = run_err(&mut dann_with(&data, &out, &["--set", "validation.select=oracle"]));
+    assert!(e.contains("`validation.select`: unknown validator `oracle`"), "{e}");
+    let e = run_err(&mut dann_with(&data, &out, &["--set", "validation.source_split=1.5"]));
+    assert!(e.contains("`validation.source_split`"), "{e}");
     // `--set` reaches the configuration: a bad key path, and a method's key it does not have, are named.
     let e = run_err(&mut dann_with(&data, &out, &["--set", "train.batch=0"]));
     assert!(e.contains("train.batch"), "{e}");

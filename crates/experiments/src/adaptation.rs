@@ -31,6 +31,12 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
     let runs = match task {
         Task::MnistToMnistM => digits::run(&at.data, &at.out, cfg, device, &stop, (at.resume, at.quick))?,
         Task::Office31 { .. } | Task::Folders { .. } => {
+            if cfg.validation.enabled() {
+                eprintln!(
+                    "shift: validators score MNIST -> MNIST-M runs only, for now: this run's epochs are not scored \
+                     and it trains on every source image (validation.* applies to the digit task)"
+                );
+            }
             office::run(&at.data, &at.out, cfg, &task, device, &stop, at.resume)?
         }
     };

@@ -28,6 +28,8 @@ pub struct ExperimentConfig {
     /// The train step: eager, or fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
     pub step: StepKind,
     pub train: TrainConfig,
+    /// What the validators score after every epoch (label-free model selection).
+    pub validation: crate::selection::ValidationConfig,
     /// Methods' hyper-parameters over the registry's defaults, `params.<method>.<key>` (TOML `[params.mcc]
     /// temperature = 2.5`, or `--set params.mcc.temperature=2.5`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -48,6 +50,7 @@ impl Default for ExperimentConfig {
             pretrained: None,
             step: StepKind::Eager,
             train: TrainConfig::default(),
+            validation: Default::default(),
             params: BTreeMap::new(),
         }
     }
@@ -302,6 +305,7 @@ impl ExperimentConfig {
             }
         }
         self.train.validate()?;
+        self.validation.validate()?;
         Ok(task)
     }
 }

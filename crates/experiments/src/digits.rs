@@ -1,14 +1,16 @@
-//! MNIST -> MNIST-M runs of `shift experiment dann`: the data on the device, one run per method and seed in its
-//! folder (fresh, resumed or reused), the streams each method trains on.
+//! MNIST -> MNIST-M runs of `shift experiment dann`: the data on the device (with the held-out source split and
+//! the samples the validators score), one run per method and seed in its folder (fresh, resumed or reused), the
+//! streams each method trains on.
 
 use crate::config::{self, ExperimentConfig};
 use crate::estimate;
 use crate::run::{run_one, run_steps, Run};
 use crate::run_folder::{RunFolder, RunResult};
+use crate::selection::{self, ValidationConfig};
 use anyhow::Result;
-use shift_data::{DigitBatcher, Mnist, MnistM};
+use shift_data::{DigitBatcher, Digits, Mnist, MnistM};
 use shift_models::digit::DigitNet;
-use shift_strategies::{DigitTask, MethodName};
+use shift_strategies::{DigitTask, MethodName, ValidationSet};
 use shift_tensor::tch::Device;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -26,8 +28,9 @@ pub fn run(
     let t = Instant::now();
     let mnist = Mnist::load(&data.join("mnist"))?;
     let mnist_m = MnistM::load(&data.join("mnist_m"))?;
-    let limit = |d: &shift_data::Digits, l: Option<usize>| l.map_or_else(|| d.clone(), |n| d.take(n));
-    let source = limit(&mnist.train, cfg.source_limit).to_tensors(device)?;
+    let limit = |d: &Digits, l: Option<usize>| l.map_or_else(|| d.clone(), |n| d.take(n));
+    let (source_train, validation) = validation_data(&mnist.train, &mnist_m.train, &cfg.validation, device)?;
+    let source = limit(&source_train, cfg.source_limit).to_tensors(device)?;
     let target = limit(&mnist_m.train, cfg.target_limit).to_tensors(device)?;
     let test = mnist_m.test.to_tensors(device)?;
     eprintln!(
@@ -37,12 +40,23 @@ pub fn run(
         target.0.size()[0],
         test.0.size()[0]
     );
+    match &validation {
+        Some(v) => eprintln!(
+            "shift: validators score each epoch on {} held-out MNIST train images (seed {}, never trained on), {} \
+             unlabelled MNIST-M train images and {} MNIST train images",
+            v.source_split.0.size()[0],
+            cfg.validation.seed,
+            v.target.size()[0],
+            v.source_train.size()[0]
+        ),
+        None => eprintln!("shift: no validators (validation.source_split = 0)"),
+    }
     // The whole experiment's steps, for the estimate in the progress line (and its --quick form's).
     let runs = (cfg.methods.len() * cfg.seeds.len()) as i64;
     let per_run: i64 = cfg
         .methods
         .iter()
-        .map(|&m| run_steps(cfg, &digit_task(m, &source, &target, &test)))
+        .map(|&m| run_steps(cfg, &digit_task(m, &source, &target, &test, None)))
         .sum::<i64>()
         * cfg.seeds.len() as i64;
     // The quick form's steps, in steps of this configuration's batch (a step's time goes with its batch).
@@ -53,7 +67,7 @@ pub fn run(
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {
-            let task = digit_task(method, &source, &target, &test);
+            let task = digit_task(method, &source, &target, &test, validation.as_ref());
             let folder = RunFolder::new(out, "mnist-mnistm", method.as_str(), seed);
             match run_digits(&folder, cfg, method, seed, device, &task, stop, resume)? {
                 Some(r) => results.push(r),
@@ -66,9 +80,38 @@ pub fn run(
 
 type Pair = (shift_tensor::tch::Tensor, shift_tensor::tch::Tensor);
 
+/// The source training examples left after the held-out split, and what the validators score (None when
+/// `validation.source_split` is 0): the split, and seeded samples of the target and the source training images.
+pub fn validation_data(
+    source: &Digits,
+    target: &Digits,
+    cfg: &ValidationConfig,
+    device: shift_tensor::tch::Device,
+) -> Result<(Digits, Option<ValidationSet>)> {
+    if !cfg.enabled() {
+        return Ok((source.clone(), None));
+    }
+    let (held, train) = selection::split_source(source.len(), cfg)?;
+    let train = source.select(&train);
+    let target_sample = target.select(&selection::sample(target.len(), cfg.target_examples, cfg.seed, 1));
+    let source_sample = train.select(&selection::sample(train.len(), cfg.source_train_examples, cfg.seed, 2));
+    let set = ValidationSet {
+        target: target_sample.to_tensors(device)?.0,
+        source_split: source.select(&held).to_tensors(device)?,
+        source_train: source_sample.to_tensors(device)?.0,
+    };
+    Ok((train, Some(set)))
+}
+
 /// The streams `method` trains on (its registry entry's data needs): labelled source or labelled target, and the
-/// unlabelled target for methods that adapt.
-pub fn digit_task(method: MethodName, source: &Pair, target: &Pair, test: &Pair) -> DigitTask {
+/// unlabelled target for methods that adapt; and what the validators score.
+pub fn digit_task(
+    method: MethodName,
+    source: &Pair,
+    target: &Pair,
+    test: &Pair,
+    validation: Option<&ValidationSet>,
+) -> DigitTask {
     let needs = method.data();
     let labelled = if needs.labelled_target { target } else { source };
     let batcher = |t: &Pair| DigitBatcher::new(t.0.shallow_clone(), t.1.shallow_clone());
@@ -76,6 +119,7 @@ pub fn digit_task(method: MethodName, source: &Pair, target: &Pair, test: &Pair)
         labelled: batcher(labelled),
         unlabelled: needs.unlabelled_target.then(|| batcher(target)),
         test: (test.0.shallow_clone(), test.1.shallow_clone()),
+        validation: validation.map(ValidationSet::shallow_clone),
     }
 }
 

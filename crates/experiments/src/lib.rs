@@ -13,6 +13,7 @@ pub mod plot;
 pub mod report;
 pub mod run;
 pub mod run_folder;
+pub mod selection;
 pub mod session;
 
 pub use config::{ExperimentConfig, Task};

@@ -3,7 +3,7 @@
 
 use crate::config::ExperimentConfig;
 use crate::estimate;
-use crate::run_folder::{Resumed, RunFolder, RunObserver, RunResult};
+use crate::run_folder::{History, Resumed, RunFolder, RunObserver, RunResult};
 use anyhow::{bail, Context, Result};
 use shift_strategies::{fit, EpochData, FitEnd, MethodName, Strategy};
 use shift_tensor::tch::Device;
@@ -80,10 +80,10 @@ pub fn run_one(
     let Resumed {
         next: start,
         seconds,
-        accuracy,
+        history,
     } = folder.resume_or_start(strategy.as_mut(), resume, config)?;
     estimate::skip(run.steps(data) / cfg.train.epochs as i64 * start.epoch as i64 + start.step);
-    let mut observer = RunObserver::new(folder, stop, label.clone(), cfg.train.epochs, seconds, accuracy);
+    let mut observer = RunObserver::new(folder, stop, label.clone(), cfg.train.epochs, seconds, history);
     let end = fit(strategy.as_mut(), data, &cfg.train, run.seed, start, &mut observer)
         .with_context(|| format!("{label} (run folder {})", folder.dir.display()))?;
     if let FitEnd::Interrupted { .. } = end {
@@ -91,12 +91,17 @@ pub fn run_one(
     }
     observer.bar.finish_and_clear();
     let wall_s = observer.seconds();
-    finish(run, observer.accuracy, wall_s, strategy.fallback()).map(Some)
+    finish(run, observer.history, wall_s, strategy.fallback()).map(Some)
 }
 
-/// Writes a finished run's result.json, once, from its accuracy per epoch (the last epoch's is the headline),
-/// with the marks that qualify its numbers: the fast step's fallback, a random-init backbone.
-fn finish(run: &Run, acc: Vec<f64>, wall_s: f64, step_fallback: Option<String>) -> Result<RunResult> {
+/// Writes a finished run's result.json, once, from its accuracy per epoch (the last epoch's is the headline)
+/// and its validators' scores, with the marks that qualify its numbers: the fast step's fallback, a random-init
+/// backbone.
+fn finish(run: &Run, history: History, wall_s: f64, step_fallback: Option<String>) -> Result<RunResult> {
+    let History {
+        accuracy: acc,
+        validators,
+    } = history;
     let Some(&last) = acc.last() else {
         bail!("{}: no epoch finished", run.folder.dir.display())
     };
@@ -110,6 +115,7 @@ fn finish(run: &Run, acc: Vec<f64>, wall_s: f64, step_fallback: Option<String>) 
         wall_s,
         device: format!("{:?}", run.device),
         accuracy_per_epoch: acc,
+        validators_per_epoch: validators,
         step_fallback,
         random_init_backbone: run.random_init_backbone,
     };

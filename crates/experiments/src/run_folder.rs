@@ -6,6 +6,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 use shift_strategies::{EpochRecord, Observer, Position, Strategy, StrategyError};
 use shift_tensor::tch::Tensor;
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -27,6 +28,13 @@ pub struct RunResult {
     pub device: String,
     #[serde(deserialize_with = "nan_as_null::each")]
     pub accuracy_per_epoch: Vec<f64>,
+    /// Each validator's score per epoch (none where the run had no validators, and in runs from before them).
+    #[serde(
+        default,
+        skip_serializing_if = "BTreeMap::is_empty",
+        deserialize_with = "nan_as_null::by_name"
+    )]
+    pub validators_per_epoch: BTreeMap<String, Vec<f64>>,
     /// Why a run asked for the fast step ran it eagerly (CPU, a failed capture, a replay that differed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_fallback: Option<String>,
@@ -50,6 +58,13 @@ mod nan_as_null {
             .map(|v| v.unwrap_or(f64::NAN))
             .collect())
     }
+
+    pub fn by_name<'de, D: Deserializer<'de>>(d: D) -> Result<super::BTreeMap<String, Vec<f64>>, D::Error> {
+        Ok(super::BTreeMap::<String, Vec<Option<f64>>>::deserialize(d)?
+            .into_iter()
+            .map(|(k, v)| (k, v.into_iter().map(|x| x.unwrap_or(f64::NAN)).collect()))
+            .collect())
+    }
 }
 
 /// A saved run: where it continues, the wall time spent so far, and the strategy's state.
@@ -60,12 +75,47 @@ pub struct Checkpoint {
     pub state: Vec<(String, Tensor)>,
 }
 
-/// Where a run continues: the next step, the wall time spent so far and the target accuracy per finished epoch.
+/// Where a run continues: the next step, the wall time spent so far and what the finished epochs measured.
 #[derive(Debug, Clone, Default)]
 pub struct Resumed {
     pub next: Position,
     pub seconds: f64,
+    pub history: History,
+}
+
+/// What each finished epoch measured: target accuracy (NaN where the target is unlabelled) and each
+/// validator's score.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct History {
     pub accuracy: Vec<f64>,
+    pub validators: BTreeMap<String, Vec<f64>>,
+}
+
+impl History {
+    /// Adds an epoch's target accuracy and scores.
+    pub fn push(&mut self, target_acc: f64, scores: &BTreeMap<String, f64>) {
+        self.accuracy.push(target_acc);
+        for (name, &s) in scores {
+            self.validators.entry(name.clone()).or_default().push(s);
+        }
+    }
+
+    /// Reads one metrics.jsonl line into the history (null accuracies and scores are NaN).
+    fn push_line(&mut self, line: &str) -> Result<()> {
+        let v: serde_json::Value = serde_json::from_str(line)?;
+        let number = |x: &serde_json::Value| x.as_f64().unwrap_or(f64::NAN);
+        let acc = match v.get("target_acc") {
+            // An unlabelled target's accuracy: NaN, which JSON writes as null.
+            Some(a) if a.is_null() || a.is_number() => number(a),
+            _ => anyhow::bail!("metrics.jsonl line without target_acc"),
+        };
+        let scores: BTreeMap<String, f64> = match v.get("validators").and_then(|s| s.as_object()) {
+            Some(s) => s.iter().map(|(k, x)| (k.clone(), number(x))).collect(),
+            None => BTreeMap::new(),
+        };
+        self.push(acc, &scores);
+        Ok(())
+    }
 }
 
 /// The commit the code was built from, recorded in every run's config.json.
@@ -224,18 +274,14 @@ impl RunFolder {
                 strategy
                     .load_state(&state)
                     .with_context(|| self.checkpoint().display().to_string())?;
-                let accuracy = self.keep_metrics(next.epoch)?;
+                let history = self.keep_metrics(next.epoch)?;
                 eprintln!(
                     "shift: resuming {} at epoch {} step {}",
                     self.dir.display(),
                     next.epoch + 1,
                     next.step
                 );
-                Ok(Resumed {
-                    next,
-                    seconds,
-                    accuracy,
-                })
+                Ok(Resumed { next, seconds, history })
             }
             None => {
                 let mut config = config;
@@ -244,14 +290,14 @@ impl RunFolder {
                 Ok(Resumed {
                     next: Position::default(),
                     seconds: 0.0,
-                    accuracy: Vec::new(),
+                    history: History::default(),
                 })
             }
         }
     }
 
     /// The per-epoch records already written (kept up to `epochs` lines on resume).
-    pub fn keep_metrics(&self, epochs: usize) -> Result<Vec<f64>> {
+    pub fn keep_metrics(&self, epochs: usize) -> Result<History> {
         let path = self.file("metrics.jsonl");
         let text = match std::fs::read_to_string(&path) {
             Ok(t) => t,
@@ -260,17 +306,11 @@ impl RunFolder {
         };
         let lines: Vec<&str> = text.lines().take(epochs).collect();
         write_atomic(&path, &lines.iter().map(|l| format!("{l}\n")).collect::<String>())?;
-        lines
-            .iter()
-            .map(|l| {
-                let v: serde_json::Value = serde_json::from_str(l)?;
-                match &v["target_acc"] {
-                    // An unlabelled target's accuracy: NaN, which JSON writes as null.
-                    serde_json::Value::Null if v.get("target_acc").is_some() => Ok(f64::NAN),
-                    acc => acc.as_f64().context("metrics.jsonl line without target_acc"),
-                }
-            })
-            .collect()
+        let mut history = History::default();
+        for l in lines {
+            history.push_line(l).with_context(|| path.display().to_string())?;
+        }
+        Ok(history)
     }
 }
 
@@ -289,7 +329,7 @@ pub struct RunObserver<'a> {
     pub stop: &'a AtomicBool,
     pub started: Instant,
     pub seconds_before: f64,
-    pub accuracy: Vec<f64>,
+    pub history: History,
     pub epochs: usize,
     label: String,
     /// A pause after every step, from `SHIFT_TEST_STEP_DELAY_MS` (the interrupt test uses it to make sure a
@@ -304,7 +344,7 @@ impl<'a> RunObserver<'a> {
         label: String,
         epochs: usize,
         seconds_before: f64,
-        accuracy: Vec<f64>,
+        history: History,
     ) -> Self {
         let bar = ProgressBar::new(0);
         bar.set_style(
@@ -317,7 +357,7 @@ impl<'a> RunObserver<'a> {
             stop,
             started: Instant::now(),
             seconds_before,
-            accuracy,
+            history,
             epochs,
             label,
             step_delay: std::env::var("SHIFT_TEST_STEP_DELAY_MS")
@@ -377,7 +417,7 @@ impl Observer for RunObserver<'_> {
             .map_err(io)?;
         let line = serde_json::to_string(r).map_err(|e| StrategyError::Other(e.to_string()))?;
         writeln!(f, "{line}").map_err(io)?;
-        self.accuracy.push(r.target_acc);
+        self.history.push(r.target_acc, &r.validators);
         self.save(next, strategy)?;
         // Domain metrics only where there is a discriminator in training.
         let domain = if r.train.domain_loss > 0.0 {

@@ -11,7 +11,7 @@ use crate::metrics::DeviceMetrics;
 use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
 use crate::state::{load_model_state, model_state};
 use crate::strategy::backbone_groups;
-use crate::{evaluate, FlatSgd, GroupSpec, IndexedBatch, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::{FlatSgd, GroupSpec, IndexedBatch, StepBatch, StepMetrics, Strategy, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::{CudaGraph, SideStream};
@@ -509,8 +509,8 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
         self.fallback.clone()
     }
 
-    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
-        evaluate::accuracy(&self.net, x, y, 1000)
+    fn network(&self) -> &dyn AdaptNet {
+        &self.net
     }
 
     /// The same names as [`Adapt`](crate::Adapt)'s state, so checkpoints move between the two steps.

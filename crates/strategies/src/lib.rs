@@ -16,6 +16,7 @@ pub mod sgd;
 pub mod state;
 pub mod strategy;
 pub mod synthetic;
+pub mod validation;
 
 pub use error::StrategyError;
 pub use fast::{FastAdapt, StepKind};
@@ -29,3 +30,4 @@ pub use schedule::LrSchedule;
 pub use sgd::{freeze_outside, GroupSpec, Sgd};
 pub use state::load_model_state;
 pub use strategy::{backbone_groups, Adapt, IndexedBatch, StepBatch, Strategy};
+pub use validation::ValidationSet;

@@ -2,11 +2,12 @@
 //! paper's schedules fed per step, metrics read once per epoch, target test accuracy after every epoch.
 
 use crate::methods::EpochStart;
-use crate::{IndexedBatch, LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::{IndexedBatch, LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError, ValidationSet};
 use serde::{Deserialize, Serialize};
 use shift_data::DigitBatcher;
 use shift_grl::LambdaSchedule;
 use shift_tensor::tch::Tensor;
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 /// The data of one digit run: what the label predictor learns from, the unlabelled target stream (DANN),
@@ -16,6 +17,8 @@ pub struct DigitTask {
     pub labelled: DigitBatcher,
     pub unlabelled: Option<DigitBatcher>,
     pub test: (Tensor, Tensor),
+    /// What the validators score after each epoch (None: no validators).
+    pub validation: Option<ValidationSet>,
 }
 
 /// Optimisation settings of one run (saved in the run folder's config.json).
@@ -101,6 +104,9 @@ pub struct EpochRecord {
     #[serde(flatten)]
     pub train: StepMetrics,
     pub target_acc: f64,
+    /// Each validator's score of the epoch's model (none where the data has no validation set).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub validators: BTreeMap<String, f64>,
     pub seconds: f64,
 }
 
@@ -125,7 +131,11 @@ pub enum FitEnd {
 
 impl PartialEq for EpochRecord {
     fn eq(&self, o: &Self) -> bool {
-        self.epoch == o.epoch && self.train == o.train && self.target_acc == o.target_acc && self.lr == o.lr
+        self.epoch == o.epoch
+            && self.train == o.train
+            && self.target_acc == o.target_acc
+            && self.lr == o.lr
+            && self.validators == o.validators
     }
 }
 
@@ -142,12 +152,12 @@ struct EpochEnd {
 }
 
 /// Closes an epoch: reads the metrics (one device sync), stops on a non-finite loss before anything is saved,
-/// measures target accuracy with `target_acc`, and hands the record to the observer.
+/// measures target accuracy and the validators' scores on `data`, and hands the record to the observer.
 fn end_epoch(
     strategy: &mut dyn Strategy,
     observer: &mut dyn Observer,
     end: EpochEnd,
-    target_acc: &dyn Fn(&dyn Strategy) -> Result<f64, StrategyError>,
+    data: &dyn EpochData,
 ) -> Result<EpochRecord, StrategyError> {
     let train = strategy.take_metrics()?;
     for (what, value) in [("class loss", train.class_loss), ("domain loss", train.domain_loss)] {
@@ -159,7 +169,11 @@ fn end_epoch(
             });
         }
     }
-    let target_acc = target_acc(strategy)?;
+    let target_acc = data.target_accuracy(strategy)?;
+    let validators = match data.validation() {
+        Some(v) => v.score(strategy.network())?,
+        None => BTreeMap::new(),
+    };
     let record = EpochRecord {
         epoch: end.epoch + 1,
         steps: end.steps,
@@ -167,6 +181,7 @@ fn end_epoch(
         lambda: end.lambda,
         train,
         target_acc,
+        validators,
         seconds: end.started.elapsed().as_secs_f64(),
     };
     observer.on_epoch(
@@ -248,6 +263,10 @@ pub trait EpochData {
     ) -> Result<Box<dyn EpochDraws + 'a>, StrategyError>;
     /// Target test accuracy of `strategy`'s network.
     fn target_accuracy(&self, strategy: &dyn Strategy) -> Result<f64, StrategyError>;
+    /// What the validators score after each epoch; None where the data has none.
+    fn validation(&self) -> Option<&ValidationSet> {
+        None
+    }
 }
 
 /// One epoch's batches, handed out in step order (a resumed epoch starts past step 0).
@@ -300,6 +319,10 @@ impl EpochData for DigitTask {
 
     fn target_accuracy(&self, strategy: &dyn Strategy) -> Result<f64, StrategyError> {
         Ok(strategy.accuracy(&self.test.0, &self.test.1))
+    }
+
+    fn validation(&self) -> Option<&ValidationSet> {
+        self.validation.as_ref()
     }
 }
 
@@ -402,9 +425,7 @@ pub fn fit(
             lambda,
             started: t0,
         };
-        records.push(end_epoch(strategy, observer, end, &|s: &dyn Strategy| {
-            data.target_accuracy(s)
-        })?);
+        records.push(end_epoch(strategy, observer, end, data)?);
     }
     Ok(FitEnd::Finished { records })
 }

@@ -64,7 +64,11 @@ pub trait Strategy {
         None
     }
     /// Accuracy of the label predictor on (x, y), in evaluation mode.
-    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64;
+    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
+        evaluate::accuracy(self.network(), x, y, 1000)
+    }
+    /// The network that is evaluated: its features and logits are what validators score.
+    fn network(&self) -> &dyn AdaptNet;
     /// Everything a checkpoint needs: variables, optimiser buffers, metric accumulators.
     fn state(&self) -> Vec<(String, Tensor)>;
     fn load_state(&mut self, named: &[(String, Tensor)]) -> Result<(), StrategyError>;
@@ -169,8 +173,8 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
         self.metrics.take()
     }
 
-    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
-        evaluate::accuracy(&self.net, x, y, 1000)
+    fn network(&self) -> &dyn AdaptNet {
+        &self.net
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {

@@ -38,6 +38,7 @@ fn shift(seed: u64) -> DigitTask {
         labelled: batcher(&b.source),
         unlabelled: Some(batcher(&b.target)),
         test: (b.target.0.shallow_clone(), b.target.1.shallow_clone()),
+        validation: None,
     }
 }
 

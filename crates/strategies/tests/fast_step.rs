@@ -194,6 +194,7 @@ fn task() -> shift_strategies::DigitTask {
     let d = data();
     shift_strategies::DigitTask {
         test: (d.xt.x.shallow_clone(), d.xt.y.shallow_clone()),
+        validation: None,
         labelled: d.xs,
         unlabelled: Some(d.xt),
     }

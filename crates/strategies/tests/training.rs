@@ -71,6 +71,7 @@ fn synthetic_task(n: i64, seed: u64) -> DigitTask {
         labelled: DigitBatcher::new(xs, ys.shallow_clone()),
         unlabelled: Some(DigitBatcher::new(xt.shallow_clone(), ys.shallow_clone())),
         test: (xt, ys),
+        validation: None,
     }
 }
 

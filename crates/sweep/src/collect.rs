@@ -160,6 +160,7 @@ mod tests {
                 wall_s: 10.0 * acc,
                 device: "Cpu".into(),
                 accuracy_per_epoch: vec![acc],
+                validators_per_epoch: Default::default(),
                 step_fallback: None,
                 random_init_backbone: false,
             })

@@ -58,7 +58,11 @@ fn k_means(x: &Tensor, labels: &Tensor, k: i64) -> Tensor {
     let mut assign = labels.shallow_clone();
     for step in 0..MAX_LLOYD_STEPS {
         // Squared distances up to the per-row constant |x|^2.
-        let d = c.square().sum_dim_intlist([1i64].as_slice(), false, Kind::Double).unsqueeze(0) - x.matmul(&c.tr()) * 2.0;
+        let d = c
+            .square()
+            .sum_dim_intlist([1i64].as_slice(), false, Kind::Double)
+            .unsqueeze(0)
+            - x.matmul(&c.tr()) * 2.0;
         let next = d.argmin(1, false);
         if step > 0 && next.equal(&assign) {
             break;

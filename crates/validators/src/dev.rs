@@ -27,19 +27,16 @@ pub struct Dev {
 }
 
 impl Dev {
-    pub fn dev() -> Self {
-        Self {
-            normalised: false,
-            l2: 1e-2,
-        }
-    }
-
-    pub fn devn() -> Self {
-        Self {
-            normalised: true,
-            ..Self::dev()
-        }
-    }
+    /// DEV with the default penalty.
+    pub const DEV: Dev = Dev {
+        normalised: false,
+        l2: 1e-2,
+    };
+    /// DEVN: DEV with max-normalised weights.
+    pub const DEVN: Dev = Dev {
+        normalised: true,
+        l2: 1e-2,
+    };
 }
 
 /// Newton's method stops when no coordinate moves more than this, or after [`MAX_NEWTON_STEPS`].
@@ -90,7 +87,10 @@ impl Validator for Dev {
             });
         }
         let (n_s, n_t) = (source.size()[0] as f64, target.size()[0] as f64);
-        let log_odds = domain_log_odds(&source, &target, &held_out, self.l2);
+        // DEV and DEVN fit the same classifier to the same features: once per set of predictions.
+        let log_odds = p
+            .shared
+            .domain_log_odds(self.l2, || domain_log_odds(&source, &target, &held_out, self.l2));
         let mut w = (log_odds + (n_s / n_t).ln()).exp();
         if self.normalised {
             w = &w / w.max();
@@ -105,7 +105,10 @@ fn control_variate_risk(w: &Tensor, loss: &Tensor) -> f64 {
     let weighted = w * loss;
     let m = w.size()[0] as f64;
     let (mean_wl, mean_w) = (weighted.mean(Kind::Double), w.mean(Kind::Double));
-    let cov = ((&weighted - &mean_wl) * (w - &mean_w)).sum(Kind::Double).double_value(&[]) / (m - 1.0);
+    let cov = ((&weighted - &mean_wl) * (w - &mean_w))
+        .sum(Kind::Double)
+        .double_value(&[])
+        / (m - 1.0);
     let var = (w - &mean_w).square().sum(Kind::Double).double_value(&[]) / (m - 1.0);
     let eta = -cov / (var + 1e-6);
     mean_wl.double_value(&[]) + eta * mean_w.double_value(&[]) - eta

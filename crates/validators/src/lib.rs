@@ -42,6 +42,29 @@ pub struct Predictions {
     pub source: Option<SourceSplit>,
     /// S x D features of source training images (DEV's domain classifier learns from them).
     pub source_train_features: Option<Tensor>,
+    /// What validators computed from these predictions that others reuse (start with `Default::default()`).
+    pub shared: Shared,
+}
+
+/// Work that several validators of one set of predictions share, done once: DEV's and DEVN's domain
+/// classifier. It is kept from the first validator that needs it, so change no features of a `Predictions` after
+/// scoring it (build a new one).
+#[derive(Debug, Default)]
+pub struct Shared {
+    /// The domain classifier's log-odds on the source split, by its L2 penalty (as bits).
+    log_odds: std::cell::RefCell<Vec<(u64, Tensor)>>,
+}
+
+impl Shared {
+    /// The log-odds for penalty `l2`, computed by `fit` the first time.
+    pub(crate) fn domain_log_odds(&self, l2: f64, fit: impl FnOnce() -> Tensor) -> Tensor {
+        if let Some((_, t)) = self.log_odds.borrow().iter().find(|(k, _)| *k == l2.to_bits()) {
+            return t.shallow_clone();
+        }
+        let t = fit();
+        self.log_odds.borrow_mut().push((l2.to_bits(), t.shallow_clone()));
+        t
+    }
 }
 
 /// The model on the held-out source split: M x K logits, the M labels, and the M x D features where a validator
@@ -75,6 +98,7 @@ impl Predictions {
             target_features: None,
             source: None,
             source_train_features: None,
+            shared: Shared::default(),
         }
     }
 
@@ -108,8 +132,8 @@ pub fn all() -> Vec<Box<dyn Validator>> {
         Box::new(InfoMax),
         Box::new(Bnm),
         Box::new(Snd::default()),
-        Box::new(Dev::dev()),
-        Box::new(Dev::devn()),
+        Box::new(Dev::DEV),
+        Box::new(Dev::DEVN),
         Box::new(ClassAmi),
     ]
 }

@@ -28,6 +28,7 @@ fn inputs(fx: &serde_json::Value) -> Predictions {
             features: Some(matrix(&fx["source_split_features"])),
         }),
         source_train_features: Some(matrix(&fx["source_train_features"])),
+        shared: Default::default(),
     }
 }
 
@@ -39,7 +40,7 @@ fn every_validator_matches_the_pytorch_fixture() {
         temperature: fx["snd_temperature"].as_f64().unwrap(),
     };
     let l2 = fx["dev_l2"].as_f64().unwrap();
-    let (dev, devn) = (Dev { l2, ..Dev::dev() }, Dev { l2, ..Dev::devn() });
+    let (dev, devn) = (Dev { l2, ..Dev::DEV }, Dev { l2, ..Dev::DEVN });
     // DEV's domain classifier is fitted by Newton's method here and by scikit-learn's Newton-Cholesky solver
     // there, from its own formula of the objective.
     let validators: [(&dyn Validator, &str, f64); 8] = [
@@ -64,7 +65,16 @@ fn every_validator_matches_the_pytorch_fixture() {
     assert!((got - fx["entropy"].as_f64().unwrap()).abs() < 1e-6, "{got}");
     assert_eq!(
         shift_validators::names(),
-        ["source_accuracy", "entropy", "im", "bnm", "snd", "dev", "devn", "class_ami"]
+        [
+            "source_accuracy",
+            "entropy",
+            "im",
+            "bnm",
+            "snd",
+            "dev",
+            "devn",
+            "class_ami"
+        ]
     );
 }
 
@@ -130,9 +140,13 @@ fn bad_input_is_refused_naming_the_validator() {
     );
     let fx = fixture();
     let full = || inputs(&fx);
-    case(&Dev::dev(), Predictions::target(t(&[[1.0, 2.0]])), "no held-out source split");
     case(
-        &Dev::dev(),
+        &Dev::DEV,
+        Predictions::target(t(&[[1.0, 2.0]])),
+        "no held-out source split",
+    );
+    case(
+        &Dev::DEV,
         Predictions {
             source_train_features: None,
             ..full()
@@ -140,21 +154,17 @@ fn bad_input_is_refused_naming_the_validator() {
         "source training features: not given",
     );
     case(
-        &Dev::devn(),
+        &Dev::DEVN,
         Predictions {
             target_features: Some(Tensor::zeros([3, 5], (Kind::Double, shift_tensor::tch::Device::Cpu))),
             ..full()
         },
         "features of different widths",
     );
-    case(
-        &Dev { l2: 0.0, ..Dev::dev() },
-        full(),
-        "l2 must be positive",
-    );
+    case(&Dev { l2: 0.0, ..Dev::DEV }, full(), "l2 must be positive");
     let mut short = full();
     short.source.as_mut().unwrap().features = Some(matrix(&fx["source_split_features"]).narrow(0, 0, 3));
-    case(&Dev::dev(), short, "3 source split features for 8 predictions");
+    case(&Dev::DEV, short, "3 source split features for 8 predictions");
     case(
         &ClassAmi,
         Predictions {
@@ -184,9 +194,30 @@ fn bad_input_is_refused_naming_the_validator() {
 #[test]
 fn class_ami_is_one_when_the_predictions_are_the_feature_clusters_and_low_when_they_are_not() {
     // Two tight, far-apart clusters of features.
-    let x = Tensor::from_slice2(&[[0.0f64, 0.0], [0.1, 0.0], [0.0, 0.1], [10.0, 10.0], [10.1, 10.0], [10.0, 10.1]]);
-    let agree = Tensor::from_slice2(&[[5.0f64, 0.0], [5.0, 0.0], [5.0, 0.0], [0.0, 5.0], [0.0, 5.0], [0.0, 5.0]]);
-    let crossed = Tensor::from_slice2(&[[5.0f64, 0.0], [0.0, 5.0], [5.0, 0.0], [0.0, 5.0], [5.0, 0.0], [0.0, 5.0]]);
+    let x = Tensor::from_slice2(&[
+        [0.0f64, 0.0],
+        [0.1, 0.0],
+        [0.0, 0.1],
+        [10.0, 10.0],
+        [10.1, 10.0],
+        [10.0, 10.1],
+    ]);
+    let agree = Tensor::from_slice2(&[
+        [5.0f64, 0.0],
+        [5.0, 0.0],
+        [5.0, 0.0],
+        [0.0, 5.0],
+        [0.0, 5.0],
+        [0.0, 5.0],
+    ]);
+    let crossed = Tensor::from_slice2(&[
+        [5.0f64, 0.0],
+        [0.0, 5.0],
+        [5.0, 0.0],
+        [0.0, 5.0],
+        [5.0, 0.0],
+        [0.0, 5.0],
+    ]);
     let score = |z: &Tensor| {
         ClassAmi
             .score(&Predictions {
@@ -209,7 +240,7 @@ fn dev_prefers_the_model_with_the_lower_weighted_source_loss() {
     split.logits = &one_hot * -5.0;
     let mut right = inputs(&fx);
     right.source.as_mut().unwrap().logits = one_hot * 5.0;
-    for v in [Dev::dev(), Dev::devn()] {
+    for v in [Dev::DEV, Dev::DEVN] {
         let (a, b) = (v.score(&right).unwrap(), v.score(&bad).unwrap());
         assert!(a > b + 1.0, "{}: {a} vs {b}", v.name());
     }

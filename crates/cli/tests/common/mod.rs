@@ -125,6 +125,16 @@ pub fn numbers(out: &Path) -> Vec<(String, u64, f64, Vec<f64>)> {
         .collect()
 }
 
+/// Each run's validator scores per epoch (result.json's `validators_per_epoch`), in the runs' order.
+pub fn validator_scores(out: &Path) -> Vec<serde_json::Value> {
+    results(out)["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["validators_per_epoch"].clone())
+        .collect()
+}
+
 /// `office31/<domain>/images/<class>/frame_NNNN.jpg` under `root`: `n` real JPEGs per class for each
 /// (domain, n), small and of varying size, coloured by class, image and domain.
 pub fn office_data(root: &Path, domains: &[(&str, u32)]) {

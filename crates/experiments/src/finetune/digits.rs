@@ -49,6 +49,7 @@ impl<'a> Digits<'a> {
             labelled: DigitBatcher::new(labelled.0.shallow_clone(), labelled.1.shallow_clone()),
             unlabelled: unlabelled.map(|t| DigitBatcher::new(t.0.shallow_clone(), t.1.shallow_clone())),
             test: (self.test.0.shallow_clone(), self.test.1.shallow_clone()),
+            validation: None,
         }
     }
 }
