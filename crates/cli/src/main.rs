@@ -1,10 +1,12 @@
 //! The `shift` binary: transfer learning and domain adaptation experiments on libtorch.
 
+mod analyse;
 mod bench;
 mod bench_train;
 mod data;
 mod experiment;
 mod info;
+mod report;
 mod sweep;
 
 use clap::{Parser, Subcommand};
@@ -33,6 +35,12 @@ enum Command {
     /// Benchmarks that print a table (data loading and the image pipeline).
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// What adaptation did to the features of finished runs: `tsne` (a PNG), `a-distance`.
+    #[command(subcommand)]
+    Analyse(analyse::AnalyseCommand),
+    /// Reports over finished runs: `validators` ranks the label-free validators against target accuracy.
+    #[command(subcommand)]
+    Report(report::ReportCommand),
     /// Grids of tasks x methods x seeds x settings: launch (locally or as a Slurm job array), status,
     /// resubmit, collect.
     #[command(subcommand)]
@@ -78,6 +86,8 @@ fn main() -> std::process::ExitCode {
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Train(args)) => bench_train::run(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Sweep(cmd) => sweep::run(cmd),
+        Command::Analyse(cmd) => analyse::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Report(cmd) => report::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

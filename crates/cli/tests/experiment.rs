@@ -49,7 +49,7 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
         assert!(table.contains(expected), "missing {expected} in:\n{table}");
     }
     assert!(!table.contains("0.7666"), "{table}");
-    for f in ["results.md", "results.json", "accuracy.svg"] {
+    for f in ["results.md", "results.json", "accuracy.svg", "accuracy.png"] {
         assert!(a.join(f).is_file(), "{f}");
     }
     for m in ["source-only", "dann", "target-only"] {

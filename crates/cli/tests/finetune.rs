@@ -54,7 +54,7 @@ fn policies_by_k_table_subsets_and_reproducibility() {
         table.contains("| policy | k=2 | k=all |") && table.contains("| head |") && table.contains("| dann |"),
         "{table}"
     );
-    for f in ["results.md", "results.json", "accuracy_vs_k.svg"] {
+    for f in ["results.md", "results.json", "accuracy_vs_k.svg", "accuracy_vs_k.png"] {
         assert!(a.join(f).is_file(), "{f}");
     }
     let subset: Vec<usize> =

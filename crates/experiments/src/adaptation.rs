@@ -60,6 +60,7 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
         &runs,
         |m| anchors::anchor(&task, m),
         off_schedule.is_empty(),
+        &cfg.validation.select,
     );
     let mut table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
     if let Task::Folders { source, target } = &task {

@@ -3,10 +3,10 @@
 //! streams each method trains on.
 
 use crate::config::{self, ExperimentConfig};
-use crate::estimate;
 use crate::run::{run_one, run_steps, Run};
 use crate::run_folder::{RunFolder, RunResult};
 use crate::selection::{self, ValidationConfig};
+use crate::{analysis, estimate};
 use anyhow::Result;
 use shift_data::{DigitBatcher, Digits, Mnist, MnistM};
 use shift_models::digit::DigitNet;
@@ -33,6 +33,8 @@ pub fn run(
     let source = limit(&source_train, cfg.source_limit).to_tensors(device)?;
     let target = limit(&mnist_m.train, cfg.target_limit).to_tensors(device)?;
     let test = mnist_m.test.to_tensors(device)?;
+    let samples =
+        analysis::TestSamples::from_sets(&mnist.test, &mnist_m.test, analysis::POINTS, analysis::SEED, device)?;
     eprintln!(
         "shift: data on {device:?} in {:.1}s: MNIST train {} -> MNIST-M train {} (labels unused except by target-only), test {}",
         t.elapsed().as_secs_f64(),
@@ -70,7 +72,7 @@ pub fn run(
             let task = digit_task(method, &source, &target, &test, validation.as_ref());
             let folder = RunFolder::new(out, "mnist-mnistm", method.as_str(), seed);
             match run_digits(&folder, cfg, method, seed, device, &task, stop, resume)? {
-                Some(r) => results.push(r),
+                Some(r) => results.push(with_a_distance(&folder, r, &samples, device)?),
                 None => return Ok(None),
             }
         }
@@ -79,6 +81,21 @@ pub fn run(
 }
 
 type Pair = (shift_tensor::tch::Tensor, shift_tensor::tch::Tensor);
+
+/// `r` with its proxy A-distance (computed once from the run's final checkpoint, then kept in its result.json).
+fn with_a_distance(
+    folder: &RunFolder,
+    mut r: RunResult,
+    samples: &analysis::TestSamples,
+    device: shift_tensor::tch::Device,
+) -> Result<RunResult> {
+    if r.proxy_a_distance.is_none() {
+        let run = analysis::load_run(&folder.dir, device)?;
+        r.proxy_a_distance = Some(analysis::run_a_distance(&run.net, samples).pad);
+        folder.write_result(&r)?;
+    }
+    Ok(r)
+}
 
 /// The source training examples left after the held-out split, and what the validators score (None when
 /// `validation.source_split` is 0): the split, and seeded samples of the target and the source training images.

@@ -2,7 +2,9 @@
 //! `--resume`, the one run driver over the digit and Office-31 data, fine-tuning, reports beside the published
 //! numbers, and plots. The `shift` binary is the command line over it.
 
+pub mod a_distance;
 pub mod adaptation;
+pub mod analysis;
 pub mod anchors;
 pub mod config;
 pub mod digits;
@@ -10,11 +12,13 @@ pub mod estimate;
 pub mod finetune;
 pub mod office;
 pub mod plot;
+pub mod ranking;
 pub mod report;
 pub mod run;
 pub mod run_folder;
 pub mod selection;
 pub mod session;
+pub mod tsne;
 
 pub use config::{ExperimentConfig, Task};
 

@@ -1,8 +1,35 @@
-//! Line charts of target accuracy, drawn with plotters as SVG: per epoch for the adaptation experiment, against
-//! the labelled images per class for fine-tuning. One chart type, one style.
+//! Charts drawn with plotters, as PNG (text in the embedded DejaVu Sans) and SVG: line charts of target accuracy
+//! (per epoch for the adaptation experiment, against the labelled images per class for fine-tuning), and the
+//! t-SNE scatter of source and target features, one panel per run.
 
 use anyhow::{anyhow, Result};
 use plotters::prelude::*;
+use std::path::Path;
+
+/// Registers the embedded font as plotters' "sans-serif" (once per process): PNG text needs a font, and an
+/// embedded one draws the same on every machine.
+fn register_font() -> Result<()> {
+    static REGISTERED: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
+                .map_err(|_| "the embedded DejaVu Sans font did not load".to_string())
+        })
+        .clone()
+        .map_err(|e| anyhow!(e))
+}
+
+/// Draws `draw` into a PNG of `size` pixels at `path` (written through a temporary file and a rename).
+fn png<F>(path: &Path, size: (u32, u32), what: &str, draw: F) -> Result<()>
+where
+    F: FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
+{
+    register_font()?;
+    let tmp = path.with_extension("tmp.png");
+    draw(BitMapBackend::new(&tmp, size).into_drawing_area())
+        .map_err(|e| anyhow!("drawing {what} into {}: {e}", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
+}
 
 /// One line: its legend name and its points.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,10 +88,19 @@ impl LineChart {
 
     /// The chart as an SVG document (640 x 400).
     pub fn svg(&self) -> Result<String> {
+        // Text is measured with the registered font, for SVG as for PNG.
+        register_font()?;
         let mut out = String::new();
         self.draw(SVGBackend::with_string(&mut out, (640, 400)).into_drawing_area())
             .map_err(|e| anyhow!("drawing the chart `{}`: {e}", self.title))?;
         Ok(out)
+    }
+
+    /// The chart as a PNG at `path` (1280 x 800).
+    pub fn png(&self, path: &Path) -> Result<()> {
+        png(path, (1280, 800), &format!("the chart `{}`", self.title), |root| {
+            self.draw(root)
+        })
     }
 
     fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
@@ -119,6 +155,100 @@ impl LineChart {
         root.present().map_err(err)
     }
 }
+
+/// One point of a scatter: where it is, its group (drawn as its colour: source, target) and its class (drawn as
+/// its glyph: the digit).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    pub x: f64,
+    pub y: f64,
+    pub group: usize,
+    pub class: u8,
+}
+
+/// Panels of labelled points side by side, one legend of groups: the t-SNE figure of Ganin et al., JMLR 2016
+/// (Figure 4), one panel per run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scatter {
+    pub title: String,
+    /// The groups' names, by group index (colours in [`COLOURS`] order).
+    pub groups: Vec<String>,
+    /// (panel title, its points).
+    pub panels: Vec<(String, Vec<Point>)>,
+}
+
+impl Scatter {
+    /// The scatter as a PNG at `path`: panels of 800 x 800 pixels in one row.
+    pub fn png(&self, path: &Path) -> Result<()> {
+        if self.panels.is_empty() {
+            return Err(anyhow!("the scatter `{}` has no panels", self.title));
+        }
+        let w = 800 * self.panels.len() as u32;
+        png(path, (w, 860), &format!("the scatter `{}`", self.title), |root| {
+            self.draw(root)
+        })
+    }
+
+    fn draw<DB: DrawingBackend>(&self, root: DrawingArea<DB, plotters::coord::Shift>) -> Result<(), String> {
+        let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+        root.fill(&WHITE).map_err(err)?;
+        let legend = self
+            .groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| format!("{g} ({})", COLOUR_NAMES[i % COLOURS.len()]))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let root = root
+            .titled(
+                &format!("{}: colour = {legend}; glyph = class", self.title),
+                ("sans-serif", 22),
+            )
+            .map_err(err)?;
+        let areas = root.split_evenly((1, self.panels.len()));
+        for ((title, points), area) in self.panels.iter().zip(areas) {
+            let span = |f: fn(&Point) -> f64| {
+                let (lo, hi) = points
+                    .iter()
+                    .map(f)
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| (a.min(v), b.max(v)));
+                if lo.is_finite() && hi > lo {
+                    let pad = (hi - lo) * 0.03;
+                    (lo - pad, hi + pad)
+                } else {
+                    (-1.0, 1.0)
+                }
+            };
+            let ((x0, x1), (y0, y1)) = (span(|p| p.x), span(|p| p.y));
+            let mut chart = ChartBuilder::on(&area)
+                .caption(title, ("sans-serif", 20))
+                .margin(10)
+                .build_cartesian_2d(x0..x1, y0..y1)
+                .map_err(err)?;
+            chart
+                .configure_mesh()
+                .disable_mesh()
+                .x_labels(0)
+                .y_labels(0)
+                .draw()
+                .map_err(err)?;
+            chart
+                .draw_series(points.iter().map(|p| {
+                    let colour = COLOURS[p.group % COLOURS.len()];
+                    Text::new(
+                        p.class.to_string(),
+                        (p.x, p.y),
+                        ("sans-serif", 11).into_font().color(&colour),
+                    )
+                }))
+                .map_err(err)?;
+        }
+        root.present().map_err(err)
+    }
+}
+
+/// The colours' names, for legends drawn as text.
+const COLOUR_NAMES: [&str; 6] = ["blue", "red", "green", "purple", "orange", "brown"];
 
 #[cfg(test)]
 mod tests {
@@ -180,6 +310,78 @@ mod tests {
         for k in ["1", "5", "all"] {
             assert!(svg.contains(&format!(">\n{k}\n<")), "position `{k}` is labelled");
         }
+    }
+
+    /// Decodes a PNG written by the charts: its size, and how many pixels are far from white and of each
+    /// colour of `colours` (within a small distance).
+    fn pixels(path: &Path, colours: &[RGBColor]) -> ((u32, u32), usize, Vec<usize>) {
+        let img = image::open(path).unwrap().to_rgb8();
+        let mut inked = 0;
+        let mut each = vec![0; colours.len()];
+        for p in img.pixels() {
+            let [r, g, b] = p.0;
+            if (r as u32 + g as u32 + b as u32) < 600 {
+                inked += 1;
+            }
+            for (i, c) in colours.iter().enumerate() {
+                let d = (r as i32 - c.0 as i32).abs() + (g as i32 - c.1 as i32).abs() + (b as i32 - c.2 as i32).abs();
+                if d < 30 {
+                    each[i] += 1;
+                }
+            }
+        }
+        (img.dimensions(), inked, each)
+    }
+
+    #[test]
+    fn a_line_chart_is_written_as_a_png_with_its_lines_in_their_colours() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("accuracy.png");
+        chart(
+            XAxis::Numbers,
+            vec![
+                line("source-only", &[(1.0, 0.5), (2.0, 0.6)]),
+                line("dann", &[(1.0, 0.6), (2.0, 0.8)]),
+            ],
+        )
+        .png(&path)
+        .unwrap();
+        let (size, inked, each) = pixels(&path, &COLOURS[..3]);
+        assert_eq!(size, (1280, 800));
+        assert!(inked > 1000, "text, axes and lines are drawn: {inked} dark pixels");
+        assert!(each[0] > 100 && each[1] > 100, "both lines in their colours: {each:?}");
+        assert_eq!(each[2], 0, "no third series: {each:?}");
+        assert!(!dir.path().join("accuracy.tmp.png").exists());
+    }
+
+    #[test]
+    fn a_scatter_draws_each_group_in_its_colour_one_panel_per_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tsne.png");
+        let cloud = |group: usize, at: f64| {
+            (0..40)
+                .map(|i| Point {
+                    x: at + (i % 7) as f64,
+                    y: (i / 7) as f64,
+                    group,
+                    class: (i % 10) as u8,
+                })
+                .collect::<Vec<_>>()
+        };
+        let s = Scatter {
+            title: "t-SNE".into(),
+            groups: vec!["MNIST".into(), "MNIST-M".into()],
+            panels: vec![
+                ("source-only".into(), [cloud(0, 0.0), cloud(1, 20.0)].concat()),
+                ("dann".into(), cloud(0, 0.0)),
+            ],
+        };
+        s.png(&path).unwrap();
+        let (size, _, each) = pixels(&path, &COLOURS[..3]);
+        assert_eq!(size, (1600, 860));
+        assert!(each[0] > 10 && each[1] > 10 && each[2] == 0, "{each:?}");
+        let e = Scatter { panels: vec![], ..s }.png(&path).unwrap_err().to_string();
+        assert!(e.contains("no panels"), "{e}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The experiment's report: a table (method, mean +- std of target accuracy over seeds, the published number
-//! with its source, wall time), written as results.md and results.json, and a plot of target accuracy per epoch
-//! (SVG, [`crate::plot`]).
+//! with its source, wall time, the epoch a validator picks, the oracle, the proxy A-distance), written as
+//! results.md and results.json, and a plot of target accuracy per epoch (PNG and SVG, [`crate::plot`]).
 
 use crate::plot::{LineChart, Series, XAxis};
 use crate::run_folder::{write_atomic, RunResult};
@@ -18,12 +18,28 @@ pub struct Summary {
     pub target_acc_mean: f64,
     pub target_acc_std: f64,
     pub oracle_best_acc_mean: f64,
+    /// The validator that picks an epoch of each run (`validation.select`), and the mean target accuracy of its
+    /// picks; None where the runs have no scores.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub selected: Option<Selected>,
+    /// The mean proxy A-distance of the runs' final features (digit runs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub proxy_a_distance_mean: Option<f64>,
     /// The published number and its source, where one exists under this protocol.
     pub published: Option<Published>,
     /// A published number exists but is not set beside this run: it ran another schedule than the paper's.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub published_withheld: bool,
     pub wall_s_mean: f64,
+}
+
+/// The epochs a validator picks, one per run, and their target accuracy.
+#[derive(Debug, Clone, Serialize)]
+pub struct Selected {
+    pub validator: String,
+    pub target_acc_mean: f64,
+    /// The picked epoch (1-based) of each run, in seed order.
+    pub epochs: Vec<usize>,
 }
 
 /// Mean and sample standard deviation (0 for a single value).
@@ -38,13 +54,15 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, std)
 }
 
-/// One row per method that ran: the mean and spread over seeds, and the published number where there is one and
-/// `comparable` (the run followed the paper's schedule); otherwise the number is withheld and the row says so.
+/// One row per method that ran: the mean and spread over seeds, the epochs validator `select` picks, and the
+/// published number where there is one and `comparable` (the run followed the paper's schedule); otherwise the
+/// number is withheld and the row says so.
 pub fn summarise(
     methods: &[MethodName],
     runs: &[RunResult],
     published: impl Fn(MethodName) -> Option<&'static Published>,
     comparable: bool,
+    select: &str,
 ) -> Vec<Summary> {
     methods
         .iter()
@@ -56,12 +74,33 @@ pub fn summarise(
             let (mean, std) = mean_std(&rs.iter().map(|r| r.target_acc).collect::<Vec<_>>());
             let (oracle, _) = mean_std(&rs.iter().map(|r| r.oracle_best_acc).collect::<Vec<_>>());
             let (wall, _) = mean_std(&rs.iter().map(|r| r.wall_s).collect::<Vec<_>>());
+            let picks: Option<Vec<usize>> = rs
+                .iter()
+                .map(|r| crate::selection::pick(r.validators_per_epoch.get(select)?))
+                .collect();
+            let selected = picks.map(|epochs| Selected {
+                validator: select.to_string(),
+                target_acc_mean: mean_std(
+                    &rs.iter()
+                        .zip(&epochs)
+                        .map(|(r, &e)| r.accuracy_per_epoch[e])
+                        .collect::<Vec<_>>(),
+                )
+                .0,
+                epochs: epochs.iter().map(|e| e + 1).collect(),
+            });
             Some(Summary {
                 method: m.as_str().into(),
                 runs: rs.len(),
                 target_acc_mean: mean,
                 target_acc_std: std,
                 oracle_best_acc_mean: oracle,
+                selected,
+                proxy_a_distance_mean: rs
+                    .iter()
+                    .map(|r| r.proxy_a_distance)
+                    .collect::<Option<Vec<f64>>>()
+                    .map(|v| mean_std(&v).0),
                 published: published(m).copied().filter(|_| comparable),
                 published_withheld: !comparable && published(m).is_some(),
                 wall_s_mean: wall,
@@ -73,11 +112,25 @@ pub fn summarise(
 pub fn table(task: &str, summaries: &[Summary]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Target test accuracy, {task} (last epoch; mean +- std over seeds)\n");
+    // The validator column, where the runs were scored.
+    let validator = summaries
+        .iter()
+        .find_map(|r| r.selected.as_ref().map(|v| v.validator.clone()));
+    let picked = validator
+        .as_ref()
+        .map_or(String::new(), |v| format!(" epoch picked by {v} (label-free) |"));
+    let pad = summaries.iter().any(|r| r.proxy_a_distance_mean.is_some());
     let _ = writeln!(
         s,
-        "| method | target acc | published | runs | wall time / run | oracle best epoch* |"
+        "| method | target acc | published | runs | wall time / run |{picked} oracle best epoch* |{}",
+        if pad { " A-distance** |" } else { "" }
     );
-    let _ = writeln!(s, "|---|---|---|---|---|---|");
+    let _ = writeln!(
+        s,
+        "|---|---|---|---|---|{}---|{}",
+        if validator.is_some() { "---|" } else { "" },
+        if pad { "---|" } else { "" }
+    );
     for r in summaries {
         let paper = match (r.published, r.published_withheld) {
             (Some(p), _) => format!("{:.4} ({})", p.accuracy, p.source),
@@ -92,13 +145,44 @@ pub fn table(task: &str, summaries: &[Summary]) -> String {
                 format!("{:.4}", r.oracle_best_acc_mean),
             )
         };
+        let picked = match (&validator, &r.selected) {
+            (None, _) => String::new(),
+            (Some(_), None) => " not scored |".to_string(),
+            (Some(_), Some(v)) if v.target_acc_mean.is_nan() => " none (target unlabelled) |".to_string(),
+            (Some(_), Some(v)) => format!(
+                " {:.4} (epoch{} {}) |",
+                v.target_acc_mean,
+                if v.epochs.len() == 1 { "" } else { "s" },
+                v.epochs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+            ),
+        };
+        let distance = match (pad, r.proxy_a_distance_mean) {
+            (false, _) => String::new(),
+            (true, Some(d)) => format!(" {d:.3} |"),
+            (true, None) => " - |".to_string(),
+        };
         let _ = writeln!(
             s,
-            "| {} | {acc} | {} | {} | {:.1} s | {oracle} |",
+            "| {} | {acc} | {} | {} | {:.1} s |{picked} {oracle} |{distance}",
             r.method, paper, r.runs, r.wall_s_mean
         );
     }
     let _ = writeln!(s, "\n*oracle: the best epoch chosen with target test labels; shown only for comparison with code that reports it.");
+    if pad {
+        let _ = writeln!(
+            s,
+            "**proxy A-distance, 2 (1 - 2 err) of a linear domain classifier on the final features of 2,000 MNIST and \
+             2,000 MNIST-M test images (half to fit, half to score; mean over seeds): lower means domains harder \
+             to tell apart."
+        );
+    }
+    if let Some(v) = validator {
+        let _ = writeln!(
+            s,
+            "epoch picked by {v}: each run's epoch with the highest {v} score (no target label read; \
+             `validation.select` names the validator, `shift report validators` ranks them all)."
+        );
+    }
     s
 }
 
@@ -132,7 +216,7 @@ pub fn run_notes(runs: &[RunResult]) -> String {
     out
 }
 
-/// Writes results.md, results.json and accuracy.svg into `out`.
+/// Writes results.md, results.json, accuracy.png and accuracy.svg into `out`.
 pub fn write(
     out: &Path,
     task: &str,
@@ -145,7 +229,9 @@ pub fn write(
     write_atomic(&out.join("results.md"), table)?;
     let json = serde_json::json!({ "task": task, "config": config, "runs": runs, "summary": summaries });
     write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
-    write_atomic(&out.join("accuracy.svg"), &plot(task, runs, summaries).svg()?)?;
+    let chart = plot(task, runs, summaries);
+    write_atomic(&out.join("accuracy.svg"), &chart.svg()?)?;
+    chart.png(&out.join("accuracy.png"))?;
     Ok(())
 }
 

@@ -116,6 +116,7 @@ fn finish(run: &Run, history: History, wall_s: f64, step_fallback: Option<String
         device: format!("{:?}", run.device),
         accuracy_per_epoch: acc,
         validators_per_epoch: validators,
+        proxy_a_distance: None,
         step_fallback,
         random_init_backbone: run.random_init_backbone,
     };

@@ -35,6 +35,10 @@ pub struct RunResult {
         deserialize_with = "nan_as_null::by_name"
     )]
     pub validators_per_epoch: BTreeMap<String, Vec<f64>>,
+    /// The proxy A-distance between the final network's features of the MNIST and MNIST-M test samples (digit
+    /// runs; see [`crate::analysis`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proxy_a_distance: Option<f64>,
     /// Why a run asked for the fast step ran it eagerly (CPU, a failed capture, a replay that differed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub step_fallback: Option<String>,

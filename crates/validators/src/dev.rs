@@ -2,14 +2,13 @@
 //! Unsupervised Domain Adaptation", ICML 2019), and DEVN, its form with max-normalised importance weights
 //! (Musgrave, Belongie & Lim, 2022).
 
-use crate::{features, Predictions, Validator, ValidatorError};
+use crate::{features, Logistic, Predictions, Validator, ValidatorError};
 use shift_tensor::tch::{Kind, Tensor};
 
 /// The importance-weighted source risk with a control variate, negated (higher is better).
 ///
 /// A domain classifier learns target (1) against source (0) from the features of source training images and
-/// target images: L2-regularised logistic regression on the features standardised over both, fitted to its
-/// optimum by Newton's method. On the held-out source split its odds give the density ratio
+/// target images: a [`Logistic`] regression. On the held-out source split its odds give the density ratio
 /// `w_i = p(target|x_i) / p(source|x_i) * n_s / n_t` (DEVN: `w_i / max_j w_j`). With `l_i` the cross-entropy
 /// of the held-out example, the risk is
 ///
@@ -38,10 +37,6 @@ impl Dev {
         l2: 1e-2,
     };
 }
-
-/// Newton's method stops when no coordinate moves more than this, or after [`MAX_NEWTON_STEPS`].
-const NEWTON_TOLERANCE: f64 = 1e-10;
-const MAX_NEWTON_STEPS: usize = 100;
 
 impl Validator for Dev {
     fn name(&self) -> &'static str {
@@ -90,7 +85,7 @@ impl Validator for Dev {
         // DEV and DEVN fit the same classifier to the same features: once per set of predictions.
         let log_odds = p
             .shared
-            .domain_log_odds(self.l2, || domain_log_odds(&source, &target, &held_out, self.l2));
+            .domain_log_odds(self.l2, || Logistic::fit(&source, &target, self.l2).log_odds(&held_out));
         let mut w = (log_odds + (n_s / n_t).ln()).exp();
         if self.normalised {
             w = &w / w.max();
@@ -112,43 +107,4 @@ fn control_variate_risk(w: &Tensor, loss: &Tensor) -> f64 {
     let var = (w - &mean_w).square().sum(Kind::Double).double_value(&[]) / (m - 1.0);
     let eta = -cov / (var + 1e-6);
     mean_wl.double_value(&[]) + eta * mean_w.double_value(&[]) - eta
-}
-
-/// The fitted domain classifier's log-odds of "target" on each row of `eval`: logistic regression of target (1)
-/// against `source` (0) on features standardised by the pooled mean and (population) standard deviation.
-fn domain_log_odds(source: &Tensor, target: &Tensor, eval: &Tensor, l2: f64) -> Tensor {
-    let pooled = Tensor::cat(&[source, target], 0);
-    let mean = pooled.mean_dim([0i64].as_slice(), true, Kind::Double);
-    let std = pooled.std_dim([0i64].as_slice(), false, true);
-    // A constant feature carries nothing: left at zero rather than divided by zero.
-    let std = std.where_self(&std.gt(0.0), &std.ones_like());
-    let design = |x: &Tensor| {
-        let x = (x - &mean) / &std;
-        Tensor::cat(&[x.ones_like().narrow(1, 0, 1), x], 1)
-    };
-    let x = design(&pooled);
-    let (n, cols) = (x.size()[0], x.size()[1]);
-    let y = Tensor::cat(
-        &[
-            Tensor::zeros([source.size()[0]], (Kind::Double, x.device())),
-            Tensor::ones([target.size()[0]], (Kind::Double, x.device())),
-        ],
-        0,
-    );
-    // The penalty on every coefficient but the intercept (column 0).
-    let penalty = Tensor::ones([cols], (Kind::Double, x.device())) * l2;
-    let _ = penalty.get(0).fill_(0.0);
-    let mut beta = Tensor::zeros([cols], (Kind::Double, x.device()));
-    for _ in 0..MAX_NEWTON_STEPS {
-        let prob = x.mv(&beta).sigmoid();
-        let grad = x.tr().mv(&(&prob - &y)) / n as f64 + &penalty * &beta;
-        let curvature = &prob * (prob.ones_like() - &prob) / n as f64;
-        let hessian = (x.tr() * curvature.unsqueeze(0)).matmul(&x) + penalty.diag(0);
-        let step = Tensor::linalg_solve(&hessian, &grad.unsqueeze(1), true).squeeze_dim(1);
-        beta -= &step;
-        if step.abs().max().double_value(&[]) < NEWTON_TOLERANCE {
-            break;
-        }
-    }
-    design(eval).mv(&beta)
 }

@@ -17,6 +17,7 @@ mod class_ami;
 mod dev;
 mod entropy;
 mod im;
+mod logistic;
 mod snd;
 mod source_accuracy;
 
@@ -25,6 +26,7 @@ pub use class_ami::{adjusted_mutual_information, ClassAmi};
 pub use dev::Dev;
 pub use entropy::Entropy;
 pub use im::InfoMax;
+pub use logistic::Logistic;
 pub use snd::Snd;
 pub use source_accuracy::SourceAccuracy;
 

@@ -160,7 +160,7 @@ pub fn run(args: DannArgs) -> Result<()> {
     };
     println!("\n{}", done.table);
     println!(
-        "results: {} (results.md, results.json, accuracy.svg); total {:.1} s",
+        "results: {} (results.md, results.json, accuracy.png, accuracy.svg); total {:.1} s",
         at.out.display(),
         done.seconds
     );
@@ -267,7 +267,7 @@ pub fn run_finetune(args: FinetuneArgs) -> Result<()> {
     };
     println!("\n{}", done.table);
     println!(
-        "results: {} (results.md, results.json, accuracy_vs_k.svg); total {:.1} s",
+        "results: {} (results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg); total {:.1} s",
         at.out.display(),
         done.seconds
     );

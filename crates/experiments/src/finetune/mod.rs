@@ -311,7 +311,9 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     write_atomic(&out.join("results.md"), &table)?;
     let doc = serde_json::json!({ "config": cfg, "runs": results });
     write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&doc)?)?;
-    write_atomic(&out.join("accuracy_vs_k.svg"), &plot(cfg, &ks, &results).svg()?)?;
+    let chart = plot(cfg, &ks, &results);
+    write_atomic(&out.join("accuracy_vs_k.svg"), &chart.svg()?)?;
+    chart.png(&out.join("accuracy_vs_k.png"))?;
     Ok(Some(Finished {
         table,
         seconds: started.elapsed().as_secs_f64(),

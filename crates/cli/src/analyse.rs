@@ -1,0 +1,149 @@
+//! `shift analyse tsne|a-distance RUN...`: what adaptation did to the features of finished MNIST -> MNIST-M runs.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use shift_experiments::analysis::{self, TestSamples};
+use shift_experiments::plot::{Point, Scatter};
+use shift_experiments::run_folder::write_atomic;
+use shift_experiments::tsne::{self, TsneSettings};
+use shift_tensor::tch::Device;
+use std::fmt::Write;
+use std::path::PathBuf;
+
+#[derive(Debug, Subcommand)]
+pub enum AnalyseCommand {
+    /// t-SNE of the final features of test images from both domains, one panel per run, as a PNG (the figure of
+    /// Ganin et al., JMLR 2016): colour by domain, glyph by class.
+    Tsne(TsneArgs),
+    /// The proxy A-distance between the final features of the two domains' test images, per run.
+    ADistance(ADistanceArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct Common {
+    /// Finished run folders (`<out>/mnist-mnistm/<method>/seed<N>`).
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The data folder (mnist/ and mnist_m/, from `cargo xtask download`).
+    #[arg(long, default_value = "datasets")]
+    pub data: PathBuf,
+    /// Test images of each domain (a seeded sample; all of a set where it has fewer).
+    #[arg(long, default_value_t = analysis::POINTS)]
+    pub points: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct TsneArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// The PNG to write.
+    #[arg(long, default_value = "tsne.png")]
+    pub out: PathBuf,
+    /// t-SNE perplexity.
+    #[arg(long, default_value_t = 30.0)]
+    pub perplexity: f64,
+    /// t-SNE iterations.
+    #[arg(long, default_value_t = 1000)]
+    pub epochs: usize,
+}
+
+#[derive(Debug, Args)]
+pub struct ADistanceArgs {
+    #[command(flatten)]
+    pub common: Common,
+    /// Also write the numbers as JSON here.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+}
+
+pub fn run(cmd: AnalyseCommand) -> Result<()> {
+    match cmd {
+        AnalyseCommand::Tsne(a) => tsne_figure(a),
+        AnalyseCommand::ADistance(a) => a_distance(a),
+    }
+}
+
+fn samples(c: &Common) -> Result<TestSamples> {
+    if c.points < 2 {
+        anyhow::bail!("--points {}: give at least 2 test images per domain", c.points);
+    }
+    TestSamples::load(&c.data, c.points, analysis::SEED, Device::Cpu)
+}
+
+fn tsne_figure(a: TsneArgs) -> Result<()> {
+    let samples = samples(&a.common)?;
+    let settings = TsneSettings {
+        perplexity: a.perplexity,
+        epochs: a.epochs,
+        ..Default::default()
+    };
+    let labels = |t: &shift_tensor::tch::Tensor| Vec::<i64>::try_from(t).context("reading the test labels");
+    let (ys, yt) = (labels(&samples.source.1)?, labels(&samples.target.1)?);
+    let mut panels = Vec::new();
+    for dir in &a.common.runs {
+        let run = analysis::load_run(dir, Device::Cpu)?;
+        let (s, t) = analysis::features(&run.net, &samples);
+        let t0 = std::time::Instant::now();
+        let e = tsne::embed(&shift_tensor::tch::Tensor::cat(&[s, t], 0), &settings)
+            .with_context(|| format!("t-SNE of {}", dir.display()))?;
+        eprintln!(
+            "shift: t-SNE of {} in {:.1}s",
+            dir.display(),
+            t0.elapsed().as_secs_f64()
+        );
+        let classes = ys.iter().chain(&yt);
+        let points = e
+            .iter()
+            .zip(classes)
+            .enumerate()
+            .map(|(i, (p, &c))| Point {
+                x: p[0],
+                y: p[1],
+                group: usize::from(i >= ys.len()),
+                class: c as u8,
+            })
+            .collect();
+        let r = &run.result;
+        panels.push((
+            format!("{} seed {} (target acc {:.4})", r.method, r.seed, r.target_acc),
+            points,
+        ));
+    }
+    let scatter = Scatter {
+        title: format!(
+            "t-SNE of the final features, {} test images per domain",
+            samples.source.1.size()[0]
+        ),
+        groups: vec!["MNIST".into(), "MNIST-M".into()],
+        panels,
+    };
+    scatter.png(&a.out)?;
+    println!("{}", a.out.display());
+    Ok(())
+}
+
+fn a_distance(a: ADistanceArgs) -> Result<()> {
+    let samples = samples(&a.common)?;
+    let mut table =
+        String::from("| run | target acc | proxy A-distance | domain classifier error |\n|---|---|---|---|\n");
+    let mut rows = Vec::new();
+    for dir in &a.common.runs {
+        let run = analysis::load_run(dir, Device::Cpu)?;
+        let d = analysis::run_a_distance(&run.net, &samples);
+        let r = &run.result;
+        let _ = writeln!(
+            table,
+            "| {} seed {} | {:.4} | {:.3} | {:.4} |",
+            r.method, r.seed, r.target_acc, d.pad, d.error
+        );
+        rows.push(serde_json::json!({
+            "run": dir, "method": r.method, "seed": r.seed, "target_acc": r.target_acc,
+            "proxy_a_distance": d.pad, "error": d.error,
+        }));
+    }
+    print!("{table}");
+    if let Some(path) = a.json {
+        write_atomic(&path, &serde_json::to_string_pretty(&rows)?)?;
+    }
+    Ok(())
+}

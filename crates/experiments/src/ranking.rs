@@ -1,0 +1,265 @@
+//! `shift report validators`: how well each validator ranks the checkpoints of finished runs, as Musgrave,
+//! Belongie & Lim (2022) measured it: the Spearman correlation of its scores with target accuracy over every
+//! epoch's checkpoint, and the target accuracy of the checkpoints it picks beside the oracle's.
+
+use crate::run_folder::RunResult;
+use crate::selection::pick;
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// A finished run found under the given paths, with its task (the folder above its method's).
+#[derive(Debug, Clone)]
+pub struct FoundRun {
+    pub task: String,
+    pub path: PathBuf,
+    pub result: RunResult,
+}
+
+/// Every result.json at or under `paths` (a run folder, an experiment's output folder, or a results tree), in
+/// path order. An error names a path that does not exist or a result.json that does not parse.
+pub fn find_runs(paths: &[PathBuf]) -> Result<Vec<FoundRun>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if !p.exists() {
+            bail!("{}: no such file or folder", p.display());
+        }
+        collect(p, &mut files)?;
+    }
+    files.sort();
+    files.dedup();
+    files
+        .into_iter()
+        .map(|f| {
+            let text = std::fs::read_to_string(&f).with_context(|| format!("cannot read {}", f.display()))?;
+            let result: RunResult =
+                serde_json::from_str(&text).with_context(|| format!("{}: not a run's result.json", f.display()))?;
+            // <task>/<method>/seed<N>/result.json
+            let task = f
+                .ancestors()
+                .nth(3)
+                .and_then(|t| t.file_name())
+                .map_or_else(|| "unknown".to_string(), |t| t.to_string_lossy().into_owned());
+            Ok(FoundRun { task, path: f, result })
+        })
+        .collect()
+}
+
+fn collect(p: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    if p.is_file() {
+        if p.file_name().is_some_and(|n| n == "result.json") {
+            out.push(p.to_path_buf());
+        }
+        return Ok(());
+    }
+    let entries = std::fs::read_dir(p).with_context(|| format!("cannot read {}", p.display()))?;
+    for e in entries {
+        collect(&e.with_context(|| p.display().to_string())?.path(), out)?;
+    }
+    Ok(())
+}
+
+/// One validator's (or a reference's) standing over a task's runs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Standing {
+    pub validator: String,
+    /// Spearman correlation of score with target accuracy over every scored checkpoint (None for references).
+    pub spearman: Option<f64>,
+    /// Checkpoints it scored.
+    pub checkpoints: usize,
+    /// Mean over runs of the target accuracy of the epoch it picks in each run.
+    pub per_run_pick: f64,
+    /// The target accuracy of the one checkpoint it picks over all runs (method, seed and epoch).
+    pub overall_pick: f64,
+    /// Which run and epoch that is: `method seed N epoch E`.
+    pub overall_pick_at: String,
+}
+
+/// A task's ranking: every validator, then the last epoch and the oracle as references.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranking {
+    pub task: String,
+    pub runs: usize,
+    pub validators: Vec<Standing>,
+    pub last_epoch: f64,
+    pub oracle: Standing,
+}
+
+/// The rankings of `runs`, one per task, in task order. Runs whose target is unlabelled and runs without
+/// validator scores are left out; an error says so when none is left.
+pub fn rank(runs: &[FoundRun]) -> Result<Vec<Ranking>> {
+    let mut by_task: BTreeMap<&str, Vec<&RunResult>> = BTreeMap::new();
+    for r in runs {
+        let labelled = r.result.accuracy_per_epoch.iter().all(|a| !a.is_nan());
+        if labelled && !r.result.validators_per_epoch.is_empty() {
+            by_task.entry(&r.task).or_default().push(&r.result);
+        }
+    }
+    if by_task.is_empty() {
+        bail!(
+            "none of the {} runs found has validator scores and a labelled target (runs from before the \
+             validators, or with validation.source_split = 0, have none)",
+            runs.len()
+        );
+    }
+    Ok(by_task.into_iter().map(|(task, rs)| rank_task(task, &rs)).collect())
+}
+
+fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
+    let names: Vec<&String> = {
+        let mut n: Vec<&String> = runs.iter().flat_map(|r| r.validators_per_epoch.keys()).collect();
+        n.sort();
+        n.dedup();
+        n
+    };
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    let standing = |name: &str, score: &dyn Fn(&RunResult) -> Vec<f64>, with_rho: bool| {
+        let (mut s, mut a, mut picks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut best: Option<(f64, f64, String)> = None;
+        for r in runs {
+            let scores = score(r);
+            for (e, (&x, &acc)) in scores.iter().zip(&r.accuracy_per_epoch).enumerate() {
+                if x.is_nan() {
+                    continue;
+                }
+                s.push(x);
+                a.push(acc);
+                if best.as_ref().is_none_or(|(b, _, _)| x > *b) {
+                    best = Some((x, acc, format!("{} seed {} epoch {}", r.method, r.seed, e + 1)));
+                }
+            }
+            if let Some(e) = pick(&scores) {
+                picks.push(r.accuracy_per_epoch[e]);
+            }
+        }
+        let (overall_pick, overall_pick_at) = best.map_or((f64::NAN, "none".into()), |(_, acc, at)| (acc, at));
+        Standing {
+            validator: name.to_string(),
+            spearman: with_rho.then(|| spearman(&s, &a)),
+            checkpoints: s.len(),
+            per_run_pick: if picks.is_empty() { f64::NAN } else { mean(&picks) },
+            overall_pick,
+            overall_pick_at,
+        }
+    };
+    let mut validators: Vec<Standing> = names
+        .iter()
+        .map(|n| {
+            standing(
+                n,
+                &|r: &RunResult| r.validators_per_epoch.get(*n).cloned().unwrap_or_default(),
+                true,
+            )
+        })
+        .collect();
+    validators.sort_by(|a, b| {
+        b.spearman
+            .unwrap_or(f64::NEG_INFINITY)
+            .total_cmp(&a.spearman.unwrap_or(f64::NEG_INFINITY))
+    });
+    let oracle = standing(
+        "oracle (target labels)",
+        &|r: &RunResult| r.accuracy_per_epoch.clone(),
+        false,
+    );
+    Ranking {
+        task: task.to_string(),
+        runs: runs.len(),
+        validators,
+        last_epoch: mean(&runs.iter().map(|r| r.target_acc).collect::<Vec<_>>()),
+        oracle,
+    }
+}
+
+/// Spearman's rank correlation: Pearson's of the ranks, tied values sharing their mean rank. NaN for fewer than
+/// two pairs or a constant side.
+///
+/// ```
+/// use shift_experiments::ranking::spearman;
+/// assert!((spearman(&[1.0, 2.0, 3.0], &[10.0, 20.0, 35.0]) - 1.0).abs() < 1e-12);
+/// assert!((spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]) + 1.0).abs() < 1e-12);
+/// assert!((spearman(&[1.0, 1.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]) - 0.9486832980505138).abs() < 1e-12);
+/// ```
+pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
+    if x.len() != y.len() || x.len() < 2 {
+        return f64::NAN;
+    }
+    let (rx, ry) = (ranks(x), ranks(y));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
+    let (vx, vy): (f64, f64) = (
+        rx.iter().map(|a| (a - mx).powi(2)).sum(),
+        ry.iter().map(|b| (b - my).powi(2)).sum(),
+    );
+    if vx == 0.0 || vy == 0.0 {
+        return f64::NAN;
+    }
+    cov / (vx * vy).sqrt()
+}
+
+/// 1-based ranks, ties at their mean rank.
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..v.len()).collect();
+    order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
+            j += 1;
+        }
+        let rank = (i + j) as f64 / 2.0 + 1.0;
+        for &k in &order[i..=j] {
+            r[k] = rank;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// The rankings as Markdown: one table per task, validators by Spearman correlation.
+pub fn table(rankings: &[Ranking]) -> String {
+    let mut s = String::new();
+    for r in rankings {
+        let _ = writeln!(
+            s,
+            "Validators on {} ({} runs; every epoch's checkpoint; target labels used only to grade the picks)\n",
+            r.task, r.runs
+        );
+        let _ = writeln!(
+            s,
+            "| validator | Spearman rho | checkpoints | per-run pick (mean acc) | overall pick (acc, checkpoint) |"
+        );
+        let _ = writeln!(s, "|---|---|---|---|---|");
+        let f = |x: f64| {
+            if x.is_nan() {
+                "n/a".to_string()
+            } else {
+                format!("{x:.4}")
+            }
+        };
+        for v in r.validators.iter().chain(std::iter::once(&r.oracle)) {
+            let _ = writeln!(
+                s,
+                "| {} | {} | {} | {} | {} ({}) |",
+                v.validator,
+                v.spearman.map_or_else(|| "-".to_string(), f),
+                v.checkpoints,
+                f(v.per_run_pick),
+                f(v.overall_pick),
+                v.overall_pick_at
+            );
+        }
+        let _ = writeln!(
+            s,
+            "| last epoch (the headline) | - | {} | {} | - |",
+            r.runs,
+            f(r.last_epoch)
+        );
+        let _ = writeln!(s);
+    }
+    s
+}
