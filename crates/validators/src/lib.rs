@@ -18,6 +18,7 @@ mod dev;
 mod entropy;
 mod im;
 mod logistic;
+mod reverse;
 mod snd;
 mod source_accuracy;
 
@@ -27,6 +28,7 @@ pub use dev::Dev;
 pub use entropy::Entropy;
 pub use im::InfoMax;
 pub use logistic::Logistic;
+pub use reverse::ReverseValidation;
 pub use snd::Snd;
 pub use source_accuracy::SourceAccuracy;
 
@@ -137,6 +139,7 @@ pub fn all() -> Vec<Box<dyn Validator>> {
         Box::new(Dev::DEV),
         Box::new(Dev::DEVN),
         Box::new(ClassAmi),
+        Box::new(ReverseValidation::default()),
     ]
 }
 

@@ -3,7 +3,7 @@
 
 use shift_tensor::tch::{Kind, Tensor};
 use shift_validators::{
-    Bnm, ClassAmi, Dev, Entropy, InfoMax, Predictions, Snd, SourceAccuracy, SourceSplit, Validator,
+    Bnm, ClassAmi, Dev, Entropy, InfoMax, Predictions, ReverseValidation, Snd, SourceAccuracy, SourceSplit, Validator,
 };
 
 const TOL: f64 = 1e-10;
@@ -43,7 +43,7 @@ fn every_validator_matches_the_pytorch_fixture() {
     let (dev, devn) = (Dev { l2, ..Dev::DEV }, Dev { l2, ..Dev::DEVN });
     // DEV's domain classifier is fitted by Newton's method here and by scikit-learn's Newton-Cholesky solver
     // there, from its own formula of the objective.
-    let validators: [(&dyn Validator, &str, f64); 8] = [
+    let validators: [(&dyn Validator, &str, f64); 9] = [
         (&Entropy, "entropy", TOL),
         (&InfoMax, "im", TOL),
         (&Bnm, "bnm", TOL),
@@ -52,6 +52,7 @@ fn every_validator_matches_the_pytorch_fixture() {
         (&dev, "dev", 1e-9),
         (&devn, "devn", 1e-9),
         (&ClassAmi, "class_ami", TOL),
+        (&ReverseValidation::default(), "reverse_validation", TOL),
     ];
     for (v, key, tol) in validators {
         assert_eq!(v.name(), key);
@@ -73,7 +74,8 @@ fn every_validator_matches_the_pytorch_fixture() {
             "snd",
             "dev",
             "devn",
-            "class_ami"
+            "class_ami",
+            "reverse_validation"
         ]
     );
 }
@@ -165,6 +167,15 @@ fn bad_input_is_refused_naming_the_validator() {
     let mut short = full();
     short.source.as_mut().unwrap().features = Some(matrix(&fx["source_split_features"]).narrow(0, 0, 3));
     case(&Dev::DEV, short, "3 source split features for 8 predictions");
+    case(&ReverseValidation { alpha: -1.0 }, full(), "alpha must be positive");
+    case(
+        &ReverseValidation::default(),
+        Predictions {
+            target_features: Some(matrix(&fx["target_features"]).narrow(1, 0, 3)),
+            ..full()
+        },
+        "shapes do not match",
+    );
     case(
         &ClassAmi,
         Predictions {
@@ -189,6 +200,38 @@ fn bad_input_is_refused_naming_the_validator() {
         },
         "NaN or infinite",
     );
+}
+
+#[test]
+fn reverse_validation_grades_pseudo_labels_on_the_source_split() {
+    // Target features in two clusters; the source split sits on the same clusters with labels 0 and 1.
+    let x = Tensor::from_slice2(&[
+        [0.0f64, 0.0],
+        [0.2, 0.1],
+        [0.1, 0.2],
+        [5.0, 5.0],
+        [5.2, 5.1],
+        [5.1, 5.2],
+    ]);
+    let xs = Tensor::from_slice2(&[[0.1f64, 0.1], [5.1, 5.1], [0.0, 0.1], [5.0, 5.2]]);
+    let labels = Tensor::from_slice(&[0i64, 1, 0, 1]);
+    let score = |pseudo: &[[f64; 2]; 6]| {
+        ReverseValidation::default()
+            .score(&Predictions {
+                target_features: Some(x.shallow_clone()),
+                source: Some(SourceSplit {
+                    logits: Tensor::zeros([4, 2], (Kind::Double, shift_tensor::tch::Device::Cpu)),
+                    labels: labels.shallow_clone(),
+                    features: Some(xs.shallow_clone()),
+                }),
+                ..Predictions::target(Tensor::from_slice2(pseudo))
+            })
+            .unwrap()
+    };
+    // Pseudo-labels that follow the clusters as the source labels do, against swapped ones.
+    let right = [[5.0, 0.0], [5.0, 0.0], [5.0, 0.0], [0.0, 5.0], [0.0, 5.0], [0.0, 5.0]];
+    let swapped = [[0.0, 5.0], [0.0, 5.0], [0.0, 5.0], [5.0, 0.0], [5.0, 0.0], [5.0, 0.0]];
+    assert_eq!((score(&right), score(&swapped)), (1.0, 0.0));
 }
 
 #[test]
