@@ -75,6 +75,7 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
                     "devn",
                     "entropy",
                     "im",
+                    "reverse_validation",
                     "snd",
                     "source_accuracy"
                 ],
