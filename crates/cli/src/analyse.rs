@@ -1,11 +1,10 @@
 //! `shift analyse tsne|a-distance RUN...`: what adaptation did to the features of finished MNIST -> MNIST-M runs.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Subcommand};
 use shift_experiments::analysis::{self, TestSamples};
-use shift_experiments::plot::{Point, Scatter};
 use shift_experiments::run_folder::write_atomic;
-use shift_experiments::tsne::{self, TsneSettings};
+use shift_experiments::tsne::TsneSettings;
 use shift_tensor::tch::Device;
 use std::fmt::Write;
 use std::path::PathBuf;
@@ -77,46 +76,19 @@ fn tsne_figure(a: TsneArgs) -> Result<()> {
         epochs: a.epochs,
         ..Default::default()
     };
-    let labels = |t: &shift_tensor::tch::Tensor| Vec::<i64>::try_from(t).context("reading the test labels");
-    let (ys, yt) = (labels(&samples.source.1)?, labels(&samples.target.1)?);
-    let mut panels = Vec::new();
-    for dir in &a.common.runs {
-        let run = analysis::load_run(dir, Device::Cpu)?;
-        let (s, t) = analysis::features(&run.net, &samples);
-        let t0 = std::time::Instant::now();
-        let e = tsne::embed(&shift_tensor::tch::Tensor::cat(&[s, t], 0), &settings)
-            .with_context(|| format!("t-SNE of {}", dir.display()))?;
-        eprintln!(
-            "shift: t-SNE of {} in {:.1}s",
-            dir.display(),
-            t0.elapsed().as_secs_f64()
-        );
-        let classes = ys.iter().chain(&yt);
-        let points = e
-            .iter()
-            .zip(classes)
-            .enumerate()
-            .map(|(i, (p, &c))| Point {
-                x: p[0],
-                y: p[1],
-                group: usize::from(i >= ys.len()),
-                class: c as u8,
-            })
-            .collect();
-        let r = &run.result;
-        panels.push((
-            format!("{} seed {} (target acc {:.4})", r.method, r.seed, r.target_acc),
-            points,
-        ));
-    }
-    let scatter = Scatter {
-        title: format!(
-            "t-SNE of the final features, {} test images per domain",
-            samples.source.1.size()[0]
-        ),
-        groups: vec!["MNIST".into(), "MNIST-M".into()],
-        panels,
-    };
+    let runs = a
+        .common
+        .runs
+        .iter()
+        .map(|dir| analysis::load_run(dir, Device::Cpu))
+        .collect::<Result<Vec<_>>>()?;
+    let t0 = std::time::Instant::now();
+    let scatter = analysis::tsne_scatter(&runs, &samples, &settings)?;
+    eprintln!(
+        "shift: t-SNE of {} runs in {:.1}s",
+        runs.len(),
+        t0.elapsed().as_secs_f64()
+    );
     scatter.png(&a.out)?;
     println!("{}", a.out.display());
     Ok(())

@@ -32,7 +32,7 @@ pub fn run(cmd: ReportCommand) -> Result<()> {
 fn validators(a: ValidatorsArgs) -> Result<()> {
     let runs = ranking::find_runs(&a.runs)?;
     let rankings = ranking::rank(&runs)?;
-    let table = ranking::table(&rankings);
+    let table: String = ranking::tables(&rankings).iter().map(|t| t.markdown() + "\n").collect();
     print!("{table}");
     if let Some(out) = a.out {
         std::fs::create_dir_all(&out).with_context(|| format!("--out {}: cannot create it", out.display()))?;

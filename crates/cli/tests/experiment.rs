@@ -49,9 +49,35 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
         assert!(table.contains(expected), "missing {expected} in:\n{table}");
     }
     assert!(!table.contains("0.7666"), "{table}");
-    for f in ["results.md", "results.json", "accuracy.svg", "accuracy.png"] {
+    for f in [
+        "results.md",
+        "results.json",
+        "accuracy.svg",
+        "accuracy.png",
+        "tsne.png",
+        "report.html",
+    ] {
         assert!(a.join(f).is_file(), "{f}");
     }
+    // One self-contained page: the results table, the validators' ranking, both pictures embedded.
+    let page = std::fs::read_to_string(a.join("report.html")).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
+    assert_eq!(page.matches("<table>").count(), 2, "results and validators");
+    assert!(
+        page.contains("<td>dann</td>") && page.contains("<td>snd</td>"),
+        "{page}"
+    );
+    assert_eq!(page.matches("src=\"data:image/png;base64,").count(), 2);
+    assert!(
+        !page.contains("src=\"http") && !page.contains("href="),
+        "nothing outside the file"
+    );
+    let tsne = image::open(a.join("tsne.png")).unwrap();
+    assert_eq!(
+        tsne.width(),
+        1600,
+        "source-only and dann panels (target-only does not adapt)"
+    );
     for m in ["source-only", "dann", "target-only"] {
         let run = a.join("mnist-mnistm").join(m).join("seed0");
         for f in ["config.json", "metrics.jsonl", "checkpoint.pt", "result.json"] {

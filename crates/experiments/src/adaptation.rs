@@ -3,7 +3,7 @@
 //! accuracy plot.
 
 use crate::config::{self, ExperimentConfig, Task};
-use crate::{anchors, digits, office, report, session, Invocation};
+use crate::{anchors, digits, office, page, report, session, Invocation};
 use anyhow::Result;
 use shift_strategies::TrainConfig;
 use std::time::Instant;
@@ -62,11 +62,12 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
         off_schedule.is_empty(),
         &cfg.validation.select,
     );
-    let mut table = report::table(&task.slug(), &summaries) + &report::run_notes(&runs);
+    let mut table = report::table(&task.slug(), &summaries);
+    table.notes.extend(report::run_notes(&runs));
     if let Task::Folders { source, target } = &task {
         let labelled = runs.iter().any(|r| !r.target_acc.is_nan());
-        table += &format!(
-            "source {} (labelled); target {} ({})\n",
+        table.notes.push(format!(
+            "source {} (labelled); target {} ({})",
             source.display(),
             target.display(),
             if labelled {
@@ -74,17 +75,22 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
             } else {
                 "unlabelled: no test accuracy"
             }
-        );
+        ));
     }
     if summaries.iter().any(|s| s.published_withheld) {
-        table += &format!(
-            "published numbers are set beside runs of the paper's schedule only; this one differs in {}\n",
+        table.notes.push(format!(
+            "published numbers are set beside runs of the paper's schedule only; this one differs in {}",
             off_schedule.join(", ")
-        );
+        ));
     }
     report::write(&at.out, &task.slug(), &config_json, &runs, &summaries, &table)?;
+    let figure = match task {
+        Task::MnistToMnistM => digits::tsne_figure(&at.data, &at.out, &runs, device)?,
+        _ => None,
+    };
+    page::write(&at.out, &task.slug(), &table, &runs, figure.as_deref())?;
     Ok(Some(Finished {
-        table,
+        table: table.markdown(),
         seconds: started.elapsed().as_secs_f64(),
     }))
 }

@@ -3,8 +3,10 @@
 //! their t-SNE embedding (both as Ganin et al., JMLR 2016, use them).
 
 use crate::config::{load_experiment, Task};
+use crate::plot::{Point, Scatter};
 use crate::run_folder::{RunFolder, RunResult};
 use crate::selection::sample;
+use crate::tsne::{self, TsneSettings};
 use anyhow::{bail, Context, Result};
 use shift_data::{Digits, Mnist, MnistM};
 use shift_models::digit::DigitNet;
@@ -99,4 +101,37 @@ pub fn run_a_distance(net: &DigitNet, samples: &TestSamples) -> crate::a_distanc
 pub fn features(net: &DigitNet, samples: &TestSamples) -> (Tensor, Tensor) {
     let f = |x: &Tensor| evaluate::outputs(net, x, 1000).0.to_kind(Kind::Double);
     (f(&samples.source.0), f(&samples.target.0))
+}
+
+/// The t-SNE figure of `runs` (one panel each, in order) on the test samples: colour by domain, glyph by class.
+pub fn tsne_scatter(runs: &[FinishedRun], samples: &TestSamples, settings: &TsneSettings) -> Result<Scatter> {
+    let labels = |t: &Tensor| Vec::<i64>::try_from(t).context("reading the test labels");
+    let (ys, yt) = (labels(&samples.source.1)?, labels(&samples.target.1)?);
+    let mut panels = Vec::new();
+    for run in runs {
+        let (s, t) = features(&run.net, samples);
+        let e = tsne::embed(&Tensor::cat(&[s, t], 0), settings)
+            .with_context(|| format!("t-SNE of {}", run.dir.display()))?;
+        let points = e
+            .iter()
+            .zip(ys.iter().chain(&yt))
+            .enumerate()
+            .map(|(i, (p, &c))| Point {
+                x: p[0],
+                y: p[1],
+                group: usize::from(i >= ys.len()),
+                class: c as u8,
+            })
+            .collect();
+        let r = &run.result;
+        panels.push((
+            format!("{} seed {} (target acc {:.4})", r.method, r.seed, r.target_acc),
+            points,
+        ));
+    }
+    Ok(Scatter {
+        title: format!("t-SNE of the final features, {} test images per domain", ys.len()),
+        groups: vec!["MNIST".into(), "MNIST-M".into()],
+        panels,
+    })
 }

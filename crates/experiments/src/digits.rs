@@ -174,3 +174,49 @@ pub fn run_digits(
         Ok(strategy)
     })
 }
+
+/// The t-SNE figure of the experiment (`tsne.png` in `out`): source-only, DANN and the method with the best
+/// mean last-epoch accuracy among the others that adapt, the first seed of each, where they ran. None (said on
+/// stderr) when none of them ran or the test sets are too small for the embedding.
+pub fn tsne_figure(
+    data: &Path,
+    out: &Path,
+    runs: &[RunResult],
+    device: shift_tensor::tch::Device,
+) -> Result<Option<std::path::PathBuf>> {
+    let mean = |m: &str| {
+        let accs: Vec<f64> = runs.iter().filter(|r| r.method == m).map(|r| r.target_acc).collect();
+        accs.iter().sum::<f64>() / accs.len() as f64
+    };
+    let mut methods: Vec<String> = vec!["source-only".into(), "dann".into()];
+    let best = runs
+        .iter()
+        .map(|r| r.method.clone())
+        .filter(|m| !methods.contains(m) && m != "target-only" && !mean(m).is_nan())
+        .max_by(|a, b| mean(a).total_cmp(&mean(b)));
+    methods.extend(best);
+    let chosen: Vec<&RunResult> = methods
+        .iter()
+        .filter_map(|m| runs.iter().find(|r| &r.method == m))
+        .collect();
+    if chosen.is_empty() {
+        return Ok(None);
+    }
+    let samples = analysis::TestSamples::load(data, analysis::POINTS, analysis::SEED, device)?;
+    let settings = crate::tsne::TsneSettings::default();
+    let points = 2 * samples.source.1.size()[0] as usize;
+    if (points as f64) < 3.0 * settings.perplexity + 2.0 {
+        eprintln!(
+            "shift: no t-SNE figure: {points} test images are too few for perplexity {}",
+            settings.perplexity
+        );
+        return Ok(None);
+    }
+    let finished = chosen
+        .iter()
+        .map(|r| analysis::load_run(&RunFolder::new(out, "mnist-mnistm", &r.method, r.seed).dir, device))
+        .collect::<Result<Vec<_>>>()?;
+    let path = out.join("tsne.png");
+    analysis::tsne_scatter(&finished, &samples, &settings)?.png(&path)?;
+    Ok(Some(path))
+}

@@ -11,6 +11,7 @@ pub mod digits;
 pub mod estimate;
 pub mod finetune;
 pub mod office;
+pub mod page;
 pub mod plot;
 pub mod ranking;
 pub mod report;
@@ -18,6 +19,7 @@ pub mod run;
 pub mod run_folder;
 pub mod selection;
 pub mod session;
+pub mod table;
 pub mod tsne;
 
 pub use config::{ExperimentConfig, Task};

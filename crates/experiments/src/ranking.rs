@@ -4,10 +4,10 @@
 
 use crate::run_folder::RunResult;
 use crate::selection::pick;
+use crate::table::Table;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
 /// A finished run found under the given paths, with its task (the folder above its method's).
@@ -220,46 +220,60 @@ fn ranks(v: &[f64]) -> Vec<f64> {
     r
 }
 
-/// The rankings as Markdown: one table per task, validators by Spearman correlation.
-pub fn table(rankings: &[Ranking]) -> String {
-    let mut s = String::new();
-    for r in rankings {
-        let _ = writeln!(
-            s,
-            "Validators on {} ({} runs; every epoch's checkpoint; target labels used only to grade the picks)\n",
-            r.task, r.runs
-        );
-        let _ = writeln!(
-            s,
-            "| validator | Spearman rho | checkpoints | per-run pick (mean acc) | overall pick (acc, checkpoint) |"
-        );
-        let _ = writeln!(s, "|---|---|---|---|---|");
-        let f = |x: f64| {
-            if x.is_nan() {
-                "n/a".to_string()
-            } else {
-                format!("{x:.4}")
-            }
-        };
-        for v in r.validators.iter().chain(std::iter::once(&r.oracle)) {
-            let _ = writeln!(
-                s,
-                "| {} | {} | {} | {} | {} ({}) |",
-                v.validator,
-                v.spearman.map_or_else(|| "-".to_string(), f),
-                v.checkpoints,
-                f(v.per_run_pick),
-                f(v.overall_pick),
-                v.overall_pick_at
-            );
+/// The rankings as tables, one per task, validators by Spearman correlation.
+pub fn tables(rankings: &[Ranking]) -> Vec<Table> {
+    let f = |x: f64| {
+        if x.is_nan() {
+            "n/a".to_string()
+        } else {
+            format!("{x:.4}")
         }
-        let _ = writeln!(
-            s,
-            "| last epoch (the headline) | - | {} | {} | - |",
-            r.runs,
-            f(r.last_epoch)
-        );
-        let _ = writeln!(s);
-    }
-    s
+    };
+    rankings
+        .iter()
+        .map(|r| {
+            let mut rows: Vec<Vec<String>> = r
+                .validators
+                .iter()
+                .chain(std::iter::once(&r.oracle))
+                .map(|v| {
+                    vec![
+                        v.validator.clone(),
+                        v.spearman.map_or_else(|| "-".to_string(), f),
+                        v.checkpoints.to_string(),
+                        f(v.per_run_pick),
+                        format!("{} ({})", f(v.overall_pick), v.overall_pick_at),
+                    ]
+                })
+                .collect();
+            rows.push(vec![
+                "last epoch (the headline)".into(),
+                "-".into(),
+                r.runs.to_string(),
+                f(r.last_epoch),
+                "-".into(),
+            ]);
+            Table {
+                title: format!(
+                    "Validators on {} ({} runs; every epoch's checkpoint; target labels used only to grade the picks)",
+                    r.task, r.runs
+                ),
+                headers: [
+                    "validator",
+                    "Spearman rho",
+                    "checkpoints",
+                    "per-run pick (mean acc)",
+                    "overall pick (acc, checkpoint)",
+                ]
+                .map(String::from)
+                .to_vec(),
+                rows,
+                notes: vec![
+                    "per-run pick: each run's epoch with the validator's highest score; overall pick: the one \
+                     checkpoint of all runs (method, seed, epoch) with its highest score."
+                        .into(),
+                ],
+            }
+        })
+        .collect()
 }

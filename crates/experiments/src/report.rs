@@ -4,11 +4,11 @@
 
 use crate::plot::{LineChart, Series, XAxis};
 use crate::run_folder::{write_atomic, RunResult};
+use crate::table::Table;
 use anyhow::{Context, Result};
 use serde::Serialize;
 use shift_strategies::methods::Published;
 use shift_strategies::MethodName;
-use std::fmt::Write;
 use std::path::Path;
 
 #[derive(Debug, Clone, Serialize)]
@@ -109,85 +109,93 @@ pub fn summarise(
         .collect()
 }
 
-pub fn table(task: &str, summaries: &[Summary]) -> String {
-    let mut s = String::new();
-    let _ = writeln!(s, "Target test accuracy, {task} (last epoch; mean +- std over seeds)\n");
+/// The results table: one row per method, the notes that qualify its columns.
+pub fn table(task: &str, summaries: &[Summary]) -> Table {
     // The validator column, where the runs were scored.
     let validator = summaries
         .iter()
         .find_map(|r| r.selected.as_ref().map(|v| v.validator.clone()));
-    let picked = validator
-        .as_ref()
-        .map_or(String::new(), |v| format!(" epoch picked by {v} (label-free) |"));
     let pad = summaries.iter().any(|r| r.proxy_a_distance_mean.is_some());
-    let _ = writeln!(
-        s,
-        "| method | target acc | published | runs | wall time / run |{picked} oracle best epoch* |{}",
-        if pad { " A-distance** |" } else { "" }
-    );
-    let _ = writeln!(
-        s,
-        "|---|---|---|---|---|{}---|{}",
-        if validator.is_some() { "---|" } else { "" },
-        if pad { "---|" } else { "" }
-    );
-    for r in summaries {
-        let paper = match (r.published, r.published_withheld) {
-            (Some(p), _) => format!("{:.4} ({})", p.accuracy, p.source),
-            (None, true) => "not comparable (another schedule)".to_string(),
-            (None, false) => "none published".to_string(),
-        };
-        let (acc, oracle) = if r.target_acc_mean.is_nan() {
-            ("none (target unlabelled)".to_string(), "none".to_string())
-        } else {
-            (
-                format!("{:.4} +- {:.4}", r.target_acc_mean, r.target_acc_std),
-                format!("{:.4}", r.oracle_best_acc_mean),
-            )
-        };
-        let picked = match (&validator, &r.selected) {
-            (None, _) => String::new(),
-            (Some(_), None) => " not scored |".to_string(),
-            (Some(_), Some(v)) if v.target_acc_mean.is_nan() => " none (target unlabelled) |".to_string(),
-            (Some(_), Some(v)) => format!(
-                " {:.4} (epoch{} {}) |",
-                v.target_acc_mean,
-                if v.epochs.len() == 1 { "" } else { "s" },
-                v.epochs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
-            ),
-        };
-        let distance = match (pad, r.proxy_a_distance_mean) {
-            (false, _) => String::new(),
-            (true, Some(d)) => format!(" {d:.3} |"),
-            (true, None) => " - |".to_string(),
-        };
-        let _ = writeln!(
-            s,
-            "| {} | {acc} | {} | {} | {:.1} s |{picked} {oracle} |{distance}",
-            r.method, paper, r.runs, r.wall_s_mean
-        );
+    let mut headers: Vec<String> = ["method", "target acc", "published", "runs", "wall time / run"]
+        .map(String::from)
+        .to_vec();
+    if let Some(v) = &validator {
+        headers.push(format!("epoch picked by {v} (label-free)"));
     }
-    let _ = writeln!(s, "\n*oracle: the best epoch chosen with target test labels; shown only for comparison with code that reports it.");
+    headers.push("oracle best epoch*".into());
     if pad {
-        let _ = writeln!(
-            s,
+        headers.push("A-distance**".into());
+    }
+    let rows = summaries
+        .iter()
+        .map(|r| {
+            let paper = match (r.published, r.published_withheld) {
+                (Some(p), _) => format!("{:.4} ({})", p.accuracy, p.source),
+                (None, true) => "not comparable (another schedule)".to_string(),
+                (None, false) => "none published".to_string(),
+            };
+            let (acc, oracle) = if r.target_acc_mean.is_nan() {
+                ("none (target unlabelled)".to_string(), "none".to_string())
+            } else {
+                (
+                    format!("{:.4} +- {:.4}", r.target_acc_mean, r.target_acc_std),
+                    format!("{:.4}", r.oracle_best_acc_mean),
+                )
+            };
+            let mut row = vec![
+                r.method.clone(),
+                acc,
+                paper,
+                r.runs.to_string(),
+                format!("{:.1} s", r.wall_s_mean),
+            ];
+            if validator.is_some() {
+                row.push(match &r.selected {
+                    None => "not scored".to_string(),
+                    Some(v) if v.target_acc_mean.is_nan() => "none (target unlabelled)".to_string(),
+                    Some(v) => format!(
+                        "{:.4} (epoch{} {})",
+                        v.target_acc_mean,
+                        if v.epochs.len() == 1 { "" } else { "s" },
+                        v.epochs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+            row.push(oracle);
+            if pad {
+                row.push(r.proxy_a_distance_mean.map_or("-".into(), |d| format!("{d:.3}")));
+            }
+            row
+        })
+        .collect();
+    let mut notes = vec![
+        "*oracle: the best epoch chosen with target test labels; shown only for comparison with code that reports it."
+            .to_string(),
+    ];
+    if pad {
+        notes.push(
             "**proxy A-distance, 2 (1 - 2 err) of a linear domain classifier on the final features of 2,000 MNIST and \
              2,000 MNIST-M test images (half to fit, half to score; mean over seeds): lower means domains harder \
              to tell apart."
+                .into(),
         );
     }
     if let Some(v) = validator {
-        let _ = writeln!(
-            s,
+        notes.push(format!(
             "epoch picked by {v}: each run's epoch with the highest {v} score (no target label read; \
              `validation.select` names the validator, `shift report validators` ranks them all)."
-        );
+        ));
     }
-    s
+    Table {
+        title: format!("Target test accuracy, {task} (last epoch; mean +- std over seeds)"),
+        headers,
+        rows,
+        notes,
+    }
 }
 
 /// Lines under the table: runs whose fast step ran eagerly (one line per reason), runs whose backbone started from random weights.
-pub fn run_notes(runs: &[RunResult]) -> String {
+pub fn run_notes(runs: &[RunResult]) -> Vec<String> {
     let mut lines: Vec<(String, Vec<String>)> = Vec::new();
     for r in runs {
         if let Some(why) = &r.step_fallback {
@@ -198,9 +206,9 @@ pub fn run_notes(runs: &[RunResult]) -> String {
             }
         }
     }
-    let mut out: String = lines
+    let mut out: Vec<String> = lines
         .iter()
-        .map(|(why, rs)| format!("fast step ran eagerly ({}): {why}\n", rs.join(", ")))
+        .map(|(why, rs)| format!("fast step ran eagerly ({}): {why}", rs.join(", ")))
         .collect();
     let random: Vec<String> = runs
         .iter()
@@ -208,10 +216,10 @@ pub fn run_notes(runs: &[RunResult]) -> String {
         .map(|r| format!("{} seed {}", r.method, r.seed))
         .collect();
     if !random.is_empty() {
-        out += &format!(
-            "RANDOM-INIT BACKBONE ({}): the ResNet-50 started from random weights, not ImageNet's\n",
+        out.push(format!(
+            "RANDOM-INIT BACKBONE ({}): the ResNet-50 started from random weights, not ImageNet's",
             random.join(", ")
-        );
+        ));
     }
     out
 }
@@ -223,10 +231,10 @@ pub fn write(
     config: &serde_json::Value,
     runs: &[RunResult],
     summaries: &[Summary],
-    table: &str,
+    table: &Table,
 ) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    write_atomic(&out.join("results.md"), table)?;
+    write_atomic(&out.join("results.md"), &table.markdown())?;
     let json = serde_json::json!({ "task": task, "config": config, "runs": runs, "summary": summaries });
     write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
     let chart = plot(task, runs, summaries);
