@@ -1,13 +1,19 @@
-//! `shift report validators RUNS...`: the validators ranked over every checkpoint of finished runs.
+//! `shift report results|validators RUNS...`: the results table of finished runs (of an experiment still running,
+//! or of several), and the validators ranked over every checkpoint of them.
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use shift_experiments::ranking;
+use shift_experiments::config::{self, ExperimentConfig};
 use shift_experiments::run_folder::write_atomic;
-use std::path::PathBuf;
+use shift_experiments::{adaptation, ranking, Task};
+use shift_strategies::MethodName;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Subcommand)]
 pub enum ReportCommand {
+    /// The results table (the experiment's own: mean +- std and per seed of the last epoch, the published
+    /// number, the validator's pick, the oracle, the A-distance) over the finished runs given, one per task.
+    Results(ResultsArgs),
     /// Rank the validators over every epoch of the given runs (Spearman correlation with target accuracy, and
     /// the accuracy of each validator's picks beside the oracle's), one table per task.
     Validators(ValidatorsArgs),
@@ -23,10 +29,65 @@ pub struct ValidatorsArgs {
     pub out: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct ResultsArgs {
+    /// Run folders, experiment output folders or any folder above them: every result.json under them counts.
+    #[arg(required = true)]
+    pub runs: Vec<PathBuf>,
+}
+
 pub fn run(cmd: ReportCommand) -> Result<()> {
     match cmd {
+        ReportCommand::Results(a) => results(a),
         ReportCommand::Validators(a) => validators(a),
     }
+}
+
+/// One table per task; the schedule (and so whether published numbers stand beside the rows) and the validator
+/// are the first run's, and runs of other configurations are refused, naming both folders.
+fn results(a: ResultsArgs) -> Result<()> {
+    let runs = ranking::find_runs(&a.runs)?;
+    if runs.is_empty() {
+        anyhow::bail!(
+            "no result.json under {}",
+            a.runs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let mut tasks: Vec<&str> = runs.iter().map(|r| r.task.as_str()).collect();
+    tasks.dedup();
+    for task in tasks {
+        let of_task: Vec<&ranking::FoundRun> = runs.iter().filter(|r| r.task == task).collect();
+        let config_of = |r: &ranking::FoundRun| -> Result<ExperimentConfig> {
+            let dir = r.path.parent().unwrap_or(Path::new("."));
+            config::load_experiment(&dir.join("config.json"))
+        };
+        let first = config_of(of_task[0])?;
+        for r in &of_task[1..] {
+            let cfg = config_of(r)?;
+            if adaptation::off_schedule(&cfg)? != adaptation::off_schedule(&first)?
+                || cfg.validation != first.validation
+            {
+                anyhow::bail!(
+                    "{} and {} ran under different configurations (schedule or validation): give runs of one \
+                     experiment",
+                    of_task[0].path.display(),
+                    r.path.display()
+                );
+            }
+        }
+        let parsed = Task::parse(&first.task)?;
+        let methods: Vec<MethodName> = MethodName::all()
+            .filter(|m| of_task.iter().any(|r| r.result.method == m.as_str()))
+            .collect();
+        let results: Vec<_> = of_task.iter().map(|r| r.result.clone()).collect();
+        let (_, table) = adaptation::results(&parsed, &first, &methods, &results)?;
+        println!("{}", table.markdown());
+    }
+    Ok(())
 }
 
 fn validators(a: ValidatorsArgs) -> Result<()> {

@@ -30,21 +30,6 @@ fn finished_runs(data: &Path, out: &Path, extra: &[&str]) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Every validator's name, as metrics.jsonl records them.
-fn shift_validators_names() -> [&'static str; 9] {
-    [
-        "source_accuracy",
-        "entropy",
-        "im",
-        "bnm",
-        "snd",
-        "dev",
-        "devn",
-        "class_ami",
-        "reverse_validation",
-    ]
-}
-
 #[test]
 fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
@@ -61,16 +46,7 @@ fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
     );
     let table = String::from_utf8_lossy(&said.stdout);
     assert!(table.contains("Validators on mnist-mnistm (2 runs"), "{table}");
-    for v in [
-        "source_accuracy",
-        "entropy",
-        "im",
-        "bnm",
-        "snd",
-        "dev",
-        "devn",
-        "class_ami",
-    ] {
+    for v in shift_validators::names() {
         assert!(table.contains(&format!("| {v} | ")), "{v} missing:\n{table}");
     }
     assert!(table.contains("| oracle (target labels) | - | 4 |"), "{table}");
@@ -79,7 +55,7 @@ fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
     let ranking = &json[0];
     assert_eq!(ranking["runs"], 2);
     let validators = ranking["validators"].as_array().unwrap();
-    assert_eq!(validators.len(), shift_validators_names().len());
+    assert_eq!(validators.len(), shift_validators::names().len());
     // Every validator scored both epochs of both runs; its picks are checkpoints that exist.
     let accs: Vec<f64> = results(&out)["runs"]
         .as_array()
@@ -98,6 +74,15 @@ fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
         assert!(rho.is_none_or(|r| (-1.0..=1.0).contains(&r)), "{v}");
     }
     assert!(std::fs::read_to_string(report.join("validators.md")).unwrap() == table);
+    // The results table of the same runs, as the experiment printed it (results.md).
+    let said = run_ok(shift().args(["report", "results"]).arg(&out));
+    let again = String::from_utf8_lossy(&said.stdout);
+    let printed = std::fs::read_to_string(out.join("results.md")).unwrap();
+    assert_eq!(again.trim_end(), printed.trim_end());
+    assert!(
+        again.contains("| per seed |") && again.contains("epoch picked by source_accuracy"),
+        "{again}"
+    );
 }
 
 #[test]
@@ -155,6 +140,13 @@ fn bad_runs_and_settings_are_refused_naming_them() {
     let runs = finished_runs(&data, &unscored, &["--set", "validation.source_split=0"]);
     let e = run_err(shift().args(["report", "validators"]).arg(&unscored));
     assert!(e.contains("none of the 2 runs found has validator scores"), "{e}");
+    // Runs of two configurations do not make one table.
+    let scored = tmp.path().join("scored");
+    finished_runs(&data, &scored, &[]);
+    let e = run_err(shift().args(["report", "results"]).arg(&scored).arg(&unscored));
+    assert!(e.contains("ran under different configurations"), "{e}");
+    let e = run_err(shift().args(["report", "results"]).arg(&data));
+    assert!(e.contains("no result.json under"), "{e}");
     let missing = tmp.path().join("nowhere");
     let e = run_err(shift().args(["report", "validators"]).arg(&missing));
     assert!(e.contains("nowhere: no such file or folder"), "{e}");

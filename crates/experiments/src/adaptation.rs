@@ -3,6 +3,8 @@
 //! accuracy plot.
 
 use crate::config::{self, ExperimentConfig, Task};
+use crate::run_folder::RunResult;
+use crate::table::Table;
 use crate::{anchors, digits, office, page, report, session, Invocation};
 use anyhow::Result;
 use shift_strategies::TrainConfig;
@@ -13,6 +15,49 @@ use std::time::Instant;
 pub struct Finished {
     pub table: String,
     pub seconds: f64,
+}
+
+/// Where `cfg` leaves the paper's schedule (`train.epochs (paper 20, now 2)`, a source or target limit): the
+/// published numbers stand beside runs of the paper's schedule only.
+pub fn off_schedule(cfg: &ExperimentConfig) -> Result<Vec<String>> {
+    let paper = serde_json::to_value(TrainConfig::default())?;
+    let mut off: Vec<String> = config::differences(&paper, &serde_json::to_value(&cfg.train)?, &[])
+        .into_iter()
+        .map(|d| format!("train.{d}").replace("(saved ", "(paper "))
+        .collect();
+    for (key, limit) in [("source_limit", cfg.source_limit), ("target_limit", cfg.target_limit)] {
+        if let Some(n) = limit {
+            off.push(format!("{key} ({n} examples)"));
+        }
+    }
+    Ok(off)
+}
+
+/// The results of `runs` (of `methods`, in that order) on `task` under `cfg`: the summaries and the table, with
+/// the notes that qualify it (the runs' marks, and where the schedule differs from the paper's).
+pub fn results(
+    task: &Task,
+    cfg: &ExperimentConfig,
+    methods: &[shift_strategies::MethodName],
+    runs: &[RunResult],
+) -> Result<(Vec<report::Summary>, Table)> {
+    let off = off_schedule(cfg)?;
+    let summaries = report::summarise(
+        methods,
+        runs,
+        |m| anchors::anchor(task, m),
+        off.is_empty(),
+        &cfg.validation.select,
+    );
+    let mut table = report::table(&task.slug(), &summaries);
+    table.notes.extend(report::run_notes(runs));
+    if summaries.iter().any(|s| s.published_withheld) {
+        table.notes.push(format!(
+            "published numbers are set beside runs of the paper's schedule only; this one differs in {}",
+            off.join(", ")
+        ));
+    }
+    Ok((summaries, table))
 }
 
 /// Runs every method and seed of `cfg` (validated first: errors name the key), writes the report into
@@ -44,26 +89,7 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
         return Ok(None);
     };
     let config_json = serde_json::to_value(cfg)?;
-    // Published numbers stand beside runs of the paper's schedule only.
-    let paper = serde_json::to_value(TrainConfig::default())?;
-    let mut off_schedule: Vec<String> = config::differences(&paper, &serde_json::to_value(&cfg.train)?, &[])
-        .into_iter()
-        .map(|d| format!("train.{d}").replace("(saved ", "(paper "))
-        .collect();
-    for (key, limit) in [("source_limit", cfg.source_limit), ("target_limit", cfg.target_limit)] {
-        if let Some(n) = limit {
-            off_schedule.push(format!("{key} ({n} examples)"));
-        }
-    }
-    let summaries = report::summarise(
-        &cfg.methods,
-        &runs,
-        |m| anchors::anchor(&task, m),
-        off_schedule.is_empty(),
-        &cfg.validation.select,
-    );
-    let mut table = report::table(&task.slug(), &summaries);
-    table.notes.extend(report::run_notes(&runs));
+    let (summaries, mut table) = results(&task, cfg, &cfg.methods, &runs)?;
     if let Task::Folders { source, target } = &task {
         let labelled = runs.iter().any(|r| !r.target_acc.is_nan());
         table.notes.push(format!(
@@ -75,12 +101,6 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
             } else {
                 "unlabelled: no test accuracy"
             }
-        ));
-    }
-    if summaries.iter().any(|s| s.published_withheld) {
-        table.notes.push(format!(
-            "published numbers are set beside runs of the paper's schedule only; this one differs in {}",
-            off_schedule.join(", ")
         ));
     }
     report::write(&at.out, &task.slug(), &config_json, &runs, &summaries, &table)?;

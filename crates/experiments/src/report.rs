@@ -17,6 +17,8 @@ pub struct Summary {
     pub runs: usize,
     pub target_acc_mean: f64,
     pub target_acc_std: f64,
+    /// Each run's last-epoch accuracy, in the runs' order (seed order).
+    pub per_seed: Vec<f64>,
     pub oracle_best_acc_mean: f64,
     /// The validator that picks an epoch of each run (`validation.select`), and the mean target accuracy of its
     /// picks; None where the runs have no scores.
@@ -94,6 +96,7 @@ pub fn summarise(
                 runs: rs.len(),
                 target_acc_mean: mean,
                 target_acc_std: std,
+                per_seed: rs.iter().map(|r| r.target_acc).collect(),
                 oracle_best_acc_mean: oracle,
                 selected,
                 proxy_a_distance_mean: rs
@@ -116,9 +119,16 @@ pub fn table(task: &str, summaries: &[Summary]) -> Table {
         .iter()
         .find_map(|r| r.selected.as_ref().map(|v| v.validator.clone()));
     let pad = summaries.iter().any(|r| r.proxy_a_distance_mean.is_some());
-    let mut headers: Vec<String> = ["method", "target acc", "published", "runs", "wall time / run"]
-        .map(String::from)
-        .to_vec();
+    let mut headers: Vec<String> = [
+        "method",
+        "target acc",
+        "per seed",
+        "published",
+        "runs",
+        "wall time / run",
+    ]
+    .map(String::from)
+    .to_vec();
     if let Some(v) = &validator {
         headers.push(format!("epoch picked by {v} (label-free)"));
     }
@@ -142,9 +152,16 @@ pub fn table(task: &str, summaries: &[Summary]) -> Table {
                     format!("{:.4}", r.oracle_best_acc_mean),
                 )
             };
+            let seeds = r
+                .per_seed
+                .iter()
+                .map(|a| if a.is_nan() { "-".to_string() } else { format!("{a:.4}") })
+                .collect::<Vec<_>>()
+                .join(" / ");
             let mut row = vec![
                 r.method.clone(),
                 acc,
+                seeds,
                 paper,
                 r.runs.to_string(),
                 format!("{:.1} s", r.wall_s_mean),
