@@ -57,6 +57,14 @@ pub fn results(
             off.join(", ")
         ));
     }
+    if cfg.validation.enabled() && *task == Task::MnistToMnistM && summaries.iter().any(|s| s.published.is_some()) {
+        table.notes.push(format!(
+            "the runs held out {:.0}% of the MNIST training images for the validators (validation.source_split = {}); \
+             the published numbers trained on all of them",
+            cfg.validation.source_split * 100.0,
+            cfg.validation.source_split
+        ));
+    }
     Ok((summaries, table))
 }
 

@@ -87,13 +87,20 @@ pub struct Ranking {
     pub oracle: Standing,
 }
 
-/// The rankings of `runs`, one per task, in task order. Runs whose target is unlabelled and runs without
-/// validator scores are left out; an error says so when none is left.
+/// The rankings of `runs`, one per task, in task order. Runs whose target is unlabelled, runs of methods that
+/// train on target labels (target-only) and runs without validator scores are left out; an error says so when
+/// none is left.
 pub fn rank(runs: &[FoundRun]) -> Result<Vec<Ranking>> {
     let mut by_task: BTreeMap<&str, Vec<&RunResult>> = BTreeMap::new();
     for r in runs {
         let labelled = r.result.accuracy_per_epoch.iter().all(|a| !a.is_nan());
-        if labelled && !r.result.validators_per_epoch.is_empty() {
+        // A method that trains on target labels (target-only) is no candidate for a label-free pick.
+        let unsupervised = r
+            .result
+            .method
+            .parse::<shift_strategies::MethodName>()
+            .is_ok_and(|m| !m.data().labelled_target);
+        if labelled && unsupervised && !r.result.validators_per_epoch.is_empty() {
             by_task.entry(&r.task).or_default().push(&r.result);
         }
     }
@@ -119,7 +126,9 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
         let (mut s, mut a, mut picks) = (Vec::new(), Vec::new(), Vec::new());
         let mut best: Option<(f64, f64, String)> = None;
         for r in runs {
-            let scores = score(r);
+            // Scores past the last epoch's accuracy (a result.json edited by hand) are left out.
+            let mut scores = score(r);
+            scores.truncate(r.accuracy_per_epoch.len());
             for (e, (&x, &acc)) in scores.iter().zip(&r.accuracy_per_epoch).enumerate() {
                 if x.is_nan() {
                     continue;
@@ -154,11 +163,9 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
             )
         })
         .collect();
-    validators.sort_by(|a, b| {
-        b.spearman
-            .unwrap_or(f64::NEG_INFINITY)
-            .total_cmp(&a.spearman.unwrap_or(f64::NEG_INFINITY))
-    });
+    // No correlation (NaN: too few checkpoints, or a constant score) ranks last.
+    let rho = |s: &Standing| s.spearman.filter(|r| !r.is_nan()).unwrap_or(f64::NEG_INFINITY);
+    validators.sort_by(|a, b| rho(b).total_cmp(&rho(a)));
     let oracle = standing(
         "oracle (target labels)",
         &|r: &RunResult| r.accuracy_per_epoch.clone(),
@@ -276,4 +283,69 @@ pub fn tables(rankings: &[Ranking]) -> Vec<Table> {
             }
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(method: &str, seed: u64, acc: &[f64], scores: &[(&str, &[f64])]) -> FoundRun {
+        FoundRun {
+            task: "mnist-mnistm".into(),
+            path: PathBuf::from(format!("{method}/seed{seed}/result.json")),
+            result: RunResult {
+                method: method.into(),
+                seed,
+                target_acc: *acc.last().unwrap(),
+                oracle_best_acc: acc.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                epochs: acc.len(),
+                wall_s: 1.0,
+                device: "Cpu".into(),
+                accuracy_per_epoch: acc.to_vec(),
+                validators_per_epoch: scores.iter().map(|(n, s)| (n.to_string(), s.to_vec())).collect(),
+                proxy_a_distance: None,
+                step_fallback: None,
+                random_init_backbone: false,
+            },
+        }
+    }
+
+    #[test]
+    fn ranks_by_spearman_with_no_correlation_last_and_target_labels_left_out() {
+        let runs = [
+            run(
+                "dann",
+                0,
+                &[0.5, 0.7, 0.6],
+                &[("good", &[1.0, 3.0, 2.0]), ("flat", &[1.0, 1.0, 1.0])],
+            ),
+            // Scores past the last accuracy are left out, not misread as epochs.
+            run(
+                "source-only",
+                0,
+                &[0.4, 0.45],
+                &[("good", &[0.1, 0.2, 9.0]), ("flat", &[1.0, 1.0])],
+            ),
+            // Trained on target labels: no candidate, however high its scores.
+            run(
+                "target-only",
+                0,
+                &[0.9, 0.95],
+                &[("good", &[50.0, 60.0]), ("flat", &[1.0, 1.0])],
+            ),
+        ];
+        let r = &rank(&runs).unwrap()[0];
+        assert_eq!(r.runs, 2);
+        let names: Vec<&str> = r.validators.iter().map(|v| v.validator.as_str()).collect();
+        assert_eq!(names, ["good", "flat"]);
+        assert!(r.validators[1].spearman.unwrap().is_nan());
+        let good = &r.validators[0];
+        assert_eq!(good.checkpoints, 5);
+        assert!((good.spearman.unwrap() - 1.0).abs() < 1e-12);
+        assert_eq!((good.per_run_pick, good.overall_pick), ((0.7 + 0.45) / 2.0, 0.7));
+        assert_eq!(good.overall_pick_at, "dann seed 0 epoch 2");
+        assert_eq!(r.oracle.overall_pick, 0.7);
+        let none = rank(&runs[2..]).unwrap_err().to_string();
+        assert!(none.contains("none of the 1 runs"), "{none}");
+    }
 }

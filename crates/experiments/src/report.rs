@@ -40,8 +40,8 @@ pub struct Summary {
 pub struct Selected {
     pub validator: String,
     pub target_acc_mean: f64,
-    /// The picked epoch (1-based) of each run, in seed order.
-    pub epochs: Vec<usize>,
+    /// The picked epoch (1-based) of each run, in seed order (None: the run has no scores).
+    pub epochs: Vec<Option<usize>>,
 }
 
 /// Mean and sample standard deviation (0 for a single value).
@@ -76,20 +76,23 @@ pub fn summarise(
             let (mean, std) = mean_std(&rs.iter().map(|r| r.target_acc).collect::<Vec<_>>());
             let (oracle, _) = mean_std(&rs.iter().map(|r| r.oracle_best_acc).collect::<Vec<_>>());
             let (wall, _) = mean_std(&rs.iter().map(|r| r.wall_s).collect::<Vec<_>>());
-            let picks: Option<Vec<usize>> = rs
+            // Each run's pick (None where a run has no scores for `select`); the mean over the runs picked.
+            let picks: Vec<Option<usize>> = rs
                 .iter()
-                .map(|r| crate::selection::pick(r.validators_per_epoch.get(select)?))
+                .map(|r| {
+                    let scores = r.validators_per_epoch.get(select)?;
+                    crate::selection::pick(&scores[..scores.len().min(r.accuracy_per_epoch.len())])
+                })
                 .collect();
-            let selected = picks.map(|epochs| Selected {
+            let picked: Vec<f64> = rs
+                .iter()
+                .zip(&picks)
+                .filter_map(|(r, p)| p.map(|e| r.accuracy_per_epoch[e]))
+                .collect();
+            let selected = (!picked.is_empty()).then(|| Selected {
                 validator: select.to_string(),
-                target_acc_mean: mean_std(
-                    &rs.iter()
-                        .zip(&epochs)
-                        .map(|(r, &e)| r.accuracy_per_epoch[e])
-                        .collect::<Vec<_>>(),
-                )
-                .0,
-                epochs: epochs.iter().map(|e| e + 1).collect(),
+                target_acc_mean: mean_std(&picked).0,
+                epochs: picks.iter().map(|p| p.map(|e| e + 1)).collect(),
             });
             Some(Summary {
                 method: m.as_str().into(),
@@ -174,7 +177,11 @@ pub fn table(task: &str, summaries: &[Summary]) -> Table {
                         "{:.4} (epoch{} {})",
                         v.target_acc_mean,
                         if v.epochs.len() == 1 { "" } else { "s" },
-                        v.epochs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join(", ")
+                        v.epochs
+                            .iter()
+                            .map(|e| e.map_or("not scored".to_string(), |e| e.to_string()))
+                            .collect::<Vec<_>>()
+                            .join(", ")
                     ),
                 });
             }

@@ -194,7 +194,8 @@ impl RunFolder {
         };
         let saved: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{} is not a run configuration", path.display()))?;
-        let skip = ["methods", "seeds", "params"];
+        // Which validator's pick the table shows does not change how a run trains.
+        let skip = ["methods", "seeds", "params", "validation.select"];
         let mut diff = crate::config::differences(&saved["experiment"], &now["experiment"], &skip);
         let none = serde_json::json!({});
         let hyper = |v: &serde_json::Value| {

@@ -75,7 +75,8 @@ fn k_means(x: &Tensor, labels: &Tensor, k: i64) -> Tensor {
 
 /// Adjusted mutual information of two labellings of the same items, `(MI - E[MI]) / (mean(H(a), H(b)) -
 /// E[MI])` (Vinh, Epps & Bailey, JMLR 2010), with the expectation under the hypergeometric model of random
-/// labellings with the same cluster sizes. 1 when both put every item in one cluster, as scikit-learn does.
+/// labellings with the same cluster sizes. 1 when both put every item in one cluster, as scikit-learn's
+/// `adjusted_mutual_info_score` does.
 ///
 /// ```
 /// use shift_validators::adjusted_mutual_information as ami;
@@ -98,7 +99,8 @@ pub fn adjusted_mutual_information(a: &[i64], b: &[i64]) -> Result<f64, Validato
         (ids.len(), of)
     };
     let ((ra, ia), (rb, ib)) = (index(a), index(b));
-    if (ra == 1 && rb == 1) || (ra == a.len() && rb == a.len()) || a.is_empty() {
+    // scikit-learn's limit case: neither labelling splits the items (or there are none).
+    if (ra == 1 && rb == 1) || a.is_empty() {
         return Ok(1.0);
     }
     let n = a.len();
@@ -149,6 +151,8 @@ pub fn adjusted_mutual_information(a: &[i64], b: &[i64]) -> Result<f64, Validato
             }
         }
     }
+    // Rounding can leave the mutual information a hair below 0 (scikit-learn clips it too).
+    let mi = mi.max(0.0);
     let normaliser = (entropy(&rows) + entropy(&cols)) / 2.0;
     let denominator = normaliser - expected;
     let denominator = if denominator < 0.0 {

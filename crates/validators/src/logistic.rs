@@ -53,12 +53,26 @@ impl Logistic {
         );
         let penalty = Tensor::ones([x.size()[1]], (Kind::Double, x.device())) * l2;
         let _ = penalty.get(0).fill_(0.0);
+        // The penalised mean log-loss, `mean(softplus(z) - y z) + l2 / 2 |w|^2`.
+        let objective = |beta: &Tensor| {
+            let z = x.mv(beta);
+            let loss = (z.softplus() - &y * &z).mean(Kind::Double);
+            (loss + (&penalty * beta.square()).sum(Kind::Double) / 2.0).double_value(&[])
+        };
         for _ in 0..MAX_NEWTON_STEPS {
             let prob = x.mv(&model.beta).sigmoid();
             let grad = x.tr().mv(&(&prob - &y)) / n + &penalty * &model.beta;
             let curvature = &prob * (prob.ones_like() - &prob) / n;
             let hessian = (x.tr() * curvature.unsqueeze(0)).matmul(&x) + penalty.diag(0);
-            let step = Tensor::linalg_solve(&hessian, &grad.unsqueeze(1), true).squeeze_dim(1);
+            let mut step = Tensor::linalg_solve(&hessian, &grad.unsqueeze(1), true).squeeze_dim(1);
+            // Halve a step that does not lower the objective (a full Newton step can overshoot from far away).
+            let before = objective(&model.beta);
+            for _ in 0..30 {
+                if objective(&(&model.beta - &step)) <= before {
+                    break;
+                }
+                step /= 2.0;
+            }
             model.beta -= &step;
             if step.abs().max().double_value(&[]) < NEWTON_TOLERANCE {
                 break;
