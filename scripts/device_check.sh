@@ -9,6 +9,10 @@
 #          fast step (train on MNIST-M rebuilt from BSDS500, test on the released MNIST-M test set).
 #   finetune: shift experiment finetune, default table (5 policies x k in 1,5,10,50,100,all), seeds 0,1,2,
 #          pretraining and fine-tuning with the fast step. Not part of `all` (one call holds at most 10 minutes).
+#   dirt-t: shift experiment dann --backbone vada-cnn-in --methods dirt-t: VADA, then DIRT-T, on VADA's small CNN
+#          (instance-normalised input), seed 0, 30 epochs of 1,000 steps (15,000 VADA + 15,000 DIRT-T steps; the
+#          paper ran 80,000 + 80,000 with Adam), eager step (dirt-t refuses the fast step). Not part of `all`;
+#          a call that times out keeps its checkpoint under $OUT/dirt-t, and the same stage with --resume goes on.
 # DEV=cpu QUICK=1 bash scripts/device_check.sh all   is the dry run of the same script on a CPU (tiny settings).
 set -uo pipefail
 what="${1:-all}"
@@ -17,9 +21,11 @@ DEV="${DEV:-cuda}"
 if [ -n "${QUICK:-}" ]; then
   steps=20; accuracy=(); dann=(--quick --seeds 0 --epochs 1 --steps-per-epoch 50); time_to=0
   finetune=(--quick --seeds 0 --labels-per-class 1,10 --pretrain-epochs 1 --finetune-steps 40)
+  dirtt=(--quick --seeds 0 --epochs 2 --steps-per-epoch 10)
 else
   steps=500; accuracy=(--to-accuracy 0.75); dann=(--seeds 0,1,2 --methods dann,source-only,target-only); time_to=1
   finetune=(--seeds 0,1,2)
+  dirtt=(--seeds 0 --epochs 30 --steps-per-epoch 1000)
 fi
 mkdir -p "$OUT"
 TL=$(python3 -c 'import torch,os;print(os.path.dirname(torch.__file__))')/lib
@@ -61,10 +67,14 @@ if [ "$what" = finetune ]; then
   $S experiment finetune --device "$DEV" "${finetune[@]}" --step fast --data "$D" --out "$OUT/finetune" 2>&1 \
     | grep -v '^\s*$' | tail -30 > "$OUT/finetune.txt"
 fi
+if [ "$what" = dirt-t ]; then
+  $S experiment dann --device "$DEV" --backbone vada-cnn-in --methods dirt-t "${dirtt[@]}" --data "$D" \
+    --out "$OUT/dirt-t" --resume 2>&1 | grep -v '^\s*$' | tail -30 > "$OUT/dirt-t.txt"
+fi
 echo "==== summary ($(grep -m1 -i "nvidia\|cpu" "$OUT/info.txt" 2>/dev/null))"
 grep "fast step (CUDA graph)" "$OUT/info.txt" 2>/dev/null
 grep -E "^\| " "$OUT/shift_bench.txt" 2>/dev/null
 grep "steps/s" "$OUT/reference_speed.txt" 2>/dev/null
 cat "$OUT/peer_speed.json" "$OUT/peer_speed_benchmark.json" "$OUT/peer_time_to.json" 2>/dev/null | grep '^{'
-cat "$OUT/dann/results.md" "$OUT/finetune/results.md" 2>/dev/null
+cat "$OUT/dann/results.md" "$OUT/finetune/results.md" "$OUT/dirt-t/results.md" 2>/dev/null
 grep -i "capture\|differs from the eager" "$OUT"/*.txt 2>/dev/null | sort -u | head -5

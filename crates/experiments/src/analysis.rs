@@ -9,7 +9,7 @@ use crate::selection::sample;
 use crate::tsne::{self, TsneSettings};
 use anyhow::{bail, Context, Result};
 use shift_data::{Digits, Mnist, MnistM};
-use shift_models::digit::DigitNet;
+use shift_models::AdaptNet;
 use shift_strategies::evaluate;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use std::path::{Path, PathBuf};
@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 pub struct FinishedRun {
     pub dir: PathBuf,
     pub result: RunResult,
-    pub net: DigitNet,
+    pub net: Box<dyn AdaptNet>,
 }
 
 /// The run in `dir` (`<out>/mnist-mnistm/<method>/seed<N>/`), its network as the last epoch left it. Errors name
@@ -45,7 +45,7 @@ pub fn load_run(dir: &Path, device: Device) -> Result<FinishedRun> {
             dir.display()
         );
     };
-    let net = DigitNet::new(device);
+    let net = cfg.digit_backbone()?.build(device);
     let state = shift_tensor::load_named(&folder.checkpoint())?;
     shift_strategies::load_model_state(&net, &state).with_context(|| {
         format!(
@@ -92,13 +92,13 @@ pub const POINTS: usize = 2000;
 pub const SEED: u64 = 0;
 
 /// The proxy A-distance of a finished run's final features on the test samples.
-pub fn run_a_distance(net: &DigitNet, samples: &TestSamples) -> crate::a_distance::ADistance {
+pub fn run_a_distance(net: &dyn AdaptNet, samples: &TestSamples) -> crate::a_distance::ADistance {
     let (s, t) = features(net, samples);
     crate::a_distance::proxy_a_distance(&s, &t, SEED)
 }
 
 /// The features of both samples under `net` (rows: the source sample, then the target sample), as doubles.
-pub fn features(net: &DigitNet, samples: &TestSamples) -> (Tensor, Tensor) {
+pub fn features(net: &dyn AdaptNet, samples: &TestSamples) -> (Tensor, Tensor) {
     let f = |x: &Tensor| evaluate::outputs(net, x, 1000).0.to_kind(Kind::Double);
     (f(&samples.source.0), f(&samples.target.0))
 }

@@ -22,7 +22,8 @@ pub struct ExperimentConfig {
     pub source_limit: Option<usize>,
     /// Use only the first N target train examples (None: all).
     pub target_limit: Option<usize>,
-    /// Office-31 only: the backbone (resnet50, the default) and its ImageNet weights.
+    /// The backbone: on digits `digit` (unset: the paper's digit net), `digit-bn`, `vada-cnn` or `vada-cnn-in`;
+    /// on Office-31 and image folders `resnet50`.
     pub backbone: Option<String>,
     pub pretrained: Option<std::path::PathBuf>,
     /// The train step: eager, or fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
@@ -256,6 +257,16 @@ impl ExperimentConfig {
         )?)
     }
 
+    /// The digit task's backbone: `backbone` (unset: the paper's digit net), or an error naming the key.
+    pub fn digit_backbone(&self) -> Result<shift_models::DigitBackbone> {
+        match &self.backbone {
+            None => Ok(Default::default()),
+            Some(b) => b
+                .parse()
+                .map_err(|e| anyhow::anyhow!("`backbone`: {e}; resnet50 is for Office-31 and image folders")),
+        }
+    }
+
     pub fn validate(&self) -> Result<Task> {
         let task = Task::parse(&self.task)?;
         if self.methods.is_empty() {
@@ -272,9 +283,7 @@ impl ExperimentConfig {
             .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         match &task {
             Task::MnistToMnistM => {
-                if let Some(b) = &self.backbone {
-                    bail!("`backbone`: `{b}` is for Office-31; the digit task trains the paper's digit net");
-                }
+                self.digit_backbone()?;
                 if let Some(p) = &self.pretrained {
                     bail!(
                         "`pretrained`: {} is for Office-31's ResNet-50; the digit task starts from random weights",

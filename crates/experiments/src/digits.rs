@@ -9,7 +9,6 @@ use crate::selection::{self, ValidationConfig};
 use crate::{analysis, estimate};
 use anyhow::Result;
 use shift_data::{DigitBatcher, Digits, Mnist, MnistM};
-use shift_models::digit::DigitNet;
 use shift_strategies::{DigitTask, MethodName, ValidationSet};
 use shift_tensor::tch::Device;
 use std::path::Path;
@@ -140,7 +139,7 @@ pub fn digit_task(
     }
 }
 
-/// One digit run in its folder: the paper's digit net, the configured step, through the run driver. None when
+/// One digit run in its folder: the configured backbone (the paper's digit net by default) and step, through the run driver. None when
 /// a stop was requested.
 #[allow(clippy::too_many_arguments)]
 pub fn run_digits(
@@ -163,7 +162,7 @@ pub fn run_digits(
     };
     run_one(&run, task, stop, resume, || {
         let (strategy, note) = cfg.step.build(
-            DigitNet::new(device),
+            cfg.digit_backbone()?.build(device),
             cfg.spec(method)?,
             cfg.train.momentum,
             cfg.train.weight_decay,

@@ -321,6 +321,7 @@ impl EpochDraws for OfficeDraws<'_> {
         train(Batch::Tensors(&StepBatch {
             labelled: (&xs, &ys),
             unlabelled: xt.as_ref(),
+            unlabelled_index: None,
         }))
     }
 }

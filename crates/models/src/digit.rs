@@ -4,7 +4,7 @@
 //! `bench/reference_dann.py`.
 
 use crate::pool::{channels_last, relu_max_pool2};
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, CLASSIFIER, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 pub const FEATURE_DIM: i64 = 1200;
@@ -39,11 +39,51 @@ impl FeatureExtractor for DigitFeatures {
     }
 }
 
+/// The label predictor 100-ReLU-100-ReLU-10 (`0`, `2`, `4` under the path it is built at).
+#[derive(Debug)]
+pub struct DigitClassifier {
+    cls: [nn::Linear; 3],
+}
+
+impl DigitClassifier {
+    pub fn new(c: &nn::Path) -> Self {
+        Self {
+            cls: [
+                init::linear(c / "0", FEATURE_DIM, 100),
+                init::linear(c / "2", 100, 100),
+                init::linear(c / "4", 100, 10),
+            ],
+        }
+    }
+
+    pub fn forward(&self, f: &Tensor) -> Tensor {
+        let h = self.cls[0].forward(f).relu();
+        let h = self.cls[1].forward(&h).relu();
+        self.cls[2].forward(&h)
+    }
+}
+
+/// A copy of the digit net outside its `VarStore` (a teacher).
+#[derive(Debug)]
+pub struct DigitTwin {
+    features: DigitFeatures,
+    cls: DigitClassifier,
+}
+
+impl Twin for DigitTwin {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.features.forward(x, train)
+    }
+    fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
+        self.cls.forward(f)
+    }
+}
+
 #[derive(Debug)]
 pub struct DigitNet {
     vs: nn::VarStore,
     features: DigitFeatures,
-    cls: [nn::Linear; 3],
+    cls: DigitClassifier,
 }
 
 impl DigitNet {
@@ -51,12 +91,7 @@ impl DigitNet {
         let vs = nn::VarStore::new(device);
         let root = vs.root();
         let features = DigitFeatures::new(&(&root / FEATURES));
-        let c = &root / CLASSIFIER;
-        let cls = [
-            init::linear(&c / "0", FEATURE_DIM, 100),
-            init::linear(&c / "2", 100, 100),
-            init::linear(&c / "4", 100, 10),
-        ];
+        let cls = DigitClassifier::new(&(&root / CLASSIFIER));
         Self { vs, features, cls }
     }
 }
@@ -67,9 +102,14 @@ impl AdaptNet for DigitNet {
     }
 
     fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
-        let h = self.cls[0].forward(f).relu();
-        let h = self.cls[1].forward(&h).relu();
-        self.cls[2].forward(&h)
+        self.cls.forward(f)
+    }
+
+    fn twin(&self, p: &nn::Path) -> Option<Box<dyn Twin>> {
+        Some(Box::new(DigitTwin {
+            features: DigitFeatures::new(&(p / FEATURES)),
+            cls: DigitClassifier::new(&(p / CLASSIFIER)),
+        }))
     }
 
     fn var_store(&self) -> &nn::VarStore {

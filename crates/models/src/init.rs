@@ -35,3 +35,20 @@ pub fn conv2d(p: nn::Path, i: i64, o: i64, k: i64) -> nn::Conv2D {
         },
     )
 }
+
+/// A `k x k` convolution with `padding` on each side (PyTorch's `nn.Conv2d(i, o, k, padding=padding)`).
+pub fn conv2d_padded(p: nn::Path, i: i64, o: i64, k: i64, padding: i64) -> nn::Conv2D {
+    let b = bound(i * k * k);
+    nn::conv2d(
+        p,
+        i,
+        o,
+        k,
+        nn::ConvConfig {
+            ws_init: Init::Uniform { lo: -b, up: b },
+            bs_init: Init::Uniform { lo: -b, up: b },
+            padding,
+            ..Default::default()
+        },
+    )
+}

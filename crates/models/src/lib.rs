@@ -4,7 +4,10 @@
 //! Parameters live in one `VarStore` under three prefixes (`features.`, `classifier.`, and `discriminator.` for
 //! the networks a method adds), so that optimiser groups, freezing and checkpoints can address each part by name.
 
+pub mod backbone;
+pub mod batch_norm;
 pub mod digit;
+pub mod digit_bn;
 pub mod discriminator;
 pub mod head;
 mod init;
@@ -12,7 +15,9 @@ pub mod mlp;
 pub mod office;
 pub mod pool;
 pub mod pretrained;
+pub mod vada_cnn;
 
+pub use backbone::DigitBackbone;
 pub use discriminator::{DiscriminatorShape, DomainDiscriminator};
 use shift_tensor::tch::{nn, Tensor};
 
@@ -46,6 +51,20 @@ pub trait FeatureExtractor: std::fmt::Debug {
     fn forward(&self, x: &Tensor, train: bool) -> Tensor;
 }
 
+/// A whole second copy of a backbone (features and classifier), outside it: a teacher network (self-ensembling's
+/// mean teacher, DIRT-T's previous model). Its variables are named below its path as the backbone's are below
+/// the root (`features.`, `classifier.`), so the backbone copies or averages into it by name.
+pub trait Twin: std::fmt::Debug {
+    /// Feature vectors for a batch (`train` switches batch norm, dropout and noise).
+    fn features(&self, x: &Tensor, train: bool) -> Tensor;
+    /// Class logits from features.
+    fn classify(&self, f: &Tensor, train: bool) -> Tensor;
+    /// Class logits for a batch.
+    fn logits(&self, x: &Tensor, train: bool) -> Tensor {
+        self.classify(&self.features(x, train), train)
+    }
+}
+
 /// A backbone: a feature extractor and a label predictor in one `VarStore`, which the networks a method adds
 /// (under `discriminator.`) join.
 pub trait AdaptNet: std::fmt::Debug {
@@ -66,4 +85,48 @@ pub trait AdaptNet: std::fmt::Debug {
     /// named below `p` as the backbone's are below `features.` (so one copies into the other by name; ADDA's
     /// frozen source encoder).
     fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor>;
+    /// A whole copy of the backbone under `p` (see [`Twin`]); None where the backbone has none (ResNet-50: a
+    /// teacher of its size is not offered on these machines).
+    fn twin(&self, _p: &nn::Path) -> Option<Box<dyn Twin>> {
+        None
+    }
+    /// The switch of the backbone's batch-norm running statistics; None without batch norm. A backbone with
+    /// batch norm sees source and target rows as separate batches, so each domain is normalised by its own
+    /// statistics (as the VADA/DIRT-T and self-ensembling reference code run it), never by a mix.
+    fn statistics(&self) -> Option<&batch_norm::StatisticsSwitch> {
+        None
+    }
+}
+
+impl AdaptNet for Box<dyn AdaptNet> {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.as_ref().features(x, train)
+    }
+    fn classify(&self, f: &Tensor, train: bool) -> Tensor {
+        self.as_ref().classify(f, train)
+    }
+    fn var_store(&self) -> &nn::VarStore {
+        self.as_ref().var_store()
+    }
+    fn num_classes(&self) -> i64 {
+        self.as_ref().num_classes()
+    }
+    fn feature_dim(&self) -> i64 {
+        self.as_ref().feature_dim()
+    }
+    fn discriminator_shape(&self) -> DiscriminatorShape {
+        self.as_ref().discriminator_shape()
+    }
+    fn classifier_hidden(&self) -> Vec<i64> {
+        self.as_ref().classifier_hidden()
+    }
+    fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
+        self.as_ref().feature_twin(p)
+    }
+    fn twin(&self, p: &nn::Path) -> Option<Box<dyn Twin>> {
+        self.as_ref().twin(p)
+    }
+    fn statistics(&self) -> Option<&batch_norm::StatisticsSwitch> {
+        self.as_ref().statistics()
+    }
 }

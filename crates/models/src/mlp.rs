@@ -2,7 +2,7 @@
 //! in the toy experiment of Ganin et al. (JMLR 2016, Section 5.1: one hidden layer of 15 neurons). The methods'
 //! adapts tests train it on a synthetic shift in about a millisecond a step.
 
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, CLASSIFIER, FEATURES};
+use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 /// The Linear-ReLU feature layers (`0`, `2`, ... under the path they are built at).
@@ -32,6 +32,22 @@ impl FeatureExtractor for MlpFeatures {
         self.layers
             .iter()
             .fold(x.flatten(1, -1), |h, layer| layer.forward(&h).relu())
+    }
+}
+
+/// A copy of the MLP outside its `VarStore` (a teacher).
+#[derive(Debug)]
+pub struct MlpTwin {
+    features: MlpFeatures,
+    head: nn::Linear,
+}
+
+impl Twin for MlpTwin {
+    fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        self.features.forward(x, train)
+    }
+    fn classify(&self, f: &Tensor, _train: bool) -> Tensor {
+        self.head.forward(f)
     }
 }
 
@@ -94,6 +110,13 @@ impl AdaptNet for MlpNet {
 
     fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
         Box::new(MlpFeatures::new(p, self.input, &self.hidden))
+    }
+
+    fn twin(&self, p: &nn::Path) -> Option<Box<dyn Twin>> {
+        Some(Box::new(MlpTwin {
+            features: MlpFeatures::new(&(p / FEATURES), self.input, &self.hidden),
+            head: init::linear(p / CLASSIFIER / "0", self.feature_dim(), self.classes),
+        }))
     }
 
     /// One Linear from the features to the classes.

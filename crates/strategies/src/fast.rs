@@ -470,6 +470,7 @@ impl<N: AdaptNet> FastAdapt<N> {
             labelled: (&xs, &ys),
             target: xt.as_ref(),
             domain: domain.as_ref(),
+            target_index: None,
         };
         let Terms { loss, metrics } = self.method.loss(&self.net, &inputs, Lambda::Device(&self.lambda))?;
         loss.backward();

@@ -2,6 +2,7 @@
 //! the eager and the capture-ready train steps that run any method, SGD with momentum and parameter groups, the
 //! paper's schedules, evaluation, and the epoch loop.
 
+pub mod augment;
 mod error;
 pub mod evaluate;
 pub mod fast;

@@ -15,6 +15,9 @@ use shift_tensor::tch::Tensor;
 pub struct StepBatch<'a> {
     pub labelled: (&'a Tensor, &'a Tensor),
     pub unlabelled: Option<&'a Tensor>,
+    /// Where the unlabelled rows sit in the target images an epoch starts with ([`EpochStart::target`]), when
+    /// the batch was drawn from them (a method that keeps per-image pseudo-labels reads them by it).
+    pub unlabelled_index: Option<&'a Tensor>,
 }
 
 /// One step's batch as indices into device-resident data: rows `order[step*batch..(step+1)*batch]` of
@@ -37,6 +40,12 @@ impl IndexedBatch<'_> {
         let unlabelled = self.unlabelled.map(|(u, d)| u.batch(d, self.step, self.batch).0);
         (labelled, unlabelled)
     }
+
+    /// The target rows' indices into the unlabelled images.
+    pub fn unlabelled_index(&self) -> Option<Tensor> {
+        self.unlabelled
+            .map(|(_, d)| d.narrow(0, self.step * self.batch, self.batch))
+    }
 }
 
 pub trait Strategy {
@@ -49,9 +58,11 @@ pub trait Strategy {
     /// inside its own (captured) work overrides this.
     fn train_step_indexed(&mut self, batch: &IndexedBatch, lr: f64, lambda: f64) -> Result<(), StrategyError> {
         let ((xs, ys), xt) = batch.gather();
+        let index = batch.unlabelled_index();
         let b = StepBatch {
             labelled: (&xs, &ys),
             unlabelled: xt.as_ref(),
+            unlabelled_index: index.as_ref(),
         };
         self.train_step(&b, lr, lambda)
     }
@@ -157,6 +168,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
             labelled: (xs, ys),
             target,
             domain: domain.as_ref(),
+            target_index: batch.unlabelled_index.filter(|_| target.is_some()),
         };
         let values = self.method.step(&self.net, &inputs, &mut self.opts, lr, lambda)?;
         self.metrics.add(&values);

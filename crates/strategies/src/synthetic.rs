@@ -25,6 +25,11 @@ impl SyntheticDigits {
         }
     }
 
+    /// Every target image (what an epoch starts with, for methods that pseudo-label the target).
+    pub fn target_images(&self) -> &Tensor {
+        &self.target.x
+    }
+
     /// The batch of step `step` (cycling through the data), with its target batch.
     pub fn batch(&self, step: i64) -> IndexedBatch<'_> {
         IndexedBatch {

@@ -65,6 +65,7 @@ fn steps(s: &mut dyn Strategy, d: &Data, from: i64, steps: i64) -> Vec<(f64, f64
             let batch = StepBatch {
                 labelled: (&x, &y),
                 unlabelled: Some(&t),
+                unlabelled_index: None,
             };
             s.train_step(&batch, lr.at(p), lambda.value(p)).unwrap();
             let m = s.take_metrics().unwrap();
@@ -146,6 +147,7 @@ fn dann_alt_and_a_missing_target_batch_are_refused() {
             &StepBatch {
                 labelled: (&x, &y),
                 unlabelled: None,
+                unlabelled_index: None,
             },
             0.01,
             0.1,

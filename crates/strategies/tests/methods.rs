@@ -189,6 +189,7 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
         labelled: (&xs, &ys),
         target: Some(&xt),
         domain: Some(&domain),
+        target_index: None,
     };
     let (with_grl, disc_grl) = grads(dann.loss(&net, &batch, Lambda::Host(lambda)).unwrap().loss);
     let no_reversal = |f: &Tensor| Ok(f.shallow_clone());

@@ -286,6 +286,7 @@ fn the_head_policy_on_the_resnet_keeps_weights_and_batch_norm_statistics_bit_ide
         let batch = shift_strategies::StepBatch {
             labelled: (&x, &y),
             unlabelled: None,
+            unlabelled_index: None,
         };
         s.train_step(&batch, 0.01, 0.0).unwrap();
     }

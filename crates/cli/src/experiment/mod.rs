@@ -79,7 +79,9 @@ pub struct DannArgs {
     /// Use only the first N target train images.
     #[arg(long)]
     target_limit: Option<usize>,
-    /// Office-31: resnet50.
+    /// The backbone: on digits digit (the paper's net, the default), digit-bn (with batch norm and dropout),
+    /// vada-cnn or vada-cnn-in (VADA's small CNN, the second with instance-normalised input); on Office-31 and
+    /// image folders resnet50.
     #[arg(long)]
     backbone: Option<String>,
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot).

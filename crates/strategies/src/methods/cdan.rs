@@ -171,8 +171,8 @@ impl Method for Cdan {
         let (xs, ys) = batch.labelled;
         let (xt, domain) = batch.adversarial(self.name())?;
         let ns = xs.size()[0];
-        let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
-        let logits = net.classify(&f, true);
+        let f = super::features_of_both(net, xs, xt);
+        let logits = super::classify_both(net, &f, ns);
         let (lc, correct, count) = label_terms(&logits.narrow(0, 0, ns), ys);
         let (ld, dcorrect, dcount) = conditional_domain_terms(
             &self.discriminator,

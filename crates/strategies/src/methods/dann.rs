@@ -58,8 +58,8 @@ pub fn dann_terms(
     reverse: impl FnOnce(&Tensor) -> Result<Tensor, StrategyError>,
 ) -> Result<Terms, StrategyError> {
     let ns = xs.size()[0];
-    let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
-    let (lc, correct, count) = label_terms(&net.classify(&f.narrow(0, 0, ns), true), ys);
+    let f = super::features_of_both(net, xs, xt);
+    let (lc, correct, count) = label_terms(&super::labelled_logits(net, &f, ns), ys);
     let (ld, dcorrect, dcount) = domain_terms(&discriminator.forward(&reverse(&f)?, true), domain, None);
     Ok(Terms {
         metrics: [lc.detach(), correct, count, ld.detach(), dcorrect, dcount],

@@ -78,13 +78,13 @@ impl Method for DannAlt {
         let ns = xs.size()[0];
         // 1. Discriminator step on detached features, true domain labels.
         disc.zero_grad();
-        let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
+        let f = super::features_of_both(net, xs, xt);
         let (ld, dcorrect, dcount) = domain_terms(&self.discriminator.forward(&f.detach(), true), domain, None);
         ld.backward();
         disc.step(lr);
         // 2. Feature and label step against flipped domain labels, weighted by lambda.
         main.zero_grad();
-        let (lc, correct, count) = label_terms(&net.classify(&f.narrow(0, 0, ns), true), ys);
+        let (lc, correct, count) = label_terms(&super::labelled_logits(net, &f, ns), ys);
         let flipped = domain.g_mul_scalar(-1.0).g_add_scalar(1.0);
         let fool = self
             .discriminator

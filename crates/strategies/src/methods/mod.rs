@@ -12,6 +12,7 @@ pub mod daan;
 pub mod dan;
 pub mod dann;
 pub mod dann_alt;
+pub mod dirt_t;
 pub mod dsan;
 pub mod jan;
 pub mod mcc;
@@ -19,8 +20,13 @@ pub mod mcd;
 pub mod mdd;
 pub mod mmd;
 pub mod registry;
+pub mod self_ensembling;
+pub mod shot;
 pub mod source_only;
 pub mod target_only;
+pub mod teacher;
+pub mod vada;
+pub mod vat;
 pub mod wdgrl;
 
 pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Published, REGISTRY};
@@ -92,6 +98,8 @@ pub struct StepInputs<'a> {
     pub labelled: (&'a Tensor, &'a Tensor),
     pub target: Option<&'a Tensor>,
     pub domain: Option<&'a Tensor>,
+    /// The target rows' indices into [`EpochStart::target`], where the batch was drawn from it (digit tasks).
+    pub target_index: Option<&'a Tensor>,
 }
 
 impl<'a> StepInputs<'a> {
@@ -324,6 +332,56 @@ pub fn joint_optimiser(base: &[GroupSpec], with_discriminator: bool) -> Vec<Opti
     vec![OptimiserSpec { name: "main", groups }]
 }
 
+/// The features of `[x_s; x_t]` in train mode: one pass, or, on a backbone with batch norm, one pass per domain
+/// (each domain normalised by its own batch statistics, as the VADA and self-ensembling reference code run it).
+/// The labelled rows' pass leaves the running statistics alone, so that evaluation on the target normalises by
+/// target statistics.
+pub fn features_of_both(net: &dyn AdaptNet, xs: &Tensor, xt: &Tensor) -> Tensor {
+    if net.statistics().is_some() {
+        let fs = held_statistics(net, || net.features(xs, true));
+        Tensor::cat(&[fs, net.features(xt, true)], 0)
+    } else {
+        net.features(&Tensor::cat(&[xs, xt], 0), true)
+    }
+}
+
+/// `f()` with the backbone's batch-norm running statistics held (passes of labelled rows, perturbed copies):
+/// its batches are still normalised by their own statistics.
+pub fn held_statistics<T>(net: &dyn AdaptNet, f: impl FnOnce() -> T) -> T {
+    match net.statistics() {
+        Some(switch) => {
+            let was = switch.tracking();
+            switch.set(false);
+            let out = f();
+            switch.set(was);
+            out
+        }
+        None => f(),
+    }
+}
+
+/// The labelled rows' logits of features `f` (the first `ns` rows; the rest are target rows). On a backbone with
+/// batch norm the target rows pass the classifier as well, for its running statistics only.
+pub fn labelled_logits(net: &dyn AdaptNet, f: &Tensor, ns: i64) -> Tensor {
+    if net.statistics().is_some() {
+        classify_both(net, f, ns).narrow(0, 0, ns)
+    } else {
+        net.classify(&f.narrow(0, 0, ns), true)
+    }
+}
+
+/// Class logits of features `f` whose first `ns` rows are labelled: one pass, or, on a backbone with batch norm,
+/// one per domain (the labelled pass holding the running statistics).
+pub fn classify_both(net: &dyn AdaptNet, f: &Tensor, ns: i64) -> Tensor {
+    if net.statistics().is_some() {
+        let n = f.size()[0];
+        let ls = held_statistics(net, || net.classify(&f.narrow(0, 0, ns), true));
+        Tensor::cat(&[ls, net.classify(&f.narrow(0, ns, n - ns), true)], 0)
+    } else {
+        net.classify(f, true)
+    }
+}
+
 /// The labelled and target rows through the backbone in one pass: the features and logits of all rows, the
 /// first `ns` of them labelled.
 #[derive(Debug)]
@@ -339,13 +397,10 @@ impl Forward {
     pub fn of(net: &dyn AdaptNet, batch: &StepInputs, method: &str) -> Result<Self, StrategyError> {
         let (xs, _) = batch.labelled;
         let xt = batch.target(method)?;
-        let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
-        let logits = net.classify(&f, true);
-        Ok(Self {
-            f,
-            logits,
-            ns: xs.size()[0],
-        })
+        let f = features_of_both(net, xs, xt);
+        let ns = xs.size()[0];
+        let logits = classify_both(net, &f, ns);
+        Ok(Self { f, logits, ns })
     }
 
     fn rows(t: &Tensor, ns: i64, source: bool) -> Tensor {

@@ -3,7 +3,8 @@
 //! one file in `methods/` and one line in [`REGISTRY`].
 
 use super::{
-    adda, bnm, cdan, coral, daan, dan, dann, dann_alt, dsan, jan, mcc, mcd, mdd, source_only, target_only, wdgrl,
+    adda, bnm, cdan, coral, daan, dan, dann, dann_alt, dirt_t, dsan, jan, mcc, mcd, mdd, self_ensembling, shot,
+    source_only, target_only, vada, wdgrl,
 };
 use super::{BuildContext, DataNeeds, Method};
 use crate::StrategyError;
@@ -33,7 +34,7 @@ pub struct MethodInfo {
 
 /// A method's hyper-parameter: its key, its default and where the default comes from, and the rule a value must
 /// meet.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct Param {
     pub name: &'static str,
     pub default: f64,
@@ -75,6 +76,17 @@ impl Param {
             source,
             valid: |v| v == 0.0 || v == 1.0,
             rule: "0 or 1",
+        }
+    }
+
+    /// A share of the schedule, strictly between 0 and 1 (where a method switches phase).
+    pub const fn fraction(name: &'static str, default: f64, source: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            source,
+            valid: |v| v > 0.0 && v < 1.0,
+            rule: "strictly between 0 and 1",
         }
     }
 
@@ -173,6 +185,10 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &daan::INFO,
     &mcd::INFO,
     &adda::INFO,
+    &vada::INFO,
+    &dirt_t::INFO,
+    &self_ensembling::INFO,
+    &shot::INFO,
     &target_only::INFO,
 ];
 

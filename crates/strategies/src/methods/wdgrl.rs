@@ -139,7 +139,7 @@ impl Method for Wdgrl {
         let (xs, ys) = batch.labelled;
         let xt = batch.target(self.name())?;
         let ns = xs.size()[0];
-        let f = net.features(&Tensor::cat(&[xs, xt], 0), true);
+        let f = super::features_of_both(net, xs, xt);
         let (hs, ht) = (f.narrow(0, 0, ns), f.narrow(0, ns, f.size()[0] - ns));
         // 1. The critic, on detached features.
         let (hs_d, ht_d) = (hs.detach(), ht.detach());
@@ -155,7 +155,7 @@ impl Method for Wdgrl {
         }
         // 2. Features and classifier: the label loss plus the estimate the critic now gives.
         main.zero_grad();
-        let (lc, correct, count) = label_terms(&net.classify(&hs, true), ys);
+        let (lc, correct, count) = label_terms(&super::labelled_logits(net, &f, ns), ys);
         let w = wasserstein(&self.critic, &hs, &ht);
         (&lc + &w * (self.trade_off * lambda)).backward();
         main.step(lr);
