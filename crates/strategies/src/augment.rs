@@ -87,6 +87,9 @@ mod tests {
     use super::*;
     use shift_tensor::tch::Device;
 
+    /// The tests that seed and draw share libtorch's process-wide generator: one runs at a time.
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn none() -> Augmentation {
         Augmentation {
             affine_std: 0.0,
@@ -116,6 +119,7 @@ mod tests {
 
     #[test]
     fn each_image_gets_one_intensity_change_for_all_its_channels() {
+        let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
         shift_tensor::tch::manual_seed(3);
         let aug = Augmentation {
             intensity: Some(Intensity {
@@ -137,6 +141,7 @@ mod tests {
 
     #[test]
     fn vectors_get_noise_only_and_the_same_seed_draws_the_same() {
+        let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
         let aug = Augmentation {
             noise_std: 0.5,
             ..none()
