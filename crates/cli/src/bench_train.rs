@@ -66,7 +66,7 @@ fn sync(device: Device) {
 /// A strategy for `method` with the given step on a fresh `backbone` (seed 0).
 fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: DigitBackbone) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
-    let (strategy, note) = kind.build(backbone.build(device), method, 0.9, 0.0)?;
+    let (strategy, note) = kind.build(backbone.build(device), method, shift_strategies::Update::sgd(0.9, 0.0))?;
     if let Some(note) = note {
         eprintln!("shift: {note}");
     }

@@ -30,8 +30,7 @@ fn fingerprint() -> anyhow::Result<String> {
     let (mut s, _) = StepKind::Eager.build(
         shift_models::digit::DigitNet::new(Device::Cpu),
         MethodName::DANN,
-        0.9,
-        0.0,
+        shift_strategies::Update::sgd(0.9, 0.0),
     )?;
     let data = SyntheticDigits::new(256, 32, Device::Cpu);
     for step in 0..FINGERPRINT_STEPS {

@@ -309,6 +309,12 @@ impl ExperimentConfig {
         }
         task.check_step(self.step)?;
         if self.step == StepKind::Fast {
+            if self.train.optimiser != shift_strategies::OptimiserKind::Sgd {
+                bail!(
+                    "`train.optimiser`: the fast step runs SGD only, got `{}` (use `--step eager`)",
+                    self.train.optimiser
+                );
+            }
             for &m in &self.methods {
                 shift_strategies::fast::check_capturable(m)?;
             }
@@ -391,10 +397,27 @@ mod tests {
             ("train.epoch=3", "unknown field `epoch`"),
             ("train.epochs=many", "--set train.epochs=many"),
             ("train.lr.lr_0=0.05", "has no such key"),
+            (
+                "train.optimiser=adamw",
+                "unknown variant `adamw`, expected `sgd` or `adam`",
+            ),
         ] {
             let e = format!("{:#}", set_one(a).unwrap_err());
             assert!(e.contains(says), "{a}: {e}");
         }
+    }
+
+    #[test]
+    fn adam_is_set_by_key_and_refused_by_the_fast_step() {
+        let c = set_one("train.optimiser=adam").unwrap();
+        assert_eq!(c.train.update().kind, shift_strategies::OptimiserKind::Adam);
+        c.validate().unwrap();
+        let fast = set(&c, &["step=fast".into()]).unwrap();
+        let e = fast.validate().unwrap_err().to_string();
+        assert!(
+            e.contains("`train.optimiser`: the fast step runs SGD only, got `adam`"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -164,8 +164,7 @@ pub fn run_digits(
         let (strategy, note) = cfg.step.build(
             cfg.digit_backbone()?.build(device),
             cfg.spec(method)?,
-            cfg.train.momentum,
-            cfg.train.weight_decay,
+            cfg.train.update(),
         )?;
         if let Some(note) = note {
             eprintln!("shift: {note}");

@@ -218,8 +218,7 @@ pub fn run_office(
             eprintln!("shift: loaded {n} ImageNet tensors from {}", path.display());
         }
         let spec = cfg.spec(method)?;
-        let (strategy, _) =
-            StepKind::Eager.build_with(net, spec, &groups(), cfg.train.momentum, cfg.train.weight_decay)?;
+        let (strategy, _) = StepKind::Eager.build_with(net, spec, &groups(), cfg.train.update())?;
         Ok(strategy)
     })
 }

@@ -1,6 +1,6 @@
 //! On-device augmentation of a batch, as self-ensembling applies it (French, Mackiewicz & Fisher, ICLR 2018;
 //! the reference code's `augmentation.py`): per image an intensity flip, scale and offset (one value for all
-//! channels), a small random affine warp (identity plus N(0, affine_std) on the 2 x 2 matrix, a translation
+//! channels, or with `per_channel` one per channel: a colour change), a small random affine warp (identity plus N(0, affine_std) on the 2 x 2 matrix, a translation
 //! uniform in +-translate pixels; bilinear, zero outside), then Gaussian noise. Every draw comes from libtorch's
 //! generator, so a step draws the same on a resumed run. Inputs that are not images (N x D) get the noise only.
 
@@ -23,6 +23,8 @@ pub struct Augmentation {
 pub struct Intensity {
     pub scale: (f64, f64),
     pub offset: (f64, f64),
+    /// Draw the flip, scale and offset for each channel apart (a grey image becomes a coloured one).
+    pub per_channel: bool,
 }
 
 /// `lo + (hi - lo) * U(0, 1)` of `shape`, like `x`.
@@ -50,8 +52,8 @@ impl Augmentation {
         let Some(i) = self.intensity else {
             return x.shallow_clone();
         };
-        let n = x.size()[0];
-        let per_image = [n, 1, 1, 1];
+        let size = x.size();
+        let per_image = [size[0], if i.per_channel { size[1] } else { 1 }, 1, 1];
         let sign = Tensor::rand(per_image, (x.kind(), x.device()))
             .lt(0.5)
             .to_kind(x.kind())
@@ -125,6 +127,7 @@ mod tests {
             intensity: Some(Intensity {
                 scale: (0.25, 1.5),
                 offset: (-0.5, 0.5),
+                per_channel: false,
             }),
             ..none()
         };
@@ -137,6 +140,30 @@ mod tests {
         // |x| = 1: the value lies in +-[0.25, 1.5] + [-0.5, 0.5]; both signs occur over 64 images.
         assert!(v.iter().all(|a| (-2.0..=2.0).contains(a)), "{v:?}");
         assert!(v.iter().any(|&a| a > 0.9) && v.iter().any(|&a| a < -0.9), "{v:?}");
+    }
+
+    #[test]
+    fn a_colour_change_draws_each_channel_apart_and_keeps_each_channel_flat() {
+        let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        shift_tensor::tch::manual_seed(4);
+        let aug = Augmentation {
+            intensity: Some(Intensity {
+                scale: (0.25, 1.5),
+                offset: (-0.5, 0.5),
+                per_channel: true,
+            }),
+            ..none()
+        };
+        let x = Tensor::ones([64, 3, 2, 2], (Kind::Float, Device::Cpu));
+        let y = aug.apply(&x);
+        // One value per image and channel: flat over the pixels...
+        let corner = y.narrow(2, 0, 1).narrow(3, 0, 1);
+        assert_eq!((&y - &corner).abs().max().double_value(&[]), 0.0);
+        // ...and different between the channels of every image (a grey input comes out coloured).
+        let spread = corner.amax([1i64].as_slice(), false) - corner.amin([1i64].as_slice(), false);
+        assert!(spread.min().double_value(&[]) > 0.0, "{spread}");
+        let v: Vec<f64> = Vec::try_from(corner.flatten(0, -1).to_kind(Kind::Double)).unwrap();
+        assert!(v.iter().all(|a| (-2.0..=2.0).contains(a)), "{v:?}");
     }
 
     #[test]

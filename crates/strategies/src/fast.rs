@@ -11,7 +11,7 @@ use crate::metrics::DeviceMetrics;
 use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
 use crate::state::{load_model_state, model_state};
 use crate::strategy::backbone_groups;
-use crate::{FlatSgd, GroupSpec, IndexedBatch, StepBatch, StepMetrics, Strategy, StrategyError};
+use crate::{FlatSgd, GroupSpec, IndexedBatch, StepBatch, StepMetrics, Strategy, StrategyError, Update};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::{CudaGraph, SideStream};
@@ -43,17 +43,16 @@ impl std::str::FromStr for StepKind {
 }
 
 impl StepKind {
-    /// A strategy for the method `name` on `net` with this step and momentum SGD over the backbone's usual
+    /// A strategy for the method `name` on `net` with this step and the optimiser `update` over the backbone's usual
     /// groups ([`backbone_groups`], features at 1x). Also returns, for the caller to print, why a fast step
     /// runs eagerly where it does.
     pub fn build<N: AdaptNet + 'static>(
         self,
         net: N,
         method: impl Into<MethodSpec>,
-        momentum: f64,
-        weight_decay: f64,
+        update: Update,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
-        self.build_with(net, method, &backbone_groups(1.0), momentum, weight_decay)
+        self.build_with(net, method, &backbone_groups(1.0), update)
     }
 
     /// The same over the backbone's groups `base` (the method adds its own networks' groups). Freezing what
@@ -63,18 +62,14 @@ impl StepKind {
         net: N,
         method: impl Into<MethodSpec>,
         base: &[GroupSpec],
-        momentum: f64,
-        weight_decay: f64,
+        update: Update,
     ) -> Result<(Box<dyn Strategy>, Option<String>), StrategyError> {
         let spec = method.into();
         let method = spec.name.build(&BuildContext { net: &net, spec: &spec })?;
         Ok(match self {
-            Self::Eager => (
-                Box::new(crate::Adapt::new(net, method, base, momentum, weight_decay)?),
-                None,
-            ),
+            Self::Eager => (Box::new(crate::Adapt::new(net, method, base, update)?), None),
             Self::Fast => {
-                let mut fast = FastAdapt::new(net, method, base, momentum, weight_decay)?;
+                let mut fast = FastAdapt::new(net, method, base, update)?;
                 let note = fast.take_note();
                 (Box::new(fast), note)
             }
@@ -250,18 +245,12 @@ impl<N: AdaptNet> FastAdapt<N> {
     /// A built `method` on `net`, with one flat optimiser over the method's groups of the backbone's `base`.
     /// A method whose step is not one joint loss over one optimiser is refused, naming it and why: the fast
     /// step never trains a method as another.
-    pub fn new(
-        net: N,
-        method: Box<dyn Method>,
-        base: &[GroupSpec],
-        momentum: f64,
-        weight_decay: f64,
-    ) -> Result<Self, StrategyError> {
+    pub fn new(net: N, method: Box<dyn Method>, base: &[GroupSpec], update: Update) -> Result<Self, StrategyError> {
         if let Some(refusal) = capture_refusal(method.as_ref(), base) {
             return Err(refusal);
         }
         let groups = method.optimisers(base).remove(0).groups;
-        let opt = FlatSgd::new(net.var_store(), &groups, momentum, weight_decay)?;
+        let opt = FlatSgd::new(net.var_store(), &groups, update)?;
         let device = net.var_store().device();
         let scalar = || Tensor::zeros([], (Kind::Float, device));
         let (mode, note) = match device {
@@ -541,7 +530,7 @@ pub fn capture_self_test(device: Device) -> Result<String, String> {
     let dann = MethodName::DANN
         .build(&BuildContext { net: &net, spec: &spec })
         .map_err(fail)?;
-    let mut fast = FastAdapt::new(net, dann, &backbone_groups(1.0), 0.9, 0.0).map_err(fail)?;
+    let mut fast = FastAdapt::new(net, dann, &backbone_groups(1.0), Update::sgd(0.9, 0.0)).map_err(fail)?;
     if let Some(note) = fast.take_note() {
         return Err(note);
     }

@@ -1,9 +1,9 @@
 //! SGD with momentum over one flat parameter buffer: the parameters, their gradients and their momentum buffers
 //! are views into three contiguous tensors, so zeroing is one kernel and an update a few (one per parameter
-//! group) instead of several per tensor. The arithmetic is [`Sgd`](crate::Sgd)'s, op for op, so the updates
+//! group) instead of several per tensor. The arithmetic is [`Optimiser`](crate::Optimiser)'s, op for op, so the updates
 //! are bit-identical. The learning rate can come from a device tensor, for CUDA-graph replay.
 
-use crate::sgd::{select, validate};
+use crate::optimiser::{select, OptimiserKind, Update};
 use crate::state::get_shaped;
 use crate::{GroupSpec, StrategyError};
 use shift_tensor::tch::{nn::VarStore, Kind, Tensor};
@@ -43,8 +43,21 @@ impl FlatSgd {
     /// Moves the variables the groups select (first matching group wins) into one buffer: each variable becomes
     /// a view into it (the VarStore keeps working: loading, saving and evaluation see the same values), and its
     /// `.grad` a view into one gradient buffer. Parameters must share dtype and device.
-    pub fn new(vs: &VarStore, groups: &[GroupSpec], momentum: f64, weight_decay: f64) -> Result<Self, StrategyError> {
-        validate(momentum, weight_decay)?;
+    /// Only SGD: Adam is refused, naming `train.optimiser`.
+    pub fn new(vs: &VarStore, groups: &[GroupSpec], update: Update) -> Result<Self, StrategyError> {
+        update.validate()?;
+        if update.kind != OptimiserKind::Sgd {
+            return Err(StrategyError::Invalid {
+                field: "train.optimiser".into(),
+                msg: format!(
+                    "the fast step runs SGD only, got `{}` (use `--step eager`)",
+                    update.kind
+                ),
+            });
+        }
+        let Update {
+            momentum, weight_decay, ..
+        } = update;
         let chosen = select(vs, groups);
         let device = vs.device();
         let kind = chosen.first().map_or(Kind::Float, |(_, t, _)| t.kind());
@@ -124,7 +137,7 @@ impl FlatSgd {
         let _ = self.bufs.g_mul_scalar_(m).g_add_(&g);
     }
 
-    /// One update with base learning rate `lr`: bit-identical to [`Sgd::step`](crate::Sgd::step).
+    /// One update with base learning rate `lr`: bit-identical to [`Optimiser::step`](crate::Optimiser::step).
     pub fn step(&mut self, lr: f64) {
         shift_tensor::tch::no_grad(|| {
             self.momentum_update();
@@ -153,7 +166,7 @@ impl FlatSgd {
         });
     }
 
-    /// Momentum buffers as named tensors (copies; same names as [`Sgd::state`](crate::Sgd::state)).
+    /// Momentum buffers as named tensors (copies; same names as [`Optimiser::state`](crate::Optimiser::state)).
     pub fn state(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.slots
             .iter()
@@ -164,7 +177,7 @@ impl FlatSgd {
             .collect()
     }
 
-    /// Restores momentum buffers saved by [`state`](Self::state) or by [`Sgd::state`](crate::Sgd::state).
+    /// Restores momentum buffers saved by [`state`](Self::state) or by [`Optimiser::state`](crate::Optimiser::state).
     pub fn load_state(&mut self, prefix: &str, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
         for s in &self.slots {
             let t = get_shaped(named, &format!("{prefix}{}", s.name), &s.shape)?;

@@ -10,10 +10,10 @@ pub mod finetune;
 pub mod flat_sgd;
 pub mod methods;
 pub mod metrics;
+pub mod optimiser;
 pub mod replay_check;
 pub mod runner;
 pub mod schedule;
-pub mod sgd;
 pub mod state;
 pub mod strategy;
 pub mod synthetic;
@@ -24,11 +24,11 @@ pub use fast::{FastAdapt, StepKind};
 pub use flat_sgd::FlatSgd;
 pub use methods::{Method, MethodName, MethodSpec};
 pub use metrics::{DeviceMetrics, StepMetrics};
+pub use optimiser::{freeze_outside, GroupSpec, Optimiser, OptimiserKind, Update};
 pub use runner::{
     epoch_seed, fit, Batch, DigitTask, EpochData, EpochDraws, EpochRecord, FitEnd, Observer, Position, TrainConfig,
 };
 pub use schedule::LrSchedule;
-pub use sgd::{freeze_outside, GroupSpec, Sgd};
 pub use state::load_model_state;
 pub use strategy::{backbone_groups, Adapt, IndexedBatch, StepBatch, Strategy};
 pub use validation::ValidationSet;

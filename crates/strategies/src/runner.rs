@@ -2,7 +2,9 @@
 //! paper's schedules fed per step, metrics read once per epoch, target test accuracy after every epoch.
 
 use crate::methods::EpochStart;
-use crate::{IndexedBatch, LrSchedule, StepBatch, StepMetrics, Strategy, StrategyError, ValidationSet};
+use crate::{
+    IndexedBatch, LrSchedule, OptimiserKind, StepBatch, StepMetrics, Strategy, StrategyError, Update, ValidationSet,
+};
 use serde::{Deserialize, Serialize};
 use shift_data::DigitBatcher;
 use shift_grl::LambdaSchedule;
@@ -32,6 +34,8 @@ pub struct TrainConfig {
     pub steps_per_epoch: Option<i64>,
     pub lr: LrSchedule,
     pub lambda: LambdaSchedule,
+    /// The update rule: `sgd` (the paper's, with `momentum`) or `adam` (PyTorch's defaults, `lr` its step size).
+    pub optimiser: OptimiserKind,
     pub momentum: f64,
     pub weight_decay: f64,
 }
@@ -44,6 +48,7 @@ impl Default for TrainConfig {
             steps_per_epoch: None,
             lr: LrSchedule::default(),
             lambda: LambdaSchedule::default(),
+            optimiser: OptimiserKind::Sgd,
             momentum: 0.9,
             weight_decay: 0.0,
         }
@@ -51,6 +56,15 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
+    /// The update rule every optimiser of the run uses.
+    pub fn update(&self) -> Update {
+        Update {
+            kind: self.optimiser,
+            momentum: self.momentum,
+            weight_decay: self.weight_decay,
+        }
+    }
+
     /// Checks the settings as the `train` table of an experiment's configuration.
     pub fn validate(&self) -> Result<(), StrategyError> {
         self.validate_at("train")

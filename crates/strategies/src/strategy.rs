@@ -1,10 +1,10 @@
 //! The `Strategy` trait (a train step, evaluation, checkpoint state) and `Adapt`, the eager step: any
-//! [`Method`] on any [`AdaptNet`], with per-tensor momentum SGD for each of the method's optimisers.
+//! [`Method`] on any [`AdaptNet`], with a per-tensor optimiser (SGD or Adam) for each of the method's optimisers.
 
 use crate::methods::{domain_labels, BuildContext, EpochStart, Method, MethodSpec, StepInputs};
 use crate::metrics::DeviceMetrics;
 use crate::state::{load_model_state, model_state};
-use crate::{evaluate, GroupSpec, Sgd, StepMetrics, StrategyError};
+use crate::{evaluate, GroupSpec, Optimiser, StepMetrics, StrategyError, Update};
 use shift_data::DigitBatcher;
 use shift_models::AdaptNet;
 use shift_tensor::tch::Tensor;
@@ -102,38 +102,31 @@ pub struct Adapt<N: AdaptNet> {
     pub net: N,
     method: Box<dyn Method>,
     /// The method's optimisers, in its order, and their checkpoint names.
-    opts: Vec<Sgd>,
+    opts: Vec<Optimiser>,
     opt_names: Vec<&'static str>,
     metrics: DeviceMetrics,
 }
 
 impl<N: AdaptNet> Adapt<N> {
     /// `method` (a name, or a name with hyper-parameters) built on `net` (its networks join the net's
-    /// variables), with momentum SGD over the optimisers the method makes of the backbone's groups `base`.
+    /// variables), with the `update` rule over the optimisers the method makes of the backbone's groups `base`.
     pub fn build(
         net: N,
         method: impl Into<MethodSpec>,
         base: &[GroupSpec],
-        momentum: f64,
-        weight_decay: f64,
+        update: Update,
     ) -> Result<Self, StrategyError> {
         let spec = method.into();
         let method = spec.name.build(&BuildContext { net: &net, spec: &spec })?;
-        Self::new(net, method, base, momentum, weight_decay)
+        Self::new(net, method, base, update)
     }
 
     /// A built `method` on `net` (whose variables hold the method's networks).
-    pub fn new(
-        net: N,
-        method: Box<dyn Method>,
-        base: &[GroupSpec],
-        momentum: f64,
-        weight_decay: f64,
-    ) -> Result<Self, StrategyError> {
+    pub fn new(net: N, method: Box<dyn Method>, base: &[GroupSpec], update: Update) -> Result<Self, StrategyError> {
         let specs = method.optimisers(base);
         let opts = specs
             .iter()
-            .map(|spec| Sgd::new(net.var_store(), &spec.groups, momentum, weight_decay))
+            .map(|spec| Optimiser::new(net.var_store(), &spec.groups, update))
             .collect::<Result<_, StrategyError>>()?;
         let metrics = DeviceMetrics::new(net.var_store().device());
         Ok(Self {
@@ -150,7 +143,7 @@ impl<N: AdaptNet> Adapt<N> {
         self.opt_names
             .iter()
             .copied()
-            .zip(self.opts.iter().map(Sgd::names))
+            .zip(self.opts.iter().map(Optimiser::names))
             .collect()
     }
 }

@@ -9,7 +9,7 @@ use shift_models::mlp::MlpNet;
 use shift_strategies::synthetic::ShiftedBlobs;
 use shift_strategies::{
     backbone_groups, fit, Adapt, DigitTask, EpochRecord, LrSchedule, MethodName, MethodSpec, Observer, Position,
-    Strategy, StrategyError, TrainConfig,
+    Strategy, StrategyError, TrainConfig, Update,
 };
 use shift_tensor::tch::{Device, Tensor};
 
@@ -74,7 +74,7 @@ fn mean_target_accuracy_with(method: &str, set: &[(&str, f64)], lambda: LambdaSc
             let task = shift(seed);
             shift_tensor::seed_everything(seed);
             let net = MlpNet::new(Device::Cpu, 2, &[15], 2);
-            let mut s = Adapt::build(net, spec.clone(), &backbone_groups(1.0), 0.9, 0.0).unwrap();
+            let mut s = Adapt::build(net, spec.clone(), &backbone_groups(1.0), Update::sgd(0.9, 0.0)).unwrap();
             let mut last = LastAccuracy(f64::NAN);
             fit(&mut s, &task, &config(lambda), seed, Position::default(), &mut last).unwrap();
             last.0
@@ -236,8 +236,7 @@ fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
             net,
             "adda".parse::<MethodName>().unwrap(),
             &backbone_groups(1.0),
-            0.9,
-            0.0,
+            Update::sgd(0.9, 0.0),
         )
         .unwrap();
         let mut last = LastAccuracy(f64::NAN);
@@ -273,7 +272,7 @@ fn adda_refuses_a_source_share_of_one_or_more() {
     let set = [("source_share".to_string(), 1.0)].into_iter().collect();
     let spec = MethodSpec::new("adda".parse().unwrap(), &set).unwrap();
     let net = MlpNet::new(Device::Cpu, 2, &[15], 2);
-    let err = Adapt::build(net, spec, &backbone_groups(1.0), 0.9, 0.0)
+    let err = Adapt::build(net, spec, &backbone_groups(1.0), Update::sgd(0.9, 0.0))
         .unwrap_err()
         .to_string();
     assert!(

@@ -6,7 +6,7 @@ use shift_data::DigitBatcher;
 use shift_grl::LambdaSchedule;
 use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::methods::BuildContext;
-use shift_strategies::{backbone_groups, Adapt, FastAdapt, LrSchedule, MethodName, StepBatch, Strategy};
+use shift_strategies::{backbone_groups, Adapt, FastAdapt, LrSchedule, MethodName, StepBatch, Strategy, Update};
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -19,7 +19,7 @@ fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
 
 fn eager(method: MethodName, seed: u64) -> Adapt<DigitNet> {
     shift_tensor::seed_everything(seed);
-    Adapt::build(DigitNet::new(CPU), method, &backbone_groups(1.0), 0.9, 0.0).unwrap()
+    Adapt::build(DigitNet::new(CPU), method, &backbone_groups(1.0), Update::sgd(0.9, 0.0)).unwrap()
 }
 
 fn fast_or_refusal(method: MethodName, seed: u64) -> Result<FastAdapt<DigitNet>, String> {
@@ -29,7 +29,7 @@ fn fast_or_refusal(method: MethodName, seed: u64) -> Result<FastAdapt<DigitNet>,
     let m = method
         .build(&BuildContext { net: &net, spec: &spec })
         .map_err(|e| e.to_string())?;
-    FastAdapt::new(net, m, &backbone_groups(1.0), 0.9, 0.0).map_err(|e| e.to_string())
+    FastAdapt::new(net, m, &backbone_groups(1.0), Update::sgd(0.9, 0.0)).map_err(|e| e.to_string())
 }
 
 fn fast(method: MethodName, seed: u64) -> FastAdapt<DigitNet> {

@@ -2,7 +2,7 @@
 //! checkpoints.
 
 use shift_models::Part;
-use shift_strategies::{FlatSgd, GroupSpec, Sgd};
+use shift_strategies::{FlatSgd, GroupSpec, Optimiser, Update};
 use shift_tensor::tch::{nn, Device, Kind, Tensor};
 
 /// libtorch's generator is process-wide and tests run on parallel threads: tests that draw from it take turns.
@@ -52,8 +52,8 @@ fn loss(vs: &nn::VarStore, x: &Tensor) -> Tensor {
 fn flat_sgd_equals_per_tensor_sgd_exactly_step_for_step() {
     let _rng = rng_lock();
     let (per_tensor, flat) = (store(7), store(7));
-    let mut sgd = Sgd::new(&per_tensor, &groups(), 0.9, 1e-3).unwrap();
-    let mut fsgd = FlatSgd::new(&flat, &groups(), 0.9, 1e-3).unwrap();
+    let mut sgd = Optimiser::new(&per_tensor, &groups(), Update::sgd(0.9, 1e-3)).unwrap();
+    let mut fsgd = FlatSgd::new(&flat, &groups(), Update::sgd(0.9, 1e-3)).unwrap();
     assert_eq!(
         fsgd.names(),
         ["features.a", "features.w", "classifier.b", "classifier.v"]
@@ -89,8 +89,8 @@ fn the_device_learning_rate_gives_the_same_update_where_multipliers_are_one() {
     let _rng = rng_lock();
     let (host, device) = (store(3), store(3));
     let all = [GroupSpec::part(Part::Features), GroupSpec::part(Part::Classifier)];
-    let mut a = FlatSgd::new(&host, &all, 0.9, 0.0).unwrap();
-    let mut b = FlatSgd::new(&device, &all, 0.9, 0.0).unwrap();
+    let mut a = FlatSgd::new(&host, &all, Update::sgd(0.9, 0.0)).unwrap();
+    let mut b = FlatSgd::new(&device, &all, Update::sgd(0.9, 0.0)).unwrap();
     let mut lr_t = Tensor::zeros([], (Kind::Float, Device::Cpu));
     let x = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
     for step in 0..5 {
@@ -112,7 +112,7 @@ fn the_device_learning_rate_gives_the_same_update_where_multipliers_are_one() {
 fn gradients_are_views_into_one_buffer_and_zeroing_keeps_them() {
     let _rng = rng_lock();
     let vs = store(1);
-    let mut opt = FlatSgd::new(&vs, &groups(), 0.9, 0.0).unwrap();
+    let mut opt = FlatSgd::new(&vs, &groups(), Update::sgd(0.9, 0.0)).unwrap();
     let x = Tensor::randn([5, 4], (Kind::Float, Device::Cpu));
     loss(&vs, &x).backward();
     let g1 = var(&vs, "classifier.v").grad().copy();
@@ -130,14 +130,23 @@ fn gradients_are_views_into_one_buffer_and_zeroing_keeps_them() {
 fn bad_settings_and_checkpoints_are_refused_naming_the_field() {
     let _rng = rng_lock();
     let vs = store(2);
-    let e = FlatSgd::new(&vs, &groups(), 1.0, 0.0).unwrap_err().to_string();
+    let e = FlatSgd::new(&vs, &groups(), Update::sgd(1.0, 0.0))
+        .unwrap_err()
+        .to_string();
     assert!(
         e.contains("`momentum`") && e.contains("must be in [0, 1), got 1"),
         "{e}"
     );
-    let e = FlatSgd::new(&vs, &groups(), 0.9, -1.0).unwrap_err().to_string();
+    let e = FlatSgd::new(&vs, &groups(), Update::sgd(0.9, -1.0))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`weight_decay`"), "{e}");
-    let mut opt = FlatSgd::new(&vs, &groups(), 0.9, 0.0).unwrap();
+    let e = FlatSgd::new(&vs, &groups(), Update::adam(0.0)).unwrap_err().to_string();
+    assert!(
+        e.contains("`train.optimiser`") && e.contains("the fast step runs SGD only, got `adam`"),
+        "{e}"
+    );
+    let mut opt = FlatSgd::new(&vs, &groups(), Update::sgd(0.9, 0.0)).unwrap();
     let e = opt.load_state("opt.", &[]).unwrap_err().to_string();
     assert!(e.contains("`opt.features.a` is missing"), "{e}");
     let mut bad = opt.state("opt.");

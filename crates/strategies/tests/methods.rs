@@ -9,7 +9,7 @@ use shift_models::{digit::DigitNet, AdaptNet, DiscriminatorShape, DomainDiscrimi
 use shift_strategies::methods::cdan::{conditional_domain_terms, entropy_weights, Cdan, MultilinearMap};
 use shift_strategies::methods::dann::dann_terms;
 use shift_strategies::methods::{domain_labels, BuildContext, Capture, Lambda, StepInputs};
-use shift_strategies::{backbone_groups, Adapt, MethodName, MethodSpec};
+use shift_strategies::{backbone_groups, Adapt, MethodName, MethodSpec, Update};
 use shift_tensor::tch::{nn, Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -142,7 +142,7 @@ fn cdan_on_the_digit_net_uses_the_randomized_map_kept_but_not_trained() {
     assert_eq!(vars["discriminator.map.rg"].size(), [10, 1024]);
     assert_eq!(vars["discriminator.0.weight"].size(), [100, 1024]);
     assert!(!vars["discriminator.map.rf"].requires_grad());
-    let s = Adapt::new(net, Box::new(cdan), &backbone_groups(1.0), 0.9, 0.0).unwrap();
+    let s = Adapt::new(net, Box::new(cdan), &backbone_groups(1.0), Update::sgd(0.9, 0.0)).unwrap();
     let names = s.optimiser_names();
     assert_eq!(names.len(), 1);
     assert!(names[0].1.contains(&"discriminator.0.weight"));

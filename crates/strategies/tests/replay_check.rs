@@ -5,7 +5,7 @@
 
 use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::replay_check::{check_replay, step_difference, CEILING, FLOOR};
-use shift_strategies::{backbone_groups, FlatSgd, LrSchedule, StrategyError};
+use shift_strategies::{backbone_groups, FlatSgd, LrSchedule, StrategyError, Update};
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
@@ -29,7 +29,7 @@ struct Step {
 fn setup() -> Step {
     shift_tensor::seed_everything(7);
     let net = DigitNet::new(CPU);
-    let opt = FlatSgd::new(net.var_store(), &backbone_groups(1.0), 0.9, 5e-4).unwrap();
+    let opt = FlatSgd::new(net.var_store(), &backbone_groups(1.0), Update::sgd(0.9, 5e-4)).unwrap();
     let batch = || {
         (
             Tensor::randn([16, 3, 32, 32], (Kind::Float, CPU)),

@@ -237,13 +237,9 @@ fn policy_strategy<N: AdaptNet + 'static>(
     }
     let groups = policy.groups();
     freeze_outside(net.var_store(), &groups);
-    let (strategy, note) = cfg.step.build_with(
-        net,
-        MethodName::TARGET_ONLY,
-        &groups,
-        cfg.pretrain.momentum,
-        cfg.pretrain.weight_decay,
-    )?;
+    let (strategy, note) = cfg
+        .step
+        .build_with(net, MethodName::TARGET_ONLY, &groups, cfg.pretrain.update())?;
     // Said by the pretraining's runs already where they ran; said here only once.
     static SAID: std::sync::Once = std::sync::Once::new();
     if let Some(note) = note {

@@ -15,7 +15,7 @@
 
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
 use super::{groups_of, named_optimisers, MethodInfo, OptimiserSpec, Param, StepInputs};
-use crate::{GroupSpec, Sgd, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, FeatureExtractor, Part, DISCRIMINATOR, FEATURES};
 use shift_tensor::tch::{self, Kind, Reduction, Tensor};
 
@@ -163,7 +163,7 @@ impl Method for Adda {
         &mut self,
         net: &dyn AdaptNet,
         batch: &StepInputs,
-        opts: &mut [Sgd],
+        opts: &mut [Optimiser],
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {

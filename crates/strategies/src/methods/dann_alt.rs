@@ -13,7 +13,7 @@ use super::{
     domain_terms, feature_discriminator, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, Method,
     MethodInfo, OptimiserSpec, StepInputs,
 };
-use crate::{GroupSpec, Sgd, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, Part};
 use shift_tensor::tch::{Reduction, Tensor};
 
@@ -68,7 +68,7 @@ impl Method for DannAlt {
         &mut self,
         net: &dyn AdaptNet,
         batch: &StepInputs,
-        opts: &mut [Sgd],
+        opts: &mut [Optimiser],
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {

@@ -21,7 +21,7 @@ use super::{
     groups_of, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec,
     Param, StepInputs,
 };
-use crate::{GroupSpec, Sgd, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::head::ClassifierHead;
 use shift_models::{AdaptNet, Part, DISCRIMINATOR};
 use shift_tensor::tch::{Kind, Tensor};
@@ -123,7 +123,7 @@ impl Method for Mcd {
         &mut self,
         net: &dyn AdaptNet,
         batch: &StepInputs,
-        opts: &mut [Sgd],
+        opts: &mut [Optimiser],
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {

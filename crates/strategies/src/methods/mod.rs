@@ -31,7 +31,7 @@ pub mod wdgrl;
 
 pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Published, REGISTRY};
 
-use crate::{GroupSpec, Sgd, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Reduction, Tensor};
 use std::fmt;
@@ -120,10 +120,10 @@ impl<'a> StepInputs<'a> {
 
 /// The `N` optimisers of a method that steps several in turn, named in the error when there are not `N`.
 pub fn named_optimisers<'o, const N: usize>(
-    opts: &'o mut [Sgd],
+    opts: &'o mut [Optimiser],
     method: &str,
     names: [&str; N],
-) -> Result<&'o mut [Sgd; N], StrategyError> {
+) -> Result<&'o mut [Optimiser; N], StrategyError> {
     let n = opts.len();
     opts.try_into()
         .map_err(|_| StrategyError::Other(format!("{method} steps {N} optimisers ({}), got {n}", names.join(", "))))
@@ -244,7 +244,7 @@ pub trait Method: fmt::Debug {
         &mut self,
         net: &dyn AdaptNet,
         batch: &StepInputs,
-        opts: &mut [Sgd],
+        opts: &mut [Optimiser],
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {

@@ -19,7 +19,7 @@ use super::{
     feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs,
 };
-use crate::{GroupSpec, Sgd, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, Part};
 use shift_tensor::tch::{Kind, Tensor};
 
@@ -131,7 +131,7 @@ impl Method for Wdgrl {
         &mut self,
         net: &dyn AdaptNet,
         batch: &StepInputs,
-        opts: &mut [Sgd],
+        opts: &mut [Optimiser],
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
