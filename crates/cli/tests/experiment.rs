@@ -374,6 +374,21 @@ fn a_saved_config_runs_again_and_resume_refuses_other_settings() {
     let own = ["--methods", "mcc", "--resume", "--set", "params.mcc.temperature=3"];
     let e = run_err(&mut dann_with(&data, &a, &own));
     assert!(e.contains("hyper_parameters.temperature (saved 2.5, now 3.0)"), "{e}");
+    // A folder saved before a key existed (train.optimiser) reads as its default, SGD: reused, not refused;
+    // asked for Adam, it is refused naming the key.
+    let dann_cfg = a.join("mnist-mnistm/dann/seed0/config.json");
+    let mut older: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&dann_cfg).unwrap()).unwrap();
+    older["experiment"]["train"]
+        .as_object_mut()
+        .unwrap()
+        .remove("optimiser")
+        .unwrap();
+    std::fs::write(&dann_cfg, serde_json::to_string_pretty(&older).unwrap()).unwrap();
+    let out = run_ok(&mut dann_with(&data, &a, &["--methods", "dann", "--resume"]));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("finished earlier"));
+    let adam = ["--methods", "dann", "--resume", "--set", "train.optimiser=adam"];
+    let e = run_err(&mut dann_with(&data, &a, &adam));
+    assert!(e.contains("train.optimiser (saved \"sgd\", now \"adam\")"), "{e}");
     std::fs::write(a.join("mnist-mnistm/dann/seed0/result.json"), "{ not json").unwrap();
     let e = run_err(&mut dann_with(&data, &a, &["--methods", "dann", "--resume"]));
     assert!(e.contains("result.json") && e.contains("is not a run result"), "{e}");

@@ -184,7 +184,8 @@ impl RunFolder {
     /// `experiment` of its config.json, and the run's method's resolved `hyper_parameters`), naming the key
     /// paths that differ. Which methods and seeds a command lists does not matter: they choose the runs, not how
     /// one runs; nor do the hyper-parameters set for other methods (`params`). A folder without config.json
-    /// passes; one saved before hyper-parameters were recorded counts as having none.
+    /// passes; one saved before hyper-parameters were recorded counts as having none, and a configuration key
+    /// added since (`train.optimiser`) counts as its default.
     pub fn check_same_config(&self, now: &serde_json::Value) -> Result<()> {
         let path = self.file("config.json");
         let text = match std::fs::read_to_string(&path) {
@@ -196,7 +197,12 @@ impl RunFolder {
             serde_json::from_str(&text).with_context(|| format!("{} is not a run configuration", path.display()))?;
         // Which validator's pick the table shows does not change how a run trains.
         let skip = ["methods", "seeds", "params", "validation.select"];
-        let mut diff = crate::config::differences(&saved["experiment"], &now["experiment"], &skip);
+        // A key added since the folder was saved reads as its default (the value every earlier run had).
+        let experiment = serde_json::from_value::<crate::config::ExperimentConfig>(saved["experiment"].clone())
+            .ok()
+            .and_then(|c| serde_json::to_value(c).ok())
+            .unwrap_or_else(|| saved["experiment"].clone());
+        let mut diff = crate::config::differences(&experiment, &now["experiment"], &skip);
         let none = serde_json::json!({});
         let hyper = |v: &serde_json::Value| {
             v.get("hyper_parameters")
