@@ -34,6 +34,10 @@ pub struct ResultsArgs {
     /// Run folders, experiment output folders or any folder above them: every result.json under them counts.
     #[arg(required = true)]
     pub runs: Vec<PathBuf>,
+    /// The validator whose pick the table shows (any validator's name); default: the one the first run was
+    /// configured with (`validation.select`).
+    #[arg(long)]
+    pub select: Option<String>,
 }
 
 pub fn run(cmd: ReportCommand) -> Result<()> {
@@ -44,8 +48,16 @@ pub fn run(cmd: ReportCommand) -> Result<()> {
 }
 
 /// One table per task; the schedule (and so whether published numbers stand beside the rows) and the validator
-/// are the first run's, and runs of other configurations are refused, naming both folders.
+/// are the first run's (the validator `--select` where given), and runs of other schedules or validation
+/// settings are refused, naming both folders. `validation.select` may differ between runs: it chooses nothing
+/// in training, only the table's pick.
 fn results(a: ResultsArgs) -> Result<()> {
+    if let Some(name) = &a.select {
+        let names = shift_validators::names();
+        if !names.contains(&name.as_str()) {
+            anyhow::bail!("--select: unknown validator `{name}` (known: {})", names.join(", "));
+        }
+    }
     let runs = ranking::find_runs(&a.runs)?;
     if runs.is_empty() {
         anyhow::bail!(
@@ -65,9 +77,13 @@ fn results(a: ResultsArgs) -> Result<()> {
             let dir = r.path.parent().unwrap_or(Path::new("."));
             config::load_experiment(&dir.join("config.json"))
         };
-        let first = config_of(of_task[0])?;
+        let mut first = config_of(of_task[0])?;
+        if let Some(name) = &a.select {
+            first.validation.select.clone_from(name);
+        }
         for r in &of_task[1..] {
-            let cfg = config_of(r)?;
+            let mut cfg = config_of(r)?;
+            cfg.validation.select.clone_from(&first.validation.select);
             if adaptation::off_schedule(&cfg)? != adaptation::off_schedule(&first)?
                 || cfg.validation != first.validation
             {

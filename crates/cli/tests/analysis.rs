@@ -80,8 +80,23 @@ fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
     let printed = std::fs::read_to_string(out.join("results.md")).unwrap();
     assert_eq!(again.trim_end(), printed.trim_end());
     assert!(
-        again.contains("| per seed |") && again.contains("epoch picked by source_accuracy"),
-        "{again}"
+        again.contains("| per seed |") && again.contains("epoch picked by im (label-free) |"),
+        "the default validator: {again}"
+    );
+    // A run configured with another validator (`validation.select` chooses nothing in training) still joins the
+    // table, and `--select` shows any validator's pick.
+    let cfg_path = out.join("mnist-mnistm/dann/seed0/config.json");
+    let mut cfg: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&cfg_path).unwrap()).unwrap();
+    assert_eq!(cfg["experiment"]["validation"]["select"], "im");
+    cfg["experiment"]["validation"]["select"] = "snd".into();
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let said = run_ok(shift().args(["report", "results", "--select", "entropy"]).arg(&out));
+    let picked = String::from_utf8_lossy(&said.stdout);
+    assert!(picked.contains("epoch picked by entropy (label-free) |"), "{picked}");
+    assert_eq!(
+        picked.matches("\n| ").count(),
+        again.matches("\n| ").count(),
+        "{picked}"
     );
 }
 
@@ -145,6 +160,8 @@ fn bad_runs_and_settings_are_refused_naming_them() {
     finished_runs(&data, &scored, &[]);
     let e = run_err(shift().args(["report", "results"]).arg(&scored).arg(&unscored));
     assert!(e.contains("ran under different configurations"), "{e}");
+    let e = run_err(shift().args(["report", "results", "--select", "accuracy"]).arg(&scored));
+    assert!(e.contains("--select: unknown validator `accuracy` (known: "), "{e}");
     let e = run_err(shift().args(["report", "results"]).arg(&data));
     assert!(e.contains("no result.json under"), "{e}");
     let missing = tmp.path().join("nowhere");
