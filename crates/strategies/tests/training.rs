@@ -1,5 +1,8 @@
 //! SGD exactness, freezing, DANN steps, reproducibility, resume after interruption, and config validation.
 
+mod common;
+
+use common::{max_diff, tensor};
 use shift_data::DigitBatcher;
 use shift_models::{digit::DigitNet, AdaptNet, Part};
 use shift_strategies::{
@@ -67,26 +70,13 @@ fn sgd_equals_per_tensor_momentum_sgd_exactly() {
 fn adam_matches_torch_optim_adam_across_a_checkpoint() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adam/adam_update.json");
     let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let t = |v: &serde_json::Value| -> Tensor {
-        let rows: Vec<Vec<f64>> = match v[0].is_array() {
-            true => serde_json::from_value(v.clone()).unwrap(),
-            false => vec![serde_json::from_value(v.clone()).unwrap()],
-        };
-        let flat: Vec<f64> = rows.concat();
-        let t = Tensor::from_slice(&flat);
-        if v[0].is_array() {
-            t.view([rows.len() as i64, -1])
-        } else {
-            t
-        }
-    };
     let mut vs = nn::VarStore::new(CPU);
     let mut w = vs.root().sub("features").var("w", &[4, 3], nn::Init::Const(0.0));
     let mut b = vs.root().sub("classifier").var("b", &[3], nn::Init::Const(0.0));
     vs.double();
     shift_tensor::tch::no_grad(|| {
-        w.copy_(&t(&fx["w"]));
-        b.copy_(&t(&fx["b"]));
+        w.copy_(&tensor(&fx["w"]));
+        b.copy_(&tensor(&fx["b"]));
     });
     let groups = [
         GroupSpec {
@@ -96,7 +86,7 @@ fn adam_matches_torch_optim_adam_across_a_checkpoint() {
         },
         GroupSpec::part(Part::Classifier),
     ];
-    let x = t(&fx["x"]);
+    let x = tensor(&fx["x"]);
     let mut opt = Optimiser::new(&vs, &groups, Update::adam(1e-3)).unwrap();
     for (step, want) in fx["steps"].as_array().unwrap().iter().enumerate() {
         if step == 2 {
@@ -110,8 +100,8 @@ fn adam_matches_torch_optim_adam_across_a_checkpoint() {
         opt.zero_grad();
         x.matmul(&w).g_add(&b).tanh().sum(Kind::Double).backward();
         opt.step(want["lr"].as_f64().unwrap());
-        let dw = (&w - t(&want["w"])).abs().max().double_value(&[]);
-        let db = (&b - t(&want["b"])).abs().max().double_value(&[]);
+        let dw = max_diff(&w, &tensor(&want["w"]));
+        let db = max_diff(&b, &tensor(&want["b"]));
         assert!(dw < 1e-12 && db < 1e-12, "step {step}: w differs by {dw}, b by {db}");
     }
     // A checkpoint without Adam's moments (an SGD run's) is refused, naming what is missing.

@@ -1,5 +1,6 @@
 //! What the fixture tests share: reading a PyTorch fixture (`fixtures/<method>/<method>_loss.json`) and
 //! comparing tensors.
+#![allow(dead_code)] // each test file uses a different part of these helpers
 
 use serde_json::Value;
 use shift_tensor::tch::Tensor;
