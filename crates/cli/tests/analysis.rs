@@ -8,6 +8,15 @@ use std::path::{Path, PathBuf};
 
 /// Finished source-only and DANN runs (2 epochs of 6 steps) in `out`; their run folders.
 fn finished_runs(data: &Path, out: &Path, extra: &[&str]) -> Vec<PathBuf> {
+    run_ok(&mut experiment(data, out, extra));
+    ["source-only", "dann"]
+        .iter()
+        .map(|m| out.join("mnist-mnistm").join(m).join("seed0"))
+        .collect()
+}
+
+/// The experiment of [`finished_runs`].
+fn experiment(data: &Path, out: &Path, extra: &[&str]) -> std::process::Command {
     let mut c = shift();
     c.args(["experiment", "dann", "--device", "cpu", "--seeds", "0", "--batch", "32"])
         .args([
@@ -23,11 +32,7 @@ fn finished_runs(data: &Path, out: &Path, extra: &[&str]) -> Vec<PathBuf> {
         .arg("--out")
         .arg(out)
         .args(extra);
-    run_ok(&mut c);
-    ["source-only", "dann"]
-        .iter()
-        .map(|m| out.join("mnist-mnistm").join(m).join("seed0"))
-        .collect()
+    c
 }
 
 #[test]
@@ -145,6 +150,19 @@ fn a_distance_and_tsne_read_finished_runs() {
     );
     let img = image::open(&png).unwrap();
     assert_eq!((img.width(), img.height()), (1600, 860), "two panels");
+    // A finished run copied out without its checkpoint (as under docs/runs) is reused by --resume; the
+    // experiment's figure leaves it out, saying so, and the rest of the report is written.
+    let out = tmp.path().join("out");
+    std::fs::remove_file(runs[1].join("checkpoint.pt")).unwrap();
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    let said = run_ok(&mut experiment(&data, &out, &["--resume"]));
+    let err = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        err.contains("the t-SNE figure leaves out dann: none of its run folders holds a checkpoint.pt"),
+        "{err}"
+    );
+    assert_eq!(image::open(out.join("tsne.png")).unwrap().width(), 800, "one panel");
+    assert!(out.join("report.html").is_file());
 }
 
 #[test]

@@ -193,9 +193,20 @@ pub fn tsne_figure(
         .filter(|m| !methods.contains(m) && m != "target-only" && !mean(m).is_nan())
         .max_by(|a, b| mean(a).total_cmp(&mean(b)));
     methods.extend(best);
+    // Each method's first run that kept its checkpoint (a run copied out without it, such as those under
+    // docs/runs, has nothing to embed).
+    let folder = |r: &RunResult| RunFolder::new(out, "mnist-mnistm", &r.method, r.seed).dir;
     let chosen: Vec<&RunResult> = methods
         .iter()
-        .filter_map(|m| runs.iter().find(|r| &r.method == m))
+        .filter_map(|m| {
+            let kept = runs
+                .iter()
+                .find(|r| &r.method == m && folder(r).join("checkpoint.pt").is_file());
+            if kept.is_none() && runs.iter().any(|r| &r.method == m) {
+                eprintln!("shift: the t-SNE figure leaves out {m}: none of its run folders holds a checkpoint.pt");
+            }
+            kept
+        })
         .collect();
     if chosen.is_empty() {
         return Ok(None);
@@ -212,7 +223,7 @@ pub fn tsne_figure(
     }
     let finished = chosen
         .iter()
-        .map(|r| analysis::load_run(&RunFolder::new(out, "mnist-mnistm", &r.method, r.seed).dir, device))
+        .map(|r| analysis::load_run(&folder(r), device))
         .collect::<Result<Vec<_>>>()?;
     let path = out.join("tsne.png");
     analysis::tsne_scatter(&finished, &samples, &settings)?.png(&path)?;
