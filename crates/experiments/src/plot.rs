@@ -171,7 +171,7 @@ pub struct Point {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Scatter {
     pub title: String,
-    /// The groups' names, by group index (colours in [`COLOURS`] order).
+    /// The groups' names, by group index (colours in `COLOURS` order).
     pub groups: Vec<String>,
     /// (panel title, its points).
     pub panels: Vec<(String, Vec<Point>)>,
