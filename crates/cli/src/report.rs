@@ -5,7 +5,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
 use shift_experiments::config::{self, ExperimentConfig};
 use shift_experiments::run_folder::write_atomic;
-use shift_experiments::{adaptation, ranking, Task};
+use shift_experiments::{adaptation, ranking, selection, Task};
 use shift_strategies::MethodName;
 use std::path::{Path, PathBuf};
 
@@ -53,10 +53,7 @@ pub fn run(cmd: ReportCommand) -> Result<()> {
 /// in training, only the table's pick.
 fn results(a: ResultsArgs) -> Result<()> {
     if let Some(name) = &a.select {
-        let names = shift_validators::names();
-        if !names.contains(&name.as_str()) {
-            anyhow::bail!("--select: unknown validator `{name}` (known: {})", names.join(", "));
-        }
+        selection::known_validator("--select", name)?;
     }
     let runs = ranking::find_runs(&a.runs)?;
     if runs.is_empty() {

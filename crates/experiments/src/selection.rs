@@ -43,6 +43,16 @@ impl Default for ValidationConfig {
     }
 }
 
+/// Checks that `name` is a validator's, or errors naming `key` (the flag or configuration key it came from) and
+/// the known names.
+pub fn known_validator(key: &str, name: &str) -> Result<()> {
+    let names = shift_validators::names();
+    if !names.contains(&name) {
+        bail!("{key}: unknown validator `{name}` (known: {})", names.join(", "));
+    }
+    Ok(())
+}
+
 impl ValidationConfig {
     /// Whether validators score the runs.
     pub fn enabled(&self) -> bool {
@@ -60,14 +70,7 @@ impl ValidationConfig {
 
     /// Checks the table; errors name the key.
     pub fn validate(&self) -> Result<()> {
-        let names = shift_validators::names();
-        if !names.contains(&self.select.as_str()) {
-            bail!(
-                "`validation.select`: unknown validator `{}` (known: {})",
-                self.select,
-                names.join(", ")
-            );
-        }
+        known_validator("`validation.select`", &self.select)?;
         if !(0.0..1.0).contains(&self.source_split) {
             bail!(
                 "`validation.source_split`: a fraction in [0, 1) of the source training set (0: no validators), \
