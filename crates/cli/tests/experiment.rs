@@ -233,7 +233,8 @@ fn the_held_out_split_is_not_trained_on_and_validators_can_be_turned_off() {
     );
     let mut no = flags.to_vec();
     no.extend(["--set", "validation.source_split=0"]);
-    let said = String::from_utf8_lossy(&run_ok(&mut dann_with(&data, &off, &no)).stderr).into_owned();
+    let said =
+        String::from_utf8_lossy(&run_ok(dann_with(&data, &off, &no).env("SHIFT_THREADS", "1")).stderr).into_owned();
     assert!(
         said.contains("MNIST train 256 ->") && said.contains("no validators"),
         "{said}"
@@ -241,6 +242,10 @@ fn the_held_out_split_is_not_trained_on_and_validators_can_be_turned_off() {
     let metrics = std::fs::read_to_string(off.join("mnist-mnistm/source-only/seed0/metrics.jsonl")).unwrap();
     assert!(!metrics.contains("validators"), "{metrics}");
     assert_eq!(validator_scores(&off), [serde_json::Value::Null]);
+    // result.json records the libtorch threads each run trained with: SHIFT_THREADS, else libtorch's default.
+    let threads = |out: &Path| results(out)["runs"][0]["cpu_threads"].as_u64();
+    assert_eq!(threads(&off), Some(1));
+    assert!(threads(&on).is_some_and(|n| n >= 1), "{:?}", threads(&on));
 }
 
 #[test]

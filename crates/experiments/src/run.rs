@@ -119,6 +119,7 @@ fn finish(run: &Run, history: History, wall_s: f64, step_fallback: Option<String
         proxy_a_distance: None,
         step_fallback,
         random_init_backbone: run.random_init_backbone,
+        cpu_threads: (run.device == Device::Cpu).then(|| shift_tensor::tch::get_num_threads() as usize),
     };
     run.folder.write_result(&result)?;
     eprintln!(

@@ -46,6 +46,11 @@ pub struct RunResult {
     /// numbers are not those of an ImageNet-initialised backbone.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub random_init_backbone: bool,
+    /// The intra-op threads libtorch trained with on the CPU (`SHIFT_THREADS`, else libtorch's default): a CPU
+    /// run reproduces to the last digit only with the same count. A run resumed under another count records the
+    /// count that finished it. None on a GPU, and in runs from before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_threads: Option<usize>,
 }
 
 /// The accuracies of a run on an unlabelled target are NaN, which serde_json writes as null: read null as NaN.

@@ -164,6 +164,7 @@ mod tests {
                 proxy_a_distance: None,
                 step_fallback: None,
                 random_init_backbone: false,
+                cpu_threads: Some(2),
             })
             .unwrap();
             folder
