@@ -14,7 +14,7 @@
 //! code (erictzeng/adda) trains both phases for 10,000 steps each, hence the default share of one half.
 
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
-use super::{groups_of, named_optimisers, MethodInfo, OptimiserSpec, Param, StepInputs};
+use super::{groups_of, named_optimisers, phases::TwoPhases, MethodInfo, OptimiserSpec, Param, StepInputs};
 use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, FeatureExtractor, Part, DISCRIMINATOR, FEATURES};
 use shift_tensor::tch::{self, Kind, Reduction, Tensor};
@@ -59,10 +59,8 @@ pub fn mapping_loss(dt: &Tensor) -> Tensor {
 pub struct Adda {
     source_encoder: Box<dyn FeatureExtractor>,
     critic: DomainDiscriminator,
-    source_share: f64,
-    /// The run's next step and the first step of the adaptation phase (set by `on_epoch_start`).
-    at: i64,
-    switch: i64,
+    /// The source phase, then the adaptation phase.
+    phases: TwoPhases,
 }
 
 impl Adda {
@@ -87,9 +85,7 @@ impl Adda {
         Ok(Self {
             source_encoder,
             critic: DomainDiscriminator::new(&(&d / CRITIC), net.feature_dim(), &net.discriminator_shape()),
-            source_share,
-            at: 0,
-            switch: 0,
+            phases: TwoPhases::new(source_share),
         })
     }
 
@@ -154,8 +150,12 @@ impl Method for Adda {
     }
 
     fn on_epoch_start(&mut self, _net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
-        self.at = at.global_step();
-        self.switch = (self.source_share * at.total_steps() as f64).round() as i64;
+        self.phases.start_epoch(at);
+        Ok(())
+    }
+
+    fn after_step(&mut self, _net: &dyn AdaptNet) -> Result<(), StrategyError> {
+        self.phases.advance();
         Ok(())
     }
 
@@ -169,9 +169,7 @@ impl Method for Adda {
     ) -> Result<[Tensor; 6], StrategyError> {
         let [source, critic, encoder] = named_optimisers(opts, self.name(), ["source", "critic", "encoder"])?;
         let (xs, ys) = batch.labelled;
-        let step = self.at;
-        self.at += 1;
-        if step < self.switch {
+        if !self.phases.second() {
             source.zero_grad();
             let (lc, correct, count) = label_terms(&net.classify(&net.features(xs, true), true), ys);
             lc.backward();
@@ -179,7 +177,7 @@ impl Method for Adda {
             let zero = || Tensor::zeros([], (Kind::Float, xs.device()));
             return Ok([lc.detach(), correct, count, zero(), zero(), zero()]);
         }
-        if step == self.switch {
+        if self.phases.switching() {
             self.freeze_source_encoder(net)?;
         }
         let xt = batch.target(self.name())?;

@@ -11,6 +11,7 @@
 //! second phase changes nothing). Defaults are the paper's for MNIST -> MNIST-M (beta = 0.01) and the reference
 //! code's teacher refresh (every 5,000 steps) and phase lengths (80,000 + 80,000 steps, so half each).
 
+use super::phases::TwoPhases;
 use super::teacher::Teacher;
 use super::vada::{target_terms, vada_terms, VadaWeights, VADA_PARAMS};
 use super::vat::kl_from_clean;
@@ -65,11 +66,9 @@ pub struct DirtT {
     weights: VadaWeights,
     trust_weight: f64,
     teacher_every: i64,
-    vada_share: f64,
     teacher: Teacher,
-    /// The run's next step and the first step of the refinement phase (set by `on_epoch_start`).
-    at: i64,
-    switch: i64,
+    /// VADA, then refinement.
+    phases: TwoPhases,
 }
 
 impl DirtT {
@@ -79,16 +78,14 @@ impl DirtT {
             weights: VadaWeights::from_context(ctx)?,
             trust_weight: ctx.param("trust_weight")?,
             teacher_every: ctx.param("teacher_every")? as i64,
-            vada_share: ctx.param("vada_share")?,
             teacher: Teacher::new(ctx.net, INFO.name)?,
-            at: 0,
-            switch: 0,
+            phases: TwoPhases::new(ctx.param("vada_share")?),
         })
     }
 
     /// Whether the next step refines (the second phase).
     pub fn refining(&self) -> bool {
-        self.at >= self.switch
+        self.phases.second()
     }
 }
 
@@ -135,15 +132,18 @@ impl Method for DirtT {
     }
 
     fn on_epoch_start(&mut self, _net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
-        self.at = at.global_step();
-        self.switch = ((at.total_steps() as f64) * self.vada_share).round() as i64;
+        self.phases.start_epoch(at);
         Ok(())
     }
 
     /// At the switch, and every `teacher_every` steps after it, the teacher becomes a copy of the student.
     fn after_step(&mut self, _net: &dyn AdaptNet) -> Result<(), StrategyError> {
-        self.at += 1;
-        if self.at >= self.switch && (self.at - self.switch) % self.teacher_every == 0 {
+        self.phases.advance();
+        if self
+            .phases
+            .steps_into_second()
+            .is_some_and(|k| k % self.teacher_every == 0)
+        {
             self.teacher.copy_student();
         }
         Ok(())

@@ -19,6 +19,7 @@ pub mod mcc;
 pub mod mcd;
 pub mod mdd;
 pub mod mmd;
+pub mod phases;
 pub mod registry;
 pub mod self_ensembling;
 pub mod shot;

@@ -16,6 +16,7 @@
 //! from a snapshot of the model taken when they are drawn (a [`Teacher`] copy, saved with the checkpoints), so a
 //! run resumed in the middle of an epoch draws the labels the uninterrupted run drew.
 
+use super::phases::TwoPhases;
 use super::teacher::Teacher;
 use super::{
     groups_of, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, EpochStart, Method, MethodInfo,
@@ -86,7 +87,6 @@ pub fn pseudo_labels(f: &Tensor, p: &Tensor) -> Tensor {
 
 #[derive(Debug)]
 pub struct Shot {
-    source_share: f64,
     label_smoothing: f64,
     pseudo_weight: f64,
     entropy_weight: f64,
@@ -95,22 +95,20 @@ pub struct Shot {
     /// The epoch's target images (where they are on the device) and their pseudo-labels.
     target: Option<Tensor>,
     labels: Option<Tensor>,
-    at: i64,
-    switch: i64,
+    /// Source training, then source-free adaptation.
+    phases: TwoPhases,
 }
 
 impl Shot {
     pub fn new(ctx: &BuildContext) -> Result<Self, StrategyError> {
         Ok(Self {
-            source_share: ctx.param("source_share")?,
             label_smoothing: ctx.param("label_smoothing")?,
             pseudo_weight: ctx.param("pseudo_weight")?,
             entropy_weight: ctx.param("entropy_weight")?,
             snapshot: Teacher::new(ctx.net, INFO.name)?,
             target: None,
             labels: None,
-            at: 0,
-            switch: 0,
+            phases: TwoPhases::new(ctx.param("source_share")?),
         })
     }
 
@@ -165,11 +163,10 @@ impl Method for Shot {
     /// In the second phase, the epoch's pseudo-labels: from the model at the epoch's start, or, on a run resumed
     /// inside the epoch, from the snapshot its checkpoint saved.
     fn on_epoch_start(&mut self, _net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
-        self.at = at.global_step();
-        self.switch = ((at.total_steps() as f64) * self.source_share).round() as i64;
+        self.phases.start_epoch(at);
         self.target = at.target.map(Tensor::shallow_clone);
         self.labels = None;
-        if self.at >= self.switch {
+        if self.phases.second() {
             // Resumed past the switch inside this epoch: the snapshot was taken at the switch or the epoch's start.
             let resumed_inside = at.step > 0;
             self.label_target(!resumed_inside)?;
@@ -193,7 +190,7 @@ impl Method for Shot {
         features.zero_grad();
         classifier.zero_grad();
         let zero = |t: &Tensor| Tensor::zeros([], (Kind::Float, t.device()));
-        let metrics = if self.at < self.switch {
+        let metrics = if !self.phases.second() {
             let (xs, ys) = batch.labelled;
             let logits = net.classify(&net.features(xs, true), true);
             let (_, correct, count) = label_terms(&logits, ys);
@@ -228,7 +225,7 @@ impl Method for Shot {
     }
 
     fn after_step(&mut self, _net: &dyn AdaptNet) -> Result<(), StrategyError> {
-        self.at += 1;
+        self.phases.advance();
         Ok(())
     }
 }
