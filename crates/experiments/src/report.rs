@@ -56,6 +56,22 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
     (mean, std)
 }
 
+/// A table cell for a mean over `runs` runs: "mean +- std" over two or more, "mean (1 run)" for one, where a
+/// spread of 0 would claim an agreement that no second run measured.
+///
+/// ```
+/// use shift_experiments::report::mean_std_cell;
+/// assert_eq!(mean_std_cell(0.74, 0.0123, 3), "0.7400 +- 0.0123");
+/// assert_eq!(mean_std_cell(0.74, 0.0, 1), "0.7400 (1 run)");
+/// ```
+pub fn mean_std_cell(mean: f64, std: f64, runs: usize) -> String {
+    if runs > 1 {
+        format!("{mean:.4} +- {std:.4}")
+    } else {
+        format!("{mean:.4} ({runs} run)")
+    }
+}
+
 /// One row per method that ran: the mean and spread over seeds, the epochs validator `select` picks, and the
 /// published number where there is one and `comparable` (the run followed the paper's schedule); otherwise the
 /// number is withheld and the row says so.
@@ -151,7 +167,7 @@ pub fn table(task: &str, summaries: &[Summary]) -> Table {
                 ("none (target unlabelled)".to_string(), "none".to_string())
             } else {
                 (
-                    format!("{:.4} +- {:.4}", r.target_acc_mean, r.target_acc_std),
+                    mean_std_cell(r.target_acc_mean, r.target_acc_std, r.per_seed.len()),
                     format!("{:.4}", r.oracle_best_acc_mean),
                 )
             };

@@ -5,7 +5,7 @@ use crate::folder::JobFolder;
 use crate::grid::Sweep;
 use anyhow::Result;
 use serde::Serialize;
-use shift_experiments::report::mean_std;
+use shift_experiments::report::{mean_std, mean_std_cell};
 use shift_experiments::run_folder::write_atomic;
 use std::fmt::Write;
 
@@ -90,7 +90,7 @@ pub fn table(sweep: &Sweep, rows: &[Row]) -> String {
         } else if r.target_acc_mean.is_nan() {
             "none (target unlabelled)".to_string()
         } else {
-            format!("{:.4} +- {:.4}", r.target_acc_mean, r.target_acc_std)
+            mean_std_cell(r.target_acc_mean, r.target_acc_std, r.per_seed.len())
         };
         let per_seed: Vec<String> = r.per_seed.iter().map(|(seed, a)| format!("{seed}: {a:.4}")).collect();
         let wall = if r.wall_s_mean.is_nan() {

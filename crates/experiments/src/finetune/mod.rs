@@ -8,7 +8,7 @@ mod office;
 use crate::adaptation::Finished;
 use crate::config::Task;
 use crate::plot::{LineChart, Series, XAxis};
-use crate::report::mean_std;
+use crate::report::{mean_std, mean_std_cell};
 use crate::run_folder::write_atomic;
 use crate::Invocation;
 use anyhow::{bail, Context, Result};
@@ -398,13 +398,17 @@ fn k_label(k: Option<usize>) -> String {
     k.map_or("all".into(), |k| k.to_string())
 }
 
-fn cell(results: &[FinetuneResult], policy: Policy, k: Option<usize>) -> Option<(f64, f64)> {
+/// Mean, std and count of the runs of `policy` at `k` labels per class; None where none ran.
+fn cell(results: &[FinetuneResult], policy: Policy, k: Option<usize>) -> Option<(f64, f64, usize)> {
     let v: Vec<f64> = results
         .iter()
         .filter(|r| r.policy == policy.name() && r.labels_per_class == k)
         .map(|r| r.target_acc)
         .collect();
-    (!v.is_empty()).then(|| mean_std(&v))
+    (!v.is_empty()).then(|| {
+        let (m, sd) = mean_std(&v);
+        (m, sd, v.len())
+    })
 }
 
 fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> String {
@@ -427,7 +431,7 @@ fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[Fin
     for &p in &cfg.policies {
         let cells: Vec<String> = ks
             .iter()
-            .map(|&k| cell(results, p, k).map_or("-".into(), |(m, sd)| format!("{m:.4} +- {sd:.4}")))
+            .map(|&k| cell(results, p, k).map_or("-".into(), |(m, sd, n)| mean_std_cell(m, sd, n)))
             .collect();
         let _ = writeln!(s, "| {p} | {} |", cells.join(" | "));
     }
@@ -444,7 +448,7 @@ fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) 
             points: ks
                 .iter()
                 .enumerate()
-                .filter_map(|(i, &k)| cell(results, p, k).map(|(m, _)| (i as f64, m)))
+                .filter_map(|(i, &k)| cell(results, p, k).map(|(m, _, _)| (i as f64, m)))
                 .collect(),
         })
         .collect();
