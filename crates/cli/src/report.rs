@@ -14,8 +14,9 @@ pub enum ReportCommand {
     /// The results table (the experiment's own: mean +- std and per seed of the last epoch, the published
     /// number, the validator's pick, the oracle, the A-distance) over the finished runs given, one per task.
     Results(ResultsArgs),
-    /// Rank the validators over every epoch of the given runs (Spearman correlation with target accuracy, and
-    /// the accuracy of each validator's picks beside the oracle's), one table per task.
+    /// Rank the validators over every epoch of the given runs (weighted Spearman correlation with target
+    /// accuracy as Musgrave et al. 2022, pooled and within each method, plain Spearman, and the accuracy of each
+    /// validator's picks beside the oracle's), per task.
     Validators(ValidatorsArgs),
 }
 

@@ -54,7 +54,13 @@ fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
     for v in shift_validators::names() {
         assert!(table.contains(&format!("| {v} | ")), "{v} missing:\n{table}");
     }
-    assert!(table.contains("| oracle (target labels) | - | 4 |"), "{table}");
+    assert!(table.contains("| oracle (target labels) | - | - | - | 4 |"), "{table}");
+    // Two methods: the second table has a column for each.
+    assert!(
+        table.contains("Weighted Spearman within each method, mnist-mnistm")
+            && table.contains("| validator | dann | source-only |"),
+        "{table}"
+    );
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(report.join("validators.json")).unwrap()).unwrap();
     let ranking = &json[0];
@@ -75,8 +81,19 @@ fn the_validator_report_ranks_every_validator_over_every_checkpoint() {
         assert_eq!(v["checkpoints"], 4, "{v}");
         let pick = v["overall_pick"].as_f64().unwrap();
         assert!(accs.contains(&pick) && pick <= oracle, "{v}");
-        let rho = v["spearman"].as_f64();
-        assert!(rho.is_none_or(|r| (-1.0..=1.0).contains(&r)), "{v}");
+        // Two epochs a method: each correlation is -1, 1 or undefined (null in JSON), never out of range.
+        for rho in [
+            &v["spearman"],
+            &v["weighted_spearman"],
+            &v["per_method"]["dann"],
+            &v["per_method"]["source-only"],
+        ] {
+            assert!(
+                rho.as_f64().is_none_or(|r| (-1.0 - 1e-12..=1.0 + 1e-12).contains(&r)),
+                "{v}"
+            );
+        }
+        assert_eq!(v["per_method"].as_object().unwrap().len(), 2, "{v}");
     }
     assert!(std::fs::read_to_string(report.join("validators.md")).unwrap() == table);
     // The results table of the same runs, as the experiment printed it (results.md).

@@ -1,6 +1,7 @@
 //! `shift report validators`: how well each validator ranks the checkpoints of finished runs, as Musgrave,
-//! Belongie & Lim (2022) measured it: the Spearman correlation of its scores with target accuracy over every
-//! epoch's checkpoint, and the target accuracy of the checkpoints it picks beside the oracle's.
+//! Belongie & Lim (2022) measured it: the weighted Spearman correlation of its scores with target accuracy over
+//! every epoch's checkpoint of a task (all methods pooled, and within each method), plain Spearman beside it, and
+//! the target accuracy of the checkpoints it picks beside the oracle's.
 
 use crate::run_folder::RunResult;
 use crate::selection::pick;
@@ -67,6 +68,15 @@ pub struct Standing {
     pub validator: String,
     /// Spearman correlation of score with target accuracy over every scored checkpoint (None for references).
     pub spearman: Option<f64>,
+    /// [`weighted_spearman`] (power 2) over every scored checkpoint of every method (None for references): the
+    /// number the validators are ranked by.
+    pub weighted_spearman: Option<f64>,
+    /// [`weighted_spearman`] over each method's checkpoints (all its seeds), by method name; empty for
+    /// references. It says whether the validator orders a method's own epochs, apart from the order it puts
+    /// the methods in.
+    pub per_method: BTreeMap<String, f64>,
+    /// The mean of `per_method` over the methods where it is defined (None where it is nowhere).
+    pub per_method_mean: Option<f64>,
     /// Checkpoints it scored.
     pub checkpoints: usize,
     /// Mean over runs of the target accuracy of the epoch it picks in each run.
@@ -114,6 +124,9 @@ pub fn rank(runs: &[FoundRun]) -> Result<Vec<Ranking>> {
     Ok(by_task.into_iter().map(|(task, rs)| rank_task(task, &rs)).collect())
 }
 
+/// The weights' power in [`weighted_spearman`], as Musgrave, Belongie & Lim (2022) ranked validators.
+pub const WEIGHT_POWER: i32 = 2;
+
 fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
     let names: Vec<&String> = {
         let mut n: Vec<&String> = runs.iter().flat_map(|r| r.validators_per_epoch.keys()).collect();
@@ -124,6 +137,7 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let standing = |name: &str, score: &dyn Fn(&RunResult) -> Vec<f64>, with_rho: bool| {
         let (mut s, mut a, mut picks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut by_method: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         let mut best: Option<(f64, f64, String)> = None;
         for r in runs {
             // Scores past the last epoch's accuracy (a result.json edited by hand) are left out.
@@ -135,6 +149,9 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
                 }
                 s.push(x);
                 a.push(acc);
+                let m = by_method.entry(r.method.as_str()).or_default();
+                m.0.push(x);
+                m.1.push(acc);
                 if best.as_ref().is_none_or(|(b, _, _)| x > *b) {
                     best = Some((x, acc, format!("{} seed {} epoch {}", r.method, r.seed, e + 1)));
                 }
@@ -144,9 +161,21 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
             }
         }
         let (overall_pick, overall_pick_at) = best.map_or((f64::NAN, "none".into()), |(_, acc, at)| (acc, at));
+        let per_method: BTreeMap<String, f64> = if with_rho {
+            by_method
+                .iter()
+                .map(|(m, (s, a))| (m.to_string(), weighted_spearman(s, a, WEIGHT_POWER)))
+                .collect()
+        } else {
+            BTreeMap::new()
+        };
+        let defined: Vec<f64> = per_method.values().copied().filter(|r| !r.is_nan()).collect();
         Standing {
             validator: name.to_string(),
             spearman: with_rho.then(|| spearman(&s, &a)),
+            weighted_spearman: with_rho.then(|| weighted_spearman(&s, &a, WEIGHT_POWER)),
+            per_method_mean: (!defined.is_empty()).then(|| mean(&defined)),
+            per_method,
             checkpoints: s.len(),
             per_run_pick: if picks.is_empty() { f64::NAN } else { mean(&picks) },
             overall_pick,
@@ -164,7 +193,7 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
         })
         .collect();
     // No correlation (NaN: too few checkpoints, or a constant score) ranks last.
-    let rho = |s: &Standing| s.spearman.filter(|r| !r.is_nan()).unwrap_or(f64::NEG_INFINITY);
+    let rho = |s: &Standing| s.weighted_spearman.filter(|r| !r.is_nan()).unwrap_or(f64::NEG_INFINITY);
     validators.sort_by(|a, b| rho(b).total_cmp(&rho(a)));
     let oracle = standing(
         "oracle (target labels)",
@@ -207,27 +236,102 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     cov / (vx * vy).sqrt()
 }
 
-/// 1-based ranks, ties at their mean rank.
-fn ranks(v: &[f64]) -> Vec<f64> {
+/// The weighted Spearman correlation with which Musgrave, Belongie & Lim (2022) rank validators: it counts most
+/// the checkpoints that either side ranks near its top, since a validator is used to pick the best checkpoint,
+/// not to order the worst ones. NaN for fewer than two pairs or a constant side.
+///
+/// With `d(v)_i` the dense rank of `v_i` divided by the largest (the top value 1), each pair weighs
+/// `w_i = max(d(x)_i, d(y)_i)^power` (the paper: power 2). Each side is ranked with the weights: a value in tie
+/// group `g` gets the summed weight of the groups below `g` plus `(n_g + 1) / 2` times the mean weight of `g`
+/// (the running sum of the weights where nothing ties). The result is the weighted Pearson correlation of the
+/// two weighted-rank vectors, with weighted means. `tests/fixtures/weighted_spearman.py` computes it with NumPy.
+///
+/// ```
+/// use shift_experiments::ranking::{spearman, weighted_spearman};
+/// // Right about the bottom four, wrong about the top four: plain Spearman hardly notices, weighted does.
+/// let score = [0.0, 1.0, 2.0, 3.0, 7.0, 6.0, 5.0, 4.0];
+/// let acc = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0];
+/// assert!(weighted_spearman(&score, &acc, 2) < spearman(&score, &acc) - 0.3);
+/// assert!((weighted_spearman(&acc, &acc, 2) - 1.0).abs() < 1e-12);
+/// ```
+pub fn weighted_spearman(x: &[f64], y: &[f64], power: i32) -> f64 {
+    if x.len() != y.len() || x.len() < 2 {
+        return f64::NAN;
+    }
+    let (dx, dy) = (dense_fraction(x), dense_fraction(y));
+    let w: Vec<f64> = dx.iter().zip(&dy).map(|(a, b)| a.max(*b).powi(power)).collect();
+    let (rx, ry) = (weighted_ranks(x, &w), weighted_ranks(y, &w));
+    let total: f64 = w.iter().sum();
+    let mean = |r: &[f64]| r.iter().zip(&w).map(|(v, w)| v * w).sum::<f64>() / total;
+    let (mx, my) = (mean(&rx), mean(&ry));
+    let cov = |a: &[f64], ma: f64, b: &[f64], mb: f64| -> f64 {
+        a.iter().zip(b).zip(&w).map(|((a, b), w)| w * (a - ma) * (b - mb)).sum()
+    };
+    let (vx, vy) = (cov(&rx, mx, &rx, mx), cov(&ry, my, &ry, my));
+    if vx == 0.0 || vy == 0.0 {
+        return f64::NAN;
+    }
+    cov(&rx, mx, &ry, my) / (vx * vy).sqrt()
+}
+
+/// Indices of `v` in ascending order, grouped by equal value.
+fn tie_groups(v: &[f64]) -> Vec<Vec<usize>> {
     let mut order: Vec<usize> = (0..v.len()).collect();
     order.sort_by(|&a, &b| v[a].total_cmp(&v[b]));
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for i in order {
+        match groups.last_mut() {
+            Some(g) if v[g[0]] == v[i] => g.push(i),
+            _ => groups.push(vec![i]),
+        }
+    }
+    groups
+}
+
+/// Dense ranks (1 for the smallest value, one more for each larger distinct value) over the largest.
+fn dense_fraction(v: &[f64]) -> Vec<f64> {
+    let groups = tie_groups(v);
+    let mut d = vec![0.0; v.len()];
+    for (rank, g) in groups.iter().enumerate() {
+        for &i in g {
+            d[i] = (rank + 1) as f64 / groups.len() as f64;
+        }
+    }
+    d
+}
+
+/// Ranks by summed weight: a tie group's members get the weight of the groups below plus (n + 1) / 2 times
+/// their mean weight.
+fn weighted_ranks(v: &[f64], w: &[f64]) -> Vec<f64> {
     let mut r = vec![0.0; v.len()];
-    let mut i = 0;
-    while i < order.len() {
-        let mut j = i;
-        while j + 1 < order.len() && v[order[j + 1]] == v[order[i]] {
-            j += 1;
+    let mut below = 0.0;
+    for g in tie_groups(v) {
+        let sum: f64 = g.iter().map(|&i| w[i]).sum();
+        let n = g.len() as f64;
+        for &i in &g {
+            r[i] = below + (n + 1.0) / 2.0 * sum / n;
         }
-        let rank = (i + j) as f64 / 2.0 + 1.0;
-        for &k in &order[i..=j] {
-            r[k] = rank;
-        }
-        i = j + 1;
+        below += sum;
     }
     r
 }
 
-/// The rankings as tables, one per task, validators by Spearman correlation.
+/// 1-based ranks, ties at their mean rank.
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut r = vec![0.0; v.len()];
+    let mut below = 0;
+    for g in tie_groups(v) {
+        let rank = below as f64 + (g.len() + 1) as f64 / 2.0;
+        for &i in &g {
+            r[i] = rank;
+        }
+        below += g.len();
+    }
+    r
+}
+
+/// The rankings as tables: per task, the validators by weighted Spearman correlation (all methods pooled), then
+/// where the task has runs of more than one method, each validator's weighted Spearman within each method.
 pub fn tables(rankings: &[Ranking]) -> Vec<Table> {
     let f = |x: f64| {
         if x.is_nan() {
@@ -236,53 +340,98 @@ pub fn tables(rankings: &[Ranking]) -> Vec<Table> {
             format!("{x:.4}")
         }
     };
-    rankings
-        .iter()
-        .map(|r| {
-            let mut rows: Vec<Vec<String>> = r
-                .validators
-                .iter()
-                .chain(std::iter::once(&r.oracle))
-                .map(|v| {
-                    vec![
-                        v.validator.clone(),
-                        v.spearman.map_or_else(|| "-".to_string(), f),
-                        v.checkpoints.to_string(),
-                        f(v.per_run_pick),
-                        format!("{} ({})", f(v.overall_pick), v.overall_pick_at),
-                    ]
-                })
-                .collect();
-            rows.push(vec![
-                "last epoch (the headline)".into(),
-                "-".into(),
-                r.runs.to_string(),
-                f(r.last_epoch),
-                "-".into(),
-            ]);
-            Table {
-                title: format!(
-                    "Validators on {} ({} runs; every epoch's checkpoint; target labels used only to grade the picks)",
-                    r.task, r.runs
-                ),
-                headers: [
-                    "validator",
-                    "Spearman rho",
-                    "checkpoints",
-                    "per-run pick (mean acc)",
-                    "overall pick (acc, checkpoint)",
+    let opt = |x: Option<f64>| x.map_or_else(|| "-".to_string(), f);
+    let mut out = Vec::new();
+    for r in rankings {
+        let mut rows: Vec<Vec<String>> = r
+            .validators
+            .iter()
+            .chain(std::iter::once(&r.oracle))
+            .map(|v| {
+                vec![
+                    v.validator.clone(),
+                    opt(v.weighted_spearman),
+                    opt(v.per_method_mean),
+                    opt(v.spearman),
+                    v.checkpoints.to_string(),
+                    f(v.per_run_pick),
+                    format!("{} ({})", f(v.overall_pick), v.overall_pick_at),
                 ]
-                .map(String::from)
-                .to_vec(),
-                rows,
+            })
+            .collect();
+        rows.push(vec![
+            "last epoch (the headline)".into(),
+            "-".into(),
+            "-".into(),
+            "-".into(),
+            r.runs.to_string(),
+            f(r.last_epoch),
+            "-".into(),
+        ]);
+        out.push(Table {
+            title: format!(
+                "Validators on {} ({} runs; every epoch's checkpoint; target labels used only to grade the picks)",
+                r.task, r.runs
+            ),
+            headers: [
+                "validator",
+                "weighted Spearman",
+                "mean within methods",
+                "Spearman",
+                "checkpoints",
+                "per-run pick (mean acc)",
+                "overall pick (acc, checkpoint)",
+            ]
+            .map(String::from)
+            .to_vec(),
+            rows,
+            notes: vec![
+                "weighted Spearman: the correlation of score with target accuracy over every checkpoint of every \
+                 method, the pairs near either side's top weighted most (Musgrave, Belongie & Lim, 2022; weights \
+                 max of the two normalised dense ranks, squared); the validators are ranked by it. mean within \
+                 methods: the same over each method's own checkpoints, averaged over methods (the next table). \
+                 Spearman: unweighted, every checkpoint alike."
+                    .into(),
+                "per-run pick: each run's epoch with the validator's highest score; overall pick: the one \
+                 checkpoint of all runs (method, seed, epoch) with its highest score."
+                    .into(),
+            ],
+        });
+        let methods: Vec<&String> = {
+            let mut m: Vec<&String> = r.validators.iter().flat_map(|v| v.per_method.keys()).collect();
+            m.sort();
+            m.dedup();
+            m
+        };
+        if methods.len() > 1 {
+            let mut headers = vec!["validator".to_string()];
+            headers.extend(methods.iter().map(|m| m.to_string()));
+            out.push(Table {
+                title: format!("Weighted Spearman within each method, {}", r.task),
+                headers,
+                rows: r
+                    .validators
+                    .iter()
+                    .map(|v| {
+                        std::iter::once(v.validator.clone())
+                            .chain(
+                                methods
+                                    .iter()
+                                    .map(|m| v.per_method.get(*m).map_or("-".into(), |x| f(*x))),
+                            )
+                            .collect()
+                    })
+                    .collect(),
                 notes: vec![
-                    "per-run pick: each run's epoch with the validator's highest score; overall pick: the one \
-                     checkpoint of all runs (method, seed, epoch) with its highest score."
+                    "each cell: the validator's weighted Spearman over one method's checkpoints (its seeds' \
+                     epochs together); a validator that only ranks methods well, and not a method's own epochs, \
+                     shows high above and low here."
                         .into(),
                 ],
-            }
-        })
-        .collect()
+            });
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -346,7 +495,42 @@ mod tests {
         assert_eq!((good.per_run_pick, good.overall_pick), ((0.7 + 0.45) / 2.0, 0.7));
         assert_eq!(good.overall_pick_at, "dann seed 0 epoch 2");
         assert_eq!(r.oracle.overall_pick, 0.7);
+        // Two methods of one checkpoint-order each: within each the order is right (1), pooled too.
+        assert_eq!(good.per_method.len(), 2);
+        assert!((good.per_method["dann"] - 1.0).abs() < 1e-12);
+        assert!((good.per_method["source-only"] - 1.0).abs() < 1e-12);
+        assert!((good.per_method_mean.unwrap() - 1.0).abs() < 1e-12);
+        assert!((good.weighted_spearman.unwrap() - 1.0).abs() < 1e-12);
+        assert!(r.validators[1].weighted_spearman.unwrap().is_nan());
+        assert_eq!(r.validators[1].per_method_mean, None);
+        assert!(r.oracle.per_method.is_empty() && r.oracle.weighted_spearman.is_none());
         let none = rank(&runs[2..]).unwrap_err().to_string();
         assert!(none.contains("none of the 1 runs"), "{none}");
+    }
+
+    #[test]
+    fn weighted_spearman_matches_the_numpy_fixture() {
+        let fx: serde_json::Value =
+            serde_json::from_str(include_str!("../tests/fixtures/weighted_spearman.json")).unwrap();
+        let cases = fx.as_object().unwrap();
+        assert_eq!(cases.len(), 4);
+        let v =
+            |x: &serde_json::Value| -> Vec<f64> { x.as_array().unwrap().iter().map(|a| a.as_f64().unwrap()).collect() };
+        for (name, case) in cases {
+            let (score, acc) = (v(&case["score"]), v(&case["accuracy"]));
+            let want = case["weighted_spearman"].as_f64().unwrap();
+            let got = weighted_spearman(&score, &acc, WEIGHT_POWER);
+            assert!((got - want).abs() < 1e-12, "{name}: {got} against the fixture's {want}");
+            let plain = case["spearman"].as_f64().unwrap();
+            assert!((spearman(&score, &acc) - plain).abs() < 1e-12, "{name}: plain Spearman");
+        }
+        // Weighting moves the two one-sided cases apart where plain Spearman sees one number.
+        let plain = cases["wrong_at_the_top"]["spearman"].as_f64().unwrap();
+        assert_eq!(plain, cases["wrong_at_the_bottom"]["spearman"].as_f64().unwrap());
+        assert!(cases["wrong_at_the_top"]["weighted_spearman"].as_f64().unwrap() < plain - 0.3);
+        assert!(cases["wrong_at_the_bottom"]["weighted_spearman"].as_f64().unwrap() > plain);
+        assert!(weighted_spearman(&[1.0], &[1.0], 2).is_nan());
+        assert!(weighted_spearman(&[1.0, 2.0], &[1.0], 2).is_nan());
+        assert!(weighted_spearman(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0], 2).is_nan());
     }
 }
