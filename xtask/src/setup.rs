@@ -15,22 +15,11 @@ const CUDA_HEADERS: &str = "cuda-toolkit[crt]==13.0.2";
 
 /// Makes sure libtorch is available; returns its folder (the one holding `lib/` and `include/`).
 pub fn run() -> Result<PathBuf> {
+    if let Some(found) = existing()? {
+        return Ok(found);
+    }
     let root = cmd::root();
-    let ours = root.join(".libtorch");
-    if let Some(user) = std::env::var_os("LIBTORCH").map(PathBuf::from) {
-        if !same_path(&user, &ours) {
-            check_libtorch(&user).with_context(|| format!("LIBTORCH={} (set by you)", user.display()))?;
-            eprintln!("xtask: setup: using LIBTORCH={}", user.display());
-            return Ok(user);
-        }
-    }
-    let venv = root.join(".venv");
-    if let Some(torch) = installed_torch(&venv) {
-        if check_libtorch(&torch).is_ok() && has_cuda_headers(&torch) {
-            link(&torch, &ours)?;
-            return Ok(ours);
-        }
-    }
+    let (venv, ours) = (root.join(".venv"), root.join(".libtorch"));
     let python = find_python()?;
     if !venv.join("bin/python").exists() {
         eprintln!("xtask: setup: creating a Python environment in {}", venv.display());
@@ -47,6 +36,27 @@ pub fn run() -> Result<PathBuf> {
         torch.display()
     );
     Ok(ours)
+}
+
+/// The libtorch that [`run`] would use without installing anything: the user's `LIBTORCH` (an error if it is not
+/// libtorch {TORCH_VERSION}), or `.venv`'s torch, linked as `.libtorch`; None where pip has to run.
+pub fn existing() -> Result<Option<PathBuf>> {
+    let root = cmd::root();
+    let ours = root.join(".libtorch");
+    if let Some(user) = std::env::var_os("LIBTORCH").map(PathBuf::from) {
+        if !same_path(&user, &ours) {
+            check_libtorch(&user).with_context(|| format!("LIBTORCH={} (set by you)", user.display()))?;
+            eprintln!("xtask: setup: using LIBTORCH={}", user.display());
+            return Ok(Some(user));
+        }
+    }
+    if let Some(torch) = installed_torch(&root.join(".venv")) {
+        if check_libtorch(&torch).is_ok() && has_cuda_headers(&torch) {
+            link(&torch, &ours)?;
+            return Ok(Some(ours));
+        }
+    }
+    Ok(None)
 }
 
 /// Packages of the torch wheel's dependency set that libtorch never loads: triton is torch.compile's kernel
