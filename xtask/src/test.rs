@@ -37,12 +37,12 @@ pub fn run() -> Result<()> {
 }
 
 /// On a fresh clone pip downloads libtorch's 4.1 GB of wheels for minutes while the CPUs mostly wait, so the
-/// crates that do not need libtorch compile meanwhile, for the lints and for the tests: the lint command and
-/// `cargo build --profile test --workspace --tests` (the units `cargo test --workspace` builds: measured, a
-/// `cargo test --no-run` after it compiled nothing), both with `--keep-going` and without `LIBTORCH`, so that
-/// everything but torch-sys and what is above it is built once and reused below. torch-sys's build script
-/// stops there for want of libtorch, as expected; their output goes to a log, and the real builds that follow
-/// show any error that matters.
+/// crates compile meanwhile, for the lints and for the tests: the lint command and `cargo build --profile test
+/// --workspace --tests` (the units `cargo test --workspace` builds: measured, a `cargo test --no-run` after it
+/// compiled nothing), both with `--keep-going`. While `.libtorch` (the link that the install makes last, once
+/// every file is in place) is missing, torch-sys's build script fails, as expected, and what is above it waits
+/// for the real commands; everything else is built once and reused by them. The output goes to a log; the
+/// real builds that follow show any error that matters.
 fn install_while_compiling() -> Result<()> {
     let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cmd::root().join("target"), PathBuf::from);
     std::fs::create_dir_all(&target).with_context(|| format!("cannot create {}", target.display()))?;
@@ -62,9 +62,7 @@ fn install_while_compiling() -> Result<()> {
     let tests = cmd::cargo(["build", "--profile", "test", "--workspace", "--tests", "--keep-going"]);
     for mut c in [lints, tests] {
         let shown = cmd::show(&c);
-        c.env_remove("LIBTORCH")
-            .stdout(log.try_clone()?)
-            .stderr(log.try_clone()?);
+        c.stdout(log.try_clone()?).stderr(log.try_clone()?);
         // A failure here is expected (torch-sys); only a command that cannot start is an error.
         let status = c.status().with_context(|| format!("cannot start `{shown}`"))?;
         eprintln!("xtask: test: prebuild `{shown}` ended ({status})");

@@ -62,7 +62,9 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
     // One self-contained page: the results table, the validators' ranking, both pictures embedded.
     let page = std::fs::read_to_string(a.join("report.html")).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>") && page.trim_end().ends_with("</html>"));
-    assert_eq!(page.matches("<table>").count(), 2, "results and validators");
+    // The results, the validators' ranking, and (two methods ran) the ranking within each method.
+    assert_eq!(page.matches("<table>").count(), 3, "results and validators");
+    assert!(page.contains("Weighted Spearman within each method"), "{page}");
     assert!(
         page.contains("<td>dann</td>") && page.contains("<td>snd</td>"),
         "{page}"
