@@ -25,8 +25,8 @@ pub struct ValidationConfig {
     /// The validator whose pick the results table shows (any of [`shift_validators::names`]). Default `im`:
     /// over the finished MNIST -> MNIST-M runs ranked in the README ("Which validator to trust"), its per-run
     /// epoch picks were the best in two of the three groups of runs (0.6433 and 0.8346, quick, against
-    /// `source_accuracy`'s 0.5902 and 0.8248) and second to `source_accuracy`'s in the third (0.6728 against
-    /// 0.6870, full schedule, where one DSAN run collapsed late), and its weighted Spearman correlation was
+    /// `source_accuracy`'s 0.5902 and 0.8248) and second to `source_accuracy`'s in the third (0.6826 against
+    /// 0.6866, full schedule, where one DSAN run collapsed late), and its weighted Spearman correlation was
     /// within the top three in each. It chooses nothing in training, so `--resume` does not compare it.
     pub select: String,
 }
