@@ -136,7 +136,8 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
     };
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
     let standing = |name: &str, score: &dyn Fn(&RunResult) -> Vec<f64>, with_rho: bool| {
-        let (mut s, mut a, mut picks) = (Vec::new(), Vec::new(), Vec::new());
+        let mut picks = Vec::new();
+        // Each method's (score, accuracy) pairs; the pooled correlation reads them all.
         let mut by_method: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         let mut best: Option<(f64, f64, String)> = None;
         for r in runs {
@@ -147,8 +148,6 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
                 if x.is_nan() {
                     continue;
                 }
-                s.push(x);
-                a.push(acc);
                 let m = by_method.entry(r.method.as_str()).or_default();
                 m.0.push(x);
                 m.1.push(acc);
@@ -160,6 +159,10 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
                 picks.push(r.accuracy_per_epoch[e]);
             }
         }
+        let (s, a): (Vec<f64>, Vec<f64>) = by_method
+            .values()
+            .flat_map(|(s, a)| s.iter().copied().zip(a.iter().copied()))
+            .unzip();
         let (overall_pick, overall_pick_at) = best.map_or((f64::NAN, "none".into()), |(_, acc, at)| (acc, at));
         let per_method: BTreeMap<String, f64> = if with_rho {
             by_method
@@ -222,18 +225,8 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
     if x.len() != y.len() || x.len() < 2 {
         return f64::NAN;
     }
-    let (rx, ry) = (ranks(x), ranks(y));
-    let n = rx.len() as f64;
-    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
-    let cov: f64 = rx.iter().zip(&ry).map(|(a, b)| (a - mx) * (b - my)).sum();
-    let (vx, vy): (f64, f64) = (
-        rx.iter().map(|a| (a - mx).powi(2)).sum(),
-        ry.iter().map(|b| (b - my).powi(2)).sum(),
-    );
-    if vx == 0.0 || vy == 0.0 {
-        return f64::NAN;
-    }
-    cov / (vx * vy).sqrt()
+    let ones = vec![1.0; x.len()];
+    weighted_pearson(&weighted_ranks(x, &ones), &weighted_ranks(y, &ones), &ones)
 }
 
 /// The weighted Spearman correlation with which Musgrave, Belongie & Lim (2022) rank validators: it counts most
@@ -260,18 +253,23 @@ pub fn weighted_spearman(x: &[f64], y: &[f64], power: i32) -> f64 {
     }
     let (dx, dy) = (dense_fraction(x), dense_fraction(y));
     let w: Vec<f64> = dx.iter().zip(&dy).map(|(a, b)| a.max(*b).powi(power)).collect();
-    let (rx, ry) = (weighted_ranks(x, &w), weighted_ranks(y, &w));
+    weighted_pearson(&weighted_ranks(x, &w), &weighted_ranks(y, &w), &w)
+}
+
+/// Pearson's correlation of `x` and `y` with each pair weighted by `w` (weighted means, covariance and
+/// variances); NaN where a side is constant.
+fn weighted_pearson(x: &[f64], y: &[f64], w: &[f64]) -> f64 {
     let total: f64 = w.iter().sum();
-    let mean = |r: &[f64]| r.iter().zip(&w).map(|(v, w)| v * w).sum::<f64>() / total;
-    let (mx, my) = (mean(&rx), mean(&ry));
+    let mean = |r: &[f64]| r.iter().zip(w).map(|(v, w)| v * w).sum::<f64>() / total;
+    let (mx, my) = (mean(x), mean(y));
     let cov = |a: &[f64], ma: f64, b: &[f64], mb: f64| -> f64 {
-        a.iter().zip(b).zip(&w).map(|((a, b), w)| w * (a - ma) * (b - mb)).sum()
+        a.iter().zip(b).zip(w).map(|((a, b), w)| w * (a - ma) * (b - mb)).sum()
     };
-    let (vx, vy) = (cov(&rx, mx, &rx, mx), cov(&ry, my, &ry, my));
+    let (vx, vy) = (cov(x, mx, x, mx), cov(y, my, y, my));
     if vx == 0.0 || vy == 0.0 {
         return f64::NAN;
     }
-    cov(&rx, mx, &ry, my) / (vx * vy).sqrt()
+    cov(x, mx, y, my) / (vx * vy).sqrt()
 }
 
 /// Indices of `v` in ascending order, grouped by equal value.
@@ -301,7 +299,7 @@ fn dense_fraction(v: &[f64]) -> Vec<f64> {
 }
 
 /// Ranks by summed weight: a tie group's members get the weight of the groups below plus (n + 1) / 2 times
-/// their mean weight.
+/// their mean weight (with unit weights: 1-based ranks, ties at their mean rank).
 fn weighted_ranks(v: &[f64], w: &[f64]) -> Vec<f64> {
     let mut r = vec![0.0; v.len()];
     let mut below = 0.0;
@@ -312,20 +310,6 @@ fn weighted_ranks(v: &[f64], w: &[f64]) -> Vec<f64> {
             r[i] = below + (n + 1.0) / 2.0 * sum / n;
         }
         below += sum;
-    }
-    r
-}
-
-/// 1-based ranks, ties at their mean rank.
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut r = vec![0.0; v.len()];
-    let mut below = 0;
-    for g in tie_groups(v) {
-        let rank = below as f64 + (g.len() + 1) as f64 / 2.0;
-        for &i in &g {
-            r[i] = rank;
-        }
-        below += g.len();
     }
     r
 }
