@@ -94,6 +94,8 @@ pub struct Update {
     pub momentum: f64,
     /// L2 weight decay, added to the gradient (PyTorch's `weight_decay` of both rules, not AdamW's).
     pub weight_decay: f64,
+    /// Adam's moving-average rates of the gradient and its square (ignored by SGD).
+    pub betas: (f64, f64),
 }
 
 impl Update {
@@ -103,15 +105,22 @@ impl Update {
             kind: OptimiserKind::Sgd,
             momentum,
             weight_decay,
+            betas: ADAM_BETAS,
         }
     }
 
     /// Adam with PyTorch's betas and eps.
     pub fn adam(weight_decay: f64) -> Self {
+        Self::adam_with_betas(ADAM_BETAS, weight_decay)
+    }
+
+    /// Adam with other betas (GAN training's (0.5, 0.999) of Radford et al., which ADDA's authors use).
+    pub fn adam_with_betas(betas: (f64, f64), weight_decay: f64) -> Self {
         Self {
             kind: OptimiserKind::Adam,
             momentum: 0.0,
             weight_decay,
+            betas,
         }
     }
 
@@ -128,6 +137,14 @@ impl Update {
                 field: "weight_decay".into(),
                 msg: format!("must be >= 0, got {}", self.weight_decay),
             });
+        }
+        for (field, beta) in [("beta1", self.betas.0), ("beta2", self.betas.1)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(StrategyError::Invalid {
+                    field: field.into(),
+                    msg: format!("Adam's {field} must be in [0, 1), got {beta}"),
+                });
+            }
         }
         Ok(())
     }
@@ -190,9 +207,9 @@ impl Optimiser {
         let Update {
             momentum: m,
             weight_decay: wd,
+            betas: (b1, b2),
             ..
         } = self.update;
-        let (b1, b2) = ADAM_BETAS;
         shift_tensor::tch::no_grad(|| {
             for s in &mut self.slots {
                 let g = s.param.grad();

@@ -62,6 +62,7 @@ impl TrainConfig {
             kind: self.optimiser,
             momentum: self.momentum,
             weight_decay: self.weight_decay,
+            betas: crate::optimiser::ADAM_BETAS,
         }
     }
 

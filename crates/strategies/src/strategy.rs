@@ -126,7 +126,7 @@ impl<N: AdaptNet> Adapt<N> {
         let specs = method.optimisers(base);
         let opts = specs
             .iter()
-            .map(|spec| Optimiser::new(net.var_store(), &spec.groups, update))
+            .map(|spec| Optimiser::new(net.var_store(), &spec.groups, spec.update.unwrap_or(update)))
             .collect::<Result<_, StrategyError>>()?;
         let metrics = DeviceMetrics::new(net.var_store().device());
         Ok(Self {

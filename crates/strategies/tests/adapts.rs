@@ -161,7 +161,6 @@ adapting! {
     wdgrl_adapts => "wdgrl",
     daan_adapts => "daan",
     mcd_adapts => "mcd",
-    adda_adapts => "adda",
 }
 
 /// The strong methods' defaults are set for digits (VADA's VAT radius of 3.5 is for 32 x 32 x 3 images in
@@ -170,7 +169,10 @@ adapting! {
 /// source boundary here cuts one target cluster in half, and entropy alone may push it to either side: VADA's
 /// and DIRT-T's target terms are weighted 0.1 so the domain term leads (at 1.0 VADA fell to 0.67), and
 /// self-ensembling's class balance is weighted 1.0 (at the default 0.005 with noise 0.3 it reached 0.73).
-const WITH_SETTINGS: [&str; 4] = ["vada", "dirt-t", "self-ensembling", "shot"];
+/// ADDA's adaptation phase steps Adam at 2e-4 for the authors' 10,000 steps; here it has 200, so its step is
+/// `ADDA_ADAPT_LR`.
+const WITH_SETTINGS: [&str; 5] = ["vada", "dirt-t", "self-ensembling", "shot", "adda"];
+const ADDA_ADAPT_LR: f64 = 0.01;
 
 #[test]
 fn vada_adapts() {
@@ -200,6 +202,11 @@ fn self_ensembling_adapts() {
         "self-ensembling",
         &[("noise_std", 0.5), ("confidence", 0.8), ("class_balance", 1.0)],
     );
+}
+
+#[test]
+fn adda_adapts() {
+    adapts_with("adda", &[("adapt_lr", ADDA_ADAPT_LR)]);
 }
 
 #[test]
@@ -262,6 +269,15 @@ fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
     for k in classifier {
         assert!(same(&on[k], &off[k]), "{k} moved after the switch");
     }
+    // The source phase steps the run's SGD (no second moments), the adaptation phase Adam (saved with them).
+    let second_moments = |opt: &str| {
+        on.keys()
+            .filter(|k| k.starts_with(&format!("opt.{opt}.")) && k.ends_with(".exp_avg_sq"))
+            .count()
+    };
+    assert_eq!(second_moments("source"), 0);
+    assert_eq!(second_moments("encoder"), 2, "{:?}", on.keys().collect::<Vec<_>>());
+    assert_eq!(second_moments("critic"), 6, "{:?}", on.keys().collect::<Vec<_>>());
 }
 
 #[test]

@@ -64,50 +64,71 @@ fn sgd_equals_per_tensor_momentum_sgd_exactly() {
 }
 
 /// Adam against torch.optim.Adam (the fixture's script beside its JSON): five steps, two groups at 1x and 0.1x,
-/// weight decay, a changing learning rate; the optimiser is rebuilt from its saved state after two steps, so the
-/// per-parameter step counts (Adam's bias correction) must survive a checkpoint.
+/// weight decay, a changing learning rate, with PyTorch's betas and with ADDA's (0.5, 0.999); the optimiser is
+/// rebuilt from its saved state after two steps, so the per-parameter step counts (Adam's bias correction) must
+/// survive a checkpoint.
 #[test]
 fn adam_matches_torch_optim_adam_across_a_checkpoint() {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/adam/adam_update.json");
     let fx: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
-    let mut vs = nn::VarStore::new(CPU);
-    let mut w = vs.root().sub("features").var("w", &[4, 3], nn::Init::Const(0.0));
-    let mut b = vs.root().sub("classifier").var("b", &[3], nn::Init::Const(0.0));
-    vs.double();
-    shift_tensor::tch::no_grad(|| {
-        w.copy_(&tensor(&fx["w"]));
-        b.copy_(&tensor(&fx["b"]));
-    });
-    let groups = [
-        GroupSpec {
-            part: Part::Features,
-            prefix: None,
-            lr_mult: 0.1,
-        },
-        GroupSpec::part(Part::Classifier),
+    let runs = [
+        ("steps", Update::adam(1e-3)),
+        ("steps_beta1_0.5", Update::adam_with_betas((0.5, 0.999), 1e-3)),
     ];
-    let x = tensor(&fx["x"]);
-    let mut opt = Optimiser::new(&vs, &groups, Update::adam(1e-3)).unwrap();
-    for (step, want) in fx["steps"].as_array().unwrap().iter().enumerate() {
-        if step == 2 {
-            let saved: Vec<(String, Tensor)> = opt.state("opt.").iter().map(|(n, t)| (n.clone(), t.copy())).collect();
-            assert!(saved
-                .iter()
-                .any(|(n, v)| n == "opt.features.w.step" && v.int64_value(&[]) == 2));
-            opt = Optimiser::new(&vs, &groups, Update::adam(1e-3)).unwrap();
-            opt.load_state("opt.", &saved).unwrap();
+    for (key, update) in runs {
+        let mut vs = nn::VarStore::new(CPU);
+        let mut w = vs.root().sub("features").var("w", &[4, 3], nn::Init::Const(0.0));
+        let mut b = vs.root().sub("classifier").var("b", &[3], nn::Init::Const(0.0));
+        vs.double();
+        shift_tensor::tch::no_grad(|| {
+            w.copy_(&tensor(&fx["w"]));
+            b.copy_(&tensor(&fx["b"]));
+        });
+        let groups = [
+            GroupSpec {
+                part: Part::Features,
+                prefix: None,
+                lr_mult: 0.1,
+            },
+            GroupSpec::part(Part::Classifier),
+        ];
+        let x = tensor(&fx["x"]);
+        let mut opt = Optimiser::new(&vs, &groups, update).unwrap();
+        let steps = fx[key].as_array().unwrap();
+        assert_eq!(steps.len(), 5, "{key}");
+        for (step, want) in steps.iter().enumerate() {
+            if step == 2 {
+                let saved: Vec<(String, Tensor)> =
+                    opt.state("opt.").iter().map(|(n, t)| (n.clone(), t.copy())).collect();
+                assert!(saved
+                    .iter()
+                    .any(|(n, v)| n == "opt.features.w.step" && v.int64_value(&[]) == 2));
+                opt = Optimiser::new(&vs, &groups, update).unwrap();
+                opt.load_state("opt.", &saved).unwrap();
+            }
+            opt.zero_grad();
+            x.matmul(&w).g_add(&b).tanh().sum(Kind::Double).backward();
+            opt.step(want["lr"].as_f64().unwrap());
+            let dw = max_diff(&w, &tensor(&want["w"]));
+            let db = max_diff(&b, &tensor(&want["b"]));
+            assert!(
+                dw < 1e-12 && db < 1e-12,
+                "{key} step {step}: w differs by {dw}, b by {db}"
+            );
         }
-        opt.zero_grad();
-        x.matmul(&w).g_add(&b).tanh().sum(Kind::Double).backward();
-        opt.step(want["lr"].as_f64().unwrap());
-        let dw = max_diff(&w, &tensor(&want["w"]));
-        let db = max_diff(&b, &tensor(&want["b"]));
-        assert!(dw < 1e-12 && db < 1e-12, "step {step}: w differs by {dw}, b by {db}");
+        // A checkpoint without Adam's moments (an SGD run's) is refused, naming what is missing.
+        let sgd = Optimiser::new(&vs, &groups, Update::sgd(0.9, 0.0)).unwrap();
+        let e = opt.load_state("opt.", &sgd.state("opt.")).unwrap_err().to_string();
+        assert!(e.contains("opt.classifier.b.exp_avg_sq"), "{e}");
     }
-    // A checkpoint without Adam's moments (an SGD run's) is refused, naming what is missing.
-    let sgd = Optimiser::new(&vs, &groups, Update::sgd(0.9, 0.0)).unwrap();
-    let e = opt.load_state("opt.", &sgd.state("opt.")).unwrap_err().to_string();
-    assert!(e.contains("opt.classifier.b.exp_avg_sq"), "{e}");
+    // The betas are checked, naming the one out of range.
+    for (betas, field) in [((1.0, 0.999), "`beta1`"), ((0.5, -0.1), "`beta2`")] {
+        let vs = nn::VarStore::new(CPU);
+        let e = Optimiser::new(&vs, &[], Update::adam_with_betas(betas, 0.0))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(field) && e.contains("[0, 1)"), "{e}");
+    }
 }
 
 fn synthetic_task(n: i64, seed: u64) -> DigitTask {

@@ -51,10 +51,12 @@ impl Method for DannAlt {
         vec![
             OptimiserSpec {
                 name: "main",
+                update: None,
                 groups: base.to_vec(),
             },
             OptimiserSpec {
                 name: "disc",
+                update: None,
                 groups: vec![GroupSpec::part(Part::Discriminator)],
             },
         ]

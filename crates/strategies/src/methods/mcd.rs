@@ -106,10 +106,12 @@ impl Method for Mcd {
         vec![
             OptimiserSpec {
                 name: "features",
+                update: None,
                 groups: of(Part::Features),
             },
             OptimiserSpec {
                 name: "heads",
+                update: None,
                 groups: heads,
             },
         ]

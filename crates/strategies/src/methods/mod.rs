@@ -32,7 +32,7 @@ pub mod wdgrl;
 
 pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Published, REGISTRY};
 
-use crate::{GroupSpec, Optimiser, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError, Update};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Reduction, Tensor};
 use std::fmt;
@@ -175,10 +175,13 @@ pub struct Terms {
     pub metrics: [Tensor; 6],
 }
 
-/// An optimiser of a method: its checkpoint name (`opt.<name>.`) and its groups.
+/// An optimiser of a method: its checkpoint name (`opt.<name>.`), its update rule and its groups.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OptimiserSpec {
     pub name: &'static str,
+    /// The method's own update rule for this optimiser, where its paper trains a part with another rule than
+    /// the run's (ADDA's adaptation phase: Adam); None takes the run's (`train.optimiser`).
+    pub update: Option<Update>,
     pub groups: Vec<GroupSpec>,
 }
 
@@ -330,7 +333,11 @@ pub fn joint_optimiser(base: &[GroupSpec], with_discriminator: bool) -> Vec<Opti
     if with_discriminator {
         groups.push(GroupSpec::part(shift_models::Part::Discriminator));
     }
-    vec![OptimiserSpec { name: "main", groups }]
+    vec![OptimiserSpec {
+        name: "main",
+        update: None,
+        groups,
+    }]
 }
 
 /// The features of `[x_s; x_t]` in train mode: one pass, or, on a backbone with batch norm, one pass per domain

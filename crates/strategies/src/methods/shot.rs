@@ -147,10 +147,12 @@ impl Method for Shot {
         vec![
             OptimiserSpec {
                 name: "features",
+                update: None,
                 groups: groups_of(base, Part::Features),
             },
             OptimiserSpec {
                 name: "classifier",
+                update: None,
                 groups: groups_of(base, Part::Classifier),
             },
         ]

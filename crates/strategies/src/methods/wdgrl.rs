@@ -111,10 +111,12 @@ impl Method for Wdgrl {
         vec![
             OptimiserSpec {
                 name: "main",
+                update: None,
                 groups: base.to_vec(),
             },
             OptimiserSpec {
                 name: "critic",
+                update: None,
                 groups: vec![GroupSpec {
                     lr_mult: self.critic_lr_mult,
                     ..GroupSpec::part(Part::Discriminator)
