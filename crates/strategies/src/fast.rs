@@ -90,9 +90,10 @@ pub fn check_capturable(name: MethodName) -> Result<(), StrategyError> {
 fn capture_refusal(method: &dyn Method, base: &[GroupSpec]) -> Option<StrategyError> {
     let why = match method.capture() {
         Capture::No(why) => why.to_string(),
-        Capture::Joint => match method.optimisers(base).len() {
-            1 => return None,
-            n => format!("it has {n} optimisers"),
+        Capture::Joint => match method.optimisers(base).as_slice() {
+            [one] if one.update.is_none() => return None,
+            [_] => "its optimiser has its own update rule (the fast step runs the run's SGD)".to_string(),
+            many => format!("it has {} optimisers", many.len()),
         },
     };
     Some(StrategyError::Invalid {
