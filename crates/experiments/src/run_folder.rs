@@ -127,15 +127,33 @@ impl History {
     }
 }
 
-/// The commit the code was built from, recorded in every run's config.json.
+/// The commit checked out where the run starts (the working directory's `git rev-parse HEAD`), recorded in every
+/// run's config.json, with `+dirty` when tracked files differ from it (the run's code is then not that commit's);
+/// "unknown" outside a git checkout.
 pub fn git_commit() -> String {
-    std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_else(|| "unknown".into())
+    git_commit_in(Path::new("."))
+}
+
+/// [`git_commit`] of the checkout at `dir`.
+pub fn git_commit_in(dir: &Path) -> String {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .arg("-C")
+            .arg(dir)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let Some(head) = git(&["rev-parse", "HEAD"]) else {
+        return "unknown".into();
+    };
+    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+        Some(changes) if changes.is_empty() => head,
+        Some(_) => format!("{head}+dirty"),
+        None => format!("{head}+unknown-status"),
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -466,5 +484,39 @@ impl Observer for RunObserver<'_> {
         self.save(next, strategy)?;
         self.bar.abandon_with_message("interrupted");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn git_commit_names_the_head_and_says_when_tracked_files_differ() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(git_commit_in(dir.path()), "unknown", "not a checkout");
+        let git = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(dir.path())
+                .args(["-c", "user.name=shift", "-c", "user.email=shift@example.invalid"])
+                .args(args)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
+        git(&["add", "a.txt"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let head = git_commit_in(dir.path());
+        assert_eq!(head.len(), 40, "{head}");
+        assert!(head.chars().all(|c| c.is_ascii_hexdigit()), "{head}");
+        // An untracked file leaves the code the commit's; a changed tracked file does not.
+        std::fs::write(dir.path().join("b.txt"), "new").unwrap();
+        assert_eq!(git_commit_in(dir.path()), head);
+        std::fs::write(dir.path().join("a.txt"), "two").unwrap();
+        assert_eq!(git_commit_in(dir.path()), format!("{head}+dirty"));
     }
 }
