@@ -222,7 +222,7 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
 /// assert!((spearman(&[1.0, 1.0, 2.0, 3.0], &[1.0, 2.0, 3.0, 4.0]) - 0.9486832980505138).abs() < 1e-12);
 /// ```
 pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
-    if x.len() != y.len() || x.len() < 2 {
+    if x.len() != y.len() {
         return f64::NAN;
     }
     let ones = vec![1.0; x.len()];
@@ -248,7 +248,7 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 /// assert!((weighted_spearman(&acc, &acc, 2) - 1.0).abs() < 1e-12);
 /// ```
 pub fn weighted_spearman(x: &[f64], y: &[f64], power: i32) -> f64 {
-    if x.len() != y.len() || x.len() < 2 {
+    if x.len() != y.len() {
         return f64::NAN;
     }
     let (dx, dy) = (dense_fraction(x), dense_fraction(y));
@@ -257,8 +257,11 @@ pub fn weighted_spearman(x: &[f64], y: &[f64], power: i32) -> f64 {
 }
 
 /// Pearson's correlation of `x` and `y` with each pair weighted by `w` (weighted means, covariance and
-/// variances); NaN where a side is constant.
+/// variances); NaN for fewer than two pairs, sides of different lengths or a constant side.
 fn weighted_pearson(x: &[f64], y: &[f64], w: &[f64]) -> f64 {
+    if x.len() != y.len() || x.len() != w.len() || x.len() < 2 {
+        return f64::NAN;
+    }
     let total: f64 = w.iter().sum();
     let mean = |r: &[f64]| r.iter().zip(w).map(|(v, w)| v * w).sum::<f64>() / total;
     let (mx, my) = (mean(x), mean(y));

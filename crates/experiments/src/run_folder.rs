@@ -128,32 +128,38 @@ impl History {
 }
 
 /// The commit checked out where the run starts (the working directory's `git rev-parse HEAD`), recorded in every
-/// run's config.json, with `+dirty` when tracked files differ from it (the run's code is then not that commit's);
-/// "unknown" outside a git checkout.
+/// run's config.json, with `+dirty` when the checkout's tracked files differed from it then (so the commit may
+/// not hold the code that ran); "unknown" outside a git checkout. It reads the checkout, not the binary.
 pub fn git_commit() -> String {
     git_commit_in(Path::new("."))
 }
 
 /// [`git_commit`] of the checkout at `dir`.
 pub fn git_commit_in(dir: &Path) -> String {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .arg("-C")
-            .arg(dir)
-            .args(args)
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    let Some(head) = git(&["rev-parse", "HEAD"]) else {
+    let Some(head) = git_in(dir, &["rev-parse", "HEAD"]) else {
         return "unknown".into();
     };
-    match git(&["status", "--porcelain", "--untracked-files=no"]) {
+    // No optional locks: a status that refreshed the index would hold .git/index.lock against a user's commit.
+    match git_in(
+        dir,
+        &["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
+    ) {
         Some(changes) if changes.is_empty() => head,
         Some(_) => format!("{head}+dirty"),
         None => format!("{head}+unknown-status"),
     }
+}
+
+/// `git -C dir ARGS`'s trimmed standard output, or None where git is missing or fails.
+fn git_in(dir: &Path, args: &[&str]) -> Option<String> {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
 }
 
 #[derive(Debug, Clone)]
@@ -494,17 +500,24 @@ mod tests {
     #[test]
     fn git_commit_names_the_head_and_says_when_tracked_files_differ() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(git_commit_in(dir.path()), "unknown", "not a checkout");
+        // The temporary folder may itself lie inside a checkout; only outside one is "unknown" the answer.
+        if git_in(dir.path(), &["rev-parse", "--git-dir"]).is_none() {
+            assert_eq!(git_commit_in(dir.path()), "unknown", "not a checkout");
+        }
         let git = |args: &[&str]| {
-            let ok = std::process::Command::new("git")
-                .arg("-C")
-                .arg(dir.path())
-                .args(["-c", "user.name=shift", "-c", "user.email=shift@example.invalid"])
-                .args(args)
-                .status()
-                .unwrap()
-                .success();
-            assert!(ok, "git {args:?}");
+            // A user's signing or hooks must not decide the test.
+            let config = [
+                "-c",
+                "user.name=shift",
+                "-c",
+                "user.email=shift@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+            ];
+            let all: Vec<&str> = config.iter().chain(args).copied().collect();
+            assert!(git_in(dir.path(), &all).is_some(), "git {args:?}");
         };
         git(&["init", "-q"]);
         std::fs::write(dir.path().join("a.txt"), "one").unwrap();

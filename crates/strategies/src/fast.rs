@@ -90,10 +90,9 @@ pub fn check_capturable(name: MethodName) -> Result<(), StrategyError> {
 fn capture_refusal(method: &dyn Method, base: &[GroupSpec]) -> Option<StrategyError> {
     let why = match method.capture() {
         Capture::No(why) => why.to_string(),
-        Capture::Joint => match method.optimisers(base).as_slice() {
-            [one] if one.update.is_none() => return None,
-            [_] => "its optimiser has its own update rule (the fast step runs the run's SGD)".to_string(),
-            many => format!("it has {} optimisers", many.len()),
+        Capture::Joint => match method.optimisers(base).len() {
+            1 => return None,
+            n => format!("it has {n} optimisers"),
         },
     };
     Some(StrategyError::Invalid {
@@ -250,8 +249,8 @@ impl<N: AdaptNet> FastAdapt<N> {
         if let Some(refusal) = capture_refusal(method.as_ref(), base) {
             return Err(refusal);
         }
-        let groups = method.optimisers(base).remove(0).groups;
-        let opt = FlatSgd::new(net.var_store(), &groups, update)?;
+        let spec = method.optimisers(base).remove(0);
+        let opt = FlatSgd::new(net.var_store(), &spec.groups, spec.update.unwrap_or(update))?;
         let device = net.var_store().device();
         let scalar = || Tensor::zeros([], (Kind::Float, device));
         let (mode, note) = match device {

@@ -62,14 +62,16 @@ pub(crate) fn select(vs: &VarStore, groups: &[GroupSpec]) -> Vec<(String, Tensor
         .collect()
 }
 
-/// Which update rule a run's optimisers use (`train.optimiser` in config.json).
+/// Which update rule a run's optimisers use (`train.optimiser` in config.json), and a method's own rule for one
+/// of its optimisers (`OptimiserSpec::update`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum OptimiserKind {
     /// SGD with momentum (`train.momentum`), the paper's choice (Ganin et al., JMLR 2016).
     #[default]
     Sgd,
-    /// Adam with PyTorch's defaults (betas 0.9 and 0.999, eps 1e-8); `train.momentum` is not used.
+    /// Adam (eps 1e-8); `train.optimiser = "adam"` takes PyTorch's betas 0.9 and 0.999; `train.momentum` is not
+    /// used.
     Adam,
 }
 
@@ -86,7 +88,8 @@ impl std::fmt::Display for OptimiserKind {
 pub const ADAM_BETAS: (f64, f64) = (0.9, 0.999);
 pub const ADAM_EPS: f64 = 1e-8;
 
-/// The update rule and its settings, shared by every optimiser of a run.
+/// The update rule and its settings: the run's (`TrainConfig::update`), which a method's `OptimiserSpec::update`
+/// may override for one of its optimisers.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Update {
     pub kind: OptimiserKind,
@@ -139,7 +142,7 @@ impl Update {
             });
         }
         for (field, beta) in [("beta1", self.betas.0), ("beta2", self.betas.1)] {
-            if !(0.0..1.0).contains(&beta) {
+            if self.kind == OptimiserKind::Adam && !(0.0..1.0).contains(&beta) {
                 return Err(StrategyError::Invalid {
                     field: field.into(),
                     msg: format!("Adam's {field} must be in [0, 1), got {beta}"),

@@ -56,7 +56,7 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// The update rule every optimiser of the run uses.
+    /// The run's update rule: every optimiser's, except where a method's `OptimiserSpec::update` sets its own.
     pub fn update(&self) -> Update {
         Update {
             kind: self.optimiser,

@@ -109,7 +109,8 @@ pub struct Adapt<N: AdaptNet> {
 
 impl<N: AdaptNet> Adapt<N> {
     /// `method` (a name, or a name with hyper-parameters) built on `net` (its networks join the net's
-    /// variables), with the `update` rule over the optimisers the method makes of the backbone's groups `base`.
+    /// variables), with the `update` rule over the optimisers the method makes of the backbone's groups `base`
+    /// (where the method's `OptimiserSpec` sets no rule of its own).
     pub fn build(
         net: N,
         method: impl Into<MethodSpec>,

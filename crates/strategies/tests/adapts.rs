@@ -235,22 +235,18 @@ fn mcd_disagreement_adds_to_its_class_balance() {
 fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     shift_tensor::tch::set_num_threads(1);
-    let run = |lambda| {
+    let run = |lambda, adapt_lr: f64| {
         let task = shift(0);
         shift_tensor::seed_everything(0);
         let net = MlpNet::new(Device::Cpu, 2, &[15], 2);
-        let mut s = Adapt::build(
-            net,
-            "adda".parse::<MethodName>().unwrap(),
-            &backbone_groups(1.0),
-            Update::sgd(0.9, 0.0),
-        )
-        .unwrap();
+        let set = [("adapt_lr".to_string(), adapt_lr)].into_iter().collect();
+        let spec = MethodSpec::new("adda".parse().unwrap(), &set).unwrap();
+        let mut s = Adapt::build(net, spec, &backbone_groups(1.0), Update::sgd(0.9, 0.0)).unwrap();
         let mut last = LastAccuracy(f64::NAN);
         fit(&mut s, &task, &config(lambda), 0, Position::default(), &mut last).unwrap();
         s.state().into_iter().collect::<std::collections::BTreeMap<_, _>>()
     };
-    let (on, off) = (run(ON), run(OFF));
+    let (on, off) = (run(ON, 2e-4), run(OFF, 2e-4));
     let same = |a: &Tensor, b: &Tensor| a.equal(b);
     let features: Vec<&String> = off.keys().filter(|k| k.starts_with("model.features.")).collect();
     assert_eq!(features.len(), 2, "{:?}", off.keys().collect::<Vec<_>>());
@@ -278,6 +274,18 @@ fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
     assert_eq!(second_moments("source"), 0);
     assert_eq!(second_moments("encoder"), 2, "{:?}", on.keys().collect::<Vec<_>>());
     assert_eq!(second_moments("critic"), 6, "{:?}", on.keys().collect::<Vec<_>>());
+    // Adam took every step after the switch (half of the 400), at `adapt_lr`: twice the step size moves the
+    // target encoder elsewhere from the same start, and leaves the source phase as it was.
+    assert_eq!(on["opt.encoder.features.0.weight.step"].int64_value(&[]), 200);
+    let doubled = run(ON, 4e-4);
+    assert!(same(
+        &doubled["model.discriminator.source_encoder.0.weight"],
+        &on["model.discriminator.source_encoder.0.weight"]
+    ));
+    assert!(!same(
+        &doubled["model.features.0.weight"],
+        &on["model.features.0.weight"]
+    ));
 }
 
 #[test]

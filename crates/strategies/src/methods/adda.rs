@@ -11,12 +11,15 @@
 //! The target test reads C(M_t(x)). The frozen source encoder is a twin of the backbone's feature extractor
 //! (`AdaptNet::feature_twin`) under `discriminator.source_encoder.`, held in evaluation mode and saved with the
 //! checkpoints. The critic, under `discriminator.critic.`, is the paper's: two hidden layers of 500 ReLU units
-//! (Sec. 4; the authors' code erictzeng/adda, `--adversary 500 500 --adversary_relu`). Phase 1 trains with the
-//! run's optimiser and schedule. Phase 2 trains the critic and the target encoder as the authors' script
-//! `scripts/svhn-mnist.sh` does: Adam at a constant 2e-4 with beta1 0.5, whatever the run's `train.optimiser`.
-//! With the run's SGD (momentum 0.9, lr 0.0025 at the switch) the target encoder collapsed to chance on MNIST-M
-//! within one epoch (session 14, 20-epoch schedule). The authors train both phases for 10,000 steps each,
-//! hence the default share of one half.
+//! (Sec. 4; the authors' code erictzeng/adda: `tools/train_adda.py`'s default `--adversary [500, 500]`, and
+//! `scripts/svhn-mnist.sh` passes `--adversary_relu`). Phase 1 trains with the run's optimiser and schedule.
+//! Phase 2 trains the critic and the target encoder as that script does: Adam at a constant 2e-4 with beta1
+//! 0.5, whatever the run's `train.optimiser`; the backbone's learning-rate multipliers still apply to the
+//! encoder (a pretrained ResNet-50's layers step at 0.1 x 2e-4). With the run's SGD (momentum 0.9, lr 0.0025 at
+//! the switch) the target encoder collapsed to chance on MNIST-M within one epoch (session 14, 20-epoch
+//! schedule). Adam is blind to a loss's scale, so lambda acts on 2b only as zero (off) or not. The authors step
+//! critic and encoder on one forward pass; here the encoder steps against the critic just updated. They train
+//! both phases for 10,000 steps each, hence the default share of one half.
 
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
 use super::{groups_of, named_optimisers, phases::TwoPhases, MethodInfo, OptimiserSpec, Param, StepInputs};

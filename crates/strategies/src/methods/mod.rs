@@ -225,7 +225,8 @@ pub trait Method: fmt::Debug {
     /// The optimisers over the backbone's groups `base` (feature extractor and classifier, with their
     /// learning-rate multipliers), the first stepped first; a joint method has one. The default is the one
     /// optimiser over the backbone, for a method that adds no networks; one that adds them includes their
-    /// groups (`joint_optimiser(base, true)`).
+    /// groups (`joint_optimiser(base, true)`). Each takes the run's update rule (`update: None`) unless the
+    /// method's paper trains that part with another (`update: Some(..)`, ADDA's adaptation phase).
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
         joint_optimiser(base, false)
     }

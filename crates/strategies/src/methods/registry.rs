@@ -79,7 +79,8 @@ impl Param {
         }
     }
 
-    /// A share of the schedule, strictly between 0 and 1 (where a method switches phase).
+    /// A value strictly between 0 and 1 (a share of the schedule where a method switches phase; a moving
+    /// average's rate).
     pub const fn fraction(name: &'static str, default: f64, source: &'static str) -> Self {
         Self {
             name,
