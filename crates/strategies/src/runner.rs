@@ -114,6 +114,7 @@ pub struct Position {
 pub struct EpochRecord {
     pub epoch: usize,
     pub steps: i64,
+    /// The step size of the epoch's last step: the schedule's, or the method's own (`Method::stepped_lr`).
     pub lr: f64,
     pub lambda: f64,
     #[serde(flatten)]
@@ -192,7 +193,7 @@ fn end_epoch(
     let record = EpochRecord {
         epoch: end.epoch + 1,
         steps: end.steps,
-        lr: end.lr,
+        lr: strategy.method().stepped_lr(end.lr),
         lambda: end.lambda,
         train,
         target_acc,

@@ -8,8 +8,8 @@ use shift_grl::LambdaSchedule;
 use shift_models::mlp::MlpNet;
 use shift_strategies::synthetic::ShiftedBlobs;
 use shift_strategies::{
-    backbone_groups, fit, Adapt, DigitTask, EpochRecord, LrSchedule, MethodName, MethodSpec, Observer, Position,
-    Strategy, StrategyError, TrainConfig, Update,
+    backbone_groups, fit, Adapt, DigitTask, EpochRecord, FitEnd, LrSchedule, MethodName, MethodSpec, Observer,
+    Position, Strategy, StrategyError, TrainConfig, Update,
 };
 use shift_tensor::tch::{Device, Tensor};
 
@@ -243,7 +243,18 @@ fn adda_freezes_its_source_encoder_at_the_switch_and_keeps_the_classifier() {
         let spec = MethodSpec::new("adda".parse().unwrap(), &set).unwrap();
         let mut s = Adapt::build(net, spec, &backbone_groups(1.0), Update::sgd(0.9, 0.0)).unwrap();
         let mut last = LastAccuracy(f64::NAN);
-        fit(&mut s, &task, &config(lambda), 0, Position::default(), &mut last).unwrap();
+        // Two epochs of 200 steps: the first is the source phase, the second the adaptation phase.
+        let cfg = TrainConfig {
+            epochs: 2,
+            steps_per_epoch: Some(200),
+            ..config(lambda)
+        };
+        let FitEnd::Finished { records } = fit(&mut s, &task, &cfg, 0, Position::default(), &mut last).unwrap() else {
+            panic!("adda's run was interrupted");
+        };
+        // Each epoch's record reports the step size its last step took: the schedule's, then Adam's own.
+        let lrs: Vec<f64> = records.iter().map(|r| r.lr).collect();
+        assert_eq!(lrs, [cfg.lr.at(199.0 / 400.0), adapt_lr]);
         s.state().into_iter().collect::<std::collections::BTreeMap<_, _>>()
     };
     let (on, off) = (run(ON, 2e-4), run(OFF, 2e-4));

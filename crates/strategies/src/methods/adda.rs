@@ -89,9 +89,9 @@ pub struct Adda {
     critic: DomainDiscriminator,
     /// The source phase, then the adaptation phase.
     phases: TwoPhases,
-    /// The adaptation phase's Adam: its constant step size and first beta.
+    /// The adaptation phase's Adam: its constant step size and its rule (betas `adapt_beta1`, 0.999).
     adapt_lr: f64,
-    adapt_beta1: f64,
+    adapt_update: Update,
 }
 
 impl Adda {
@@ -123,7 +123,7 @@ impl Adda {
             critic: DomainDiscriminator::new(&(&d / CRITIC), net.feature_dim(), &shape),
             phases: TwoPhases::new(source_share),
             adapt_lr: ctx.param("adapt_lr")?,
-            adapt_beta1: ctx.param("adapt_beta1")?,
+            adapt_update: Update::adam_with_betas((ctx.param("adapt_beta1")?, ADAM_BETAS.1), 0.0),
         })
     }
 
@@ -165,7 +165,7 @@ impl Method for Adda {
     /// `source` (features and classifier, the first phase, the run's rule), then the second phase's `critic`
     /// and `encoder` (the features alone), both Adam with betas (`adapt_beta1`, 0.999) and no weight decay.
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
-        let adam = Some(Update::adam_with_betas((self.adapt_beta1, ADAM_BETAS.1), 0.0));
+        let adam = Some(self.adapt_update);
         vec![
             OptimiserSpec {
                 name: "source",
@@ -200,6 +200,15 @@ impl Method for Adda {
     fn after_step(&mut self, _net: &dyn AdaptNet) -> Result<(), StrategyError> {
         self.phases.advance();
         Ok(())
+    }
+
+    /// The adaptation phase steps at the constant `adapt_lr`, not at the schedule's rate.
+    fn stepped_lr(&self, scheduled: f64) -> f64 {
+        if self.phases.last_in_second() {
+            self.adapt_lr
+        } else {
+            scheduled
+        }
     }
 
     fn step(

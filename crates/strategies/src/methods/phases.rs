@@ -54,6 +54,11 @@ impl TwoPhases {
         self.at >= self.switch
     }
 
+    /// Whether the step last taken belonged to the second phase (false before any step).
+    pub fn last_in_second(&self) -> bool {
+        self.at > self.switch
+    }
+
     /// Whether the next step is the second phase's first.
     pub fn switching(&self) -> bool {
         self.at == self.switch
@@ -85,9 +90,11 @@ mod tests {
         clock.start_epoch(&at(1, 9));
         assert!(!clock.second() && !clock.switching());
         clock.advance();
-        // Step 20 of 40: the second phase's first step.
-        assert!(clock.second() && clock.switching());
+        // Step 20 of 40: the second phase's first step; the step last taken (19) was the first phase's.
+        assert!(clock.second() && clock.switching() && !clock.last_in_second());
         assert_eq!(clock.steps_into_second(), Some(0));
+        clock.advance();
+        assert!(clock.last_in_second());
         clock.start_epoch(&at(3, 4));
         assert!(clock.second() && !clock.switching());
         assert_eq!(clock.steps_into_second(), Some(14));
