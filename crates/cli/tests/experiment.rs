@@ -87,7 +87,14 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
         }
         let cfg: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
-        assert!(cfg["git_commit"].is_string() && cfg["seed"] == 0);
+        // The commit the binary was built from, which in a checkout is its HEAD (the build stamps anew when
+        // HEAD moves).
+        let built = shift_experiments::run_folder::BUILD_COMMIT;
+        assert!(cfg["git_commit"] == built && cfg["seed"] == 0, "{cfg}");
+        let here = env!("CARGO_MANIFEST_DIR");
+        if let Some(head) = shift_experiments::git_stamp::git_in(Path::new(here), &["rev-parse", "HEAD"]) {
+            assert!(built.starts_with(&head), "{built} is not HEAD {head}");
+        }
         let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();
         assert_eq!(lines.lines().count(), 2);
         // Every epoch is scored by every validator, and the split that they read is recorded.

@@ -10,6 +10,7 @@ pub mod config;
 pub mod digits;
 pub mod estimate;
 pub mod finetune;
+pub mod git_stamp;
 pub mod office;
 pub mod page;
 pub mod plot;

@@ -127,40 +127,11 @@ impl History {
     }
 }
 
-/// The commit checked out where the run starts (the working directory's `git rev-parse HEAD`), recorded in every
-/// run's config.json, with `+dirty` when the checkout's tracked files differed from it then (so the commit may
-/// not hold the code that ran); "unknown" outside a git checkout. It reads the checkout, not the binary.
-pub fn git_commit() -> String {
-    git_commit_in(Path::new("."))
-}
-
-/// [`git_commit`] of the checkout at `dir`.
-pub fn git_commit_in(dir: &Path) -> String {
-    let Some(head) = git_in(dir, &["rev-parse", "HEAD"]) else {
-        return "unknown".into();
-    };
-    // No optional locks: a status that refreshed the index would hold .git/index.lock against a user's commit.
-    match git_in(
-        dir,
-        &["--no-optional-locks", "status", "--porcelain", "--untracked-files=no"],
-    ) {
-        Some(changes) if changes.is_empty() => head,
-        Some(_) => format!("{head}+dirty"),
-        None => format!("{head}+unknown-status"),
-    }
-}
-
-/// `git -C dir ARGS`'s trimmed standard output, or None where git is missing or fails.
-fn git_in(dir: &Path, args: &[&str]) -> Option<String> {
-    std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-}
+/// The commit this build of shift comes from, recorded in every run's config.json as `git_commit`: the
+/// checkout's `HEAD` when the crate was compiled, with `+dirty` where the code (`crates/`, `Cargo.toml`,
+/// `Cargo.lock`) then differed from it, "unknown" where the build had no git checkout ([`crate::git_stamp`]).
+/// It names the binary's code, not the checkout a run starts in, which may have moved on since the build.
+pub const BUILD_COMMIT: &str = env!("SHIFT_BUILD_COMMIT");
 
 #[derive(Debug, Clone)]
 pub struct RunFolder {
@@ -325,7 +296,7 @@ impl RunFolder {
             }
             None => {
                 let mut config = config;
-                config["git_commit"] = serde_json::Value::String(git_commit());
+                config["git_commit"] = serde_json::Value::String(BUILD_COMMIT.into());
                 self.start(&config)?;
                 Ok(Resumed {
                     next: Position::default(),
@@ -490,46 +461,5 @@ impl Observer for RunObserver<'_> {
         self.save(next, strategy)?;
         self.bar.abandon_with_message("interrupted");
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn git_commit_names_the_head_and_says_when_tracked_files_differ() {
-        let dir = tempfile::tempdir().unwrap();
-        // The temporary folder may itself lie inside a checkout; only outside one is "unknown" the answer.
-        if git_in(dir.path(), &["rev-parse", "--git-dir"]).is_none() {
-            assert_eq!(git_commit_in(dir.path()), "unknown", "not a checkout");
-        }
-        let git = |args: &[&str]| {
-            // A user's signing or hooks must not decide the test.
-            let config = [
-                "-c",
-                "user.name=shift",
-                "-c",
-                "user.email=shift@example.invalid",
-                "-c",
-                "commit.gpgsign=false",
-                "-c",
-                "core.hooksPath=/dev/null",
-            ];
-            let all: Vec<&str> = config.iter().chain(args).copied().collect();
-            assert!(git_in(dir.path(), &all).is_some(), "git {args:?}");
-        };
-        git(&["init", "-q"]);
-        std::fs::write(dir.path().join("a.txt"), "one").unwrap();
-        git(&["add", "a.txt"]);
-        git(&["commit", "-q", "-m", "one"]);
-        let head = git_commit_in(dir.path());
-        assert_eq!(head.len(), 40, "{head}");
-        assert!(head.chars().all(|c| c.is_ascii_hexdigit()), "{head}");
-        // An untracked file leaves the code the commit's; a changed tracked file does not.
-        std::fs::write(dir.path().join("b.txt"), "new").unwrap();
-        assert_eq!(git_commit_in(dir.path()), head);
-        std::fs::write(dir.path().join("a.txt"), "two").unwrap();
-        assert_eq!(git_commit_in(dir.path()), format!("{head}+dirty"));
     }
 }

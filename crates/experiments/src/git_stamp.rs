@@ -1,0 +1,90 @@
+//! The commit a build comes from: `HEAD` of the checkout it was compiled in, marked where its code differed.
+//!
+//! Compiled twice: into the library, and into its build script (`build.rs`, through `#[path]`), which stamps
+//! the result into the build as `SHIFT_BUILD_COMMIT` (`run_folder::BUILD_COMMIT`).
+
+use std::path::Path;
+
+/// The paths, relative to the workspace root, whose files make the binary: what `+dirty` looks at, and what the
+/// build script watches so that a change to them stamps anew.
+pub const CODE: [&str; 3] = ["crates", "Cargo.toml", "Cargo.lock"];
+
+/// `git rev-parse HEAD` of the checkout at `dir`, with `+dirty` where tracked files under `paths` differ from it
+/// (untracked files do not count), `+unknown-status` where git could not tell, and "unknown" outside a checkout
+/// or without git.
+pub fn commit_of(dir: &Path, paths: &[&str]) -> String {
+    let Some(head) = git_in(dir, &["rev-parse", "HEAD"]) else {
+        return "unknown".into();
+    };
+    // No optional locks: a status that refreshed the index would hold .git/index.lock against a user's commit.
+    let mut status = vec![
+        "--no-optional-locks",
+        "status",
+        "--porcelain",
+        "--untracked-files=no",
+        "--",
+    ];
+    status.extend_from_slice(paths);
+    match git_in(dir, &status) {
+        Some(changes) if changes.is_empty() => head,
+        Some(_) => format!("{head}+dirty"),
+        None => format!("{head}+unknown-status"),
+    }
+}
+
+/// `git -C dir ARGS`'s trimmed standard output, or None where git is missing or fails.
+pub fn git_in(dir: &Path, args: &[&str]) -> Option<String> {
+    std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stamp_names_the_head_and_says_when_tracked_code_differs() {
+        let dir = tempfile::tempdir().unwrap();
+        // The temporary folder may itself lie inside a checkout; only outside one is "unknown" the answer.
+        if git_in(dir.path(), &["rev-parse", "--git-dir"]).is_none() {
+            assert_eq!(commit_of(dir.path(), &["code"]), "unknown", "not a checkout");
+        }
+        let git = |args: &[&str]| {
+            // A user's signing or hooks must not decide the test.
+            let config = [
+                "-c",
+                "user.name=shift",
+                "-c",
+                "user.email=shift@example.invalid",
+                "-c",
+                "commit.gpgsign=false",
+                "-c",
+                "core.hooksPath=/dev/null",
+            ];
+            let all: Vec<&str> = config.iter().chain(args).copied().collect();
+            assert!(git_in(dir.path(), &all).is_some(), "git {args:?}");
+        };
+        git(&["init", "-q"]);
+        std::fs::create_dir(dir.path().join("code")).unwrap();
+        std::fs::write(dir.path().join("code/a.rs"), "one").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "one").unwrap();
+        git(&["add", "code/a.rs", "notes.md"]);
+        git(&["commit", "-q", "-m", "one"]);
+        let head = commit_of(dir.path(), &["code"]);
+        assert_eq!(head.len(), 40, "{head}");
+        assert!(head.chars().all(|c| c.is_ascii_hexdigit()), "{head}");
+        // An untracked file, or a changed tracked file outside the code, leaves the code the commit's.
+        std::fs::write(dir.path().join("code/b.rs"), "new").unwrap();
+        std::fs::write(dir.path().join("notes.md"), "two").unwrap();
+        assert_eq!(commit_of(dir.path(), &["code"]), head);
+        assert_eq!(commit_of(dir.path(), &["notes.md"]), format!("{head}+dirty"));
+        std::fs::write(dir.path().join("code/a.rs"), "two").unwrap();
+        assert_eq!(commit_of(dir.path(), &["code"]), format!("{head}+dirty"));
+    }
+}
