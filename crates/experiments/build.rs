@@ -9,24 +9,31 @@ use std::path::{Path, PathBuf};
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.join("../..");
-    println!(
-        "cargo:rustc-env=SHIFT_BUILD_COMMIT={}",
-        git_stamp::commit_of(&root, &git_stamp::CODE)
-    );
-    for path in git_stamp::CODE {
-        println!("cargo:rerun-if-changed={}", root.join(path).display());
+    let stamp = git_stamp::commit_of(&root, &git_stamp::CODE);
+    if stamp == "unknown" || stamp.ends_with("+unknown-status") {
+        println!("cargo:warning=shift: run folders will record git_commit \"{stamp}\" (no git, or not a checkout)");
     }
-    // A commit, checkout or reset moves HEAD (its reflog grows); a checkout of a branch rewrites HEAD itself.
-    for git_path in ["HEAD", "logs/HEAD"] {
-        if let Some(path) = git_stamp::git_in(&root, &["rev-parse", "--git-path", git_path]) {
-            let path = if Path::new(&path).is_absolute() {
+    println!("cargo:rustc-env=SHIFT_BUILD_COMMIT={stamp}");
+    // Only paths that exist: cargo runs a script that watches a missing one at every build.
+    let watch = |path: PathBuf| {
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    };
+    for path in git_stamp::CODE {
+        watch(root.join(path));
+    }
+    // A checkout rewrites HEAD; a commit moves the branch's ref (a loose file, or packed-refs) and grows HEAD's
+    // reflog, where there is one.
+    let mut refs = vec!["HEAD".to_string(), "logs/HEAD".into(), "packed-refs".into()];
+    refs.extend(git_stamp::git_in(&root, &["rev-parse", "--symbolic-full-name", "HEAD"]));
+    for git_path in refs {
+        if let Some(path) = git_stamp::git_in(&root, &["rev-parse", "--git-path", &git_path]) {
+            watch(if Path::new(&path).is_absolute() {
                 PathBuf::from(path)
             } else {
                 root.join(path)
-            };
-            if path.exists() {
-                println!("cargo:rerun-if-changed={}", path.display());
-            }
+            });
         }
     }
 }

@@ -35,7 +35,8 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
     let tmp = tempfile::tempdir().unwrap();
     let data = digits_data(&tmp.path().join("data"), 256, 64);
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
-    let out = run_ok(&mut dann(&data, &a));
+    // Started outside the checkout, the run still names the commit its binary was built from.
+    let out = run_ok(dann(&data, &a).current_dir(tmp.path()));
     let table = String::from_utf8_lossy(&out.stdout);
     // A short schedule: the paper's numbers are not set beside it, and the table says what differs.
     for expected in [
@@ -88,11 +89,12 @@ fn writes_table_results_run_folders_and_plot_and_the_same_seed_reproduces() {
         let cfg: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
         // The commit the binary was built from, which in a checkout is its HEAD (the build stamps anew when
-        // HEAD moves).
+        // HEAD moves), although the run started in a folder that is no checkout.
         let built = shift_experiments::run_folder::BUILD_COMMIT;
         assert!(cfg["git_commit"] == built && cfg["seed"] == 0, "{cfg}");
         let here = env!("CARGO_MANIFEST_DIR");
         if let Some(head) = shift_experiments::git_stamp::git_in(Path::new(here), &["rev-parse", "HEAD"]) {
+            assert_eq!(head.len(), 40, "{head}");
             assert!(built.starts_with(&head), "{built} is not HEAD {head}");
         }
         let lines = std::fs::read_to_string(run.join("metrics.jsonl")).unwrap();

@@ -5,14 +5,28 @@
 
 use std::path::Path;
 
-/// The paths, relative to the workspace root, whose files make the binary: what `+dirty` looks at, and what the
-/// build script watches so that a change to them stamps anew.
-pub const CODE: [&str; 3] = ["crates", "Cargo.toml", "Cargo.lock"];
+/// The paths, relative to the workspace root, whose files make the binary (the sources, the manifests, the
+/// build settings and the dataset manifest the binary embeds): what `+dirty` looks at, and what the build script
+/// watches so that a change to them stamps anew.
+pub const CODE: [&str; 6] = [
+    "crates",
+    "Cargo.toml",
+    "Cargo.lock",
+    "rust-toolchain.toml",
+    ".cargo/config.toml",
+    "datasets/manifest.toml",
+];
 
-/// `git rev-parse HEAD` of the checkout at `dir`, with `+dirty` where tracked files under `paths` differ from it
-/// (untracked files do not count), `+unknown-status` where git could not tell, and "unknown" outside a checkout
-/// or without git.
+/// `git rev-parse HEAD` of the checkout whose top folder is `dir`, with `+dirty` where tracked files under
+/// `paths` differ from it (untracked files do not count), `+unknown-status` where git could not tell, and
+/// "unknown" where `dir` is not a checkout's top (a source tree inside another repository, say) or git is
+/// missing.
 pub fn commit_of(dir: &Path, paths: &[&str]) -> String {
+    let top = git_in(dir, &["rev-parse", "--show-toplevel"]).map(std::path::PathBuf::from);
+    let same = |a: &Path, b: &Path| matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if !top.is_some_and(|top| same(&top, dir)) {
+        return "unknown".into();
+    }
     let Some(head) = git_in(dir, &["rev-parse", "HEAD"]) else {
         return "unknown".into();
     };
@@ -51,10 +65,8 @@ mod tests {
     #[test]
     fn the_stamp_names_the_head_and_says_when_tracked_code_differs() {
         let dir = tempfile::tempdir().unwrap();
-        // The temporary folder may itself lie inside a checkout; only outside one is "unknown" the answer.
-        if git_in(dir.path(), &["rev-parse", "--git-dir"]).is_none() {
-            assert_eq!(commit_of(dir.path(), &["code"]), "unknown", "not a checkout");
-        }
+        // Not a checkout's top folder (whether or not it lies inside one).
+        assert_eq!(commit_of(dir.path(), &["code"]), "unknown", "not a checkout");
         let git = |args: &[&str]| {
             // A user's signing or hooks must not decide the test.
             let config = [
@@ -86,5 +98,7 @@ mod tests {
         assert_eq!(commit_of(dir.path(), &["notes.md"]), format!("{head}+dirty"));
         std::fs::write(dir.path().join("code/a.rs"), "two").unwrap();
         assert_eq!(commit_of(dir.path(), &["code"]), format!("{head}+dirty"));
+        // A folder inside the checkout is not its top: a source tree there is not what HEAD holds.
+        assert_eq!(commit_of(&dir.path().join("code"), &["."]), "unknown");
     }
 }

@@ -114,7 +114,8 @@ pub struct Position {
 pub struct EpochRecord {
     pub epoch: usize,
     pub steps: i64,
-    /// The step size of the epoch's last step: the schedule's, or the method's own (`Method::stepped_lr`).
+    /// The base step size of the epoch's last step (before the groups' `lr_mult`): the schedule's, or the
+    /// method's own (`Method::stepped_lr`).
     pub lr: f64,
     pub lambda: f64,
     #[serde(flatten)]

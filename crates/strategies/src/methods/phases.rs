@@ -95,6 +95,12 @@ mod tests {
         assert_eq!(clock.steps_into_second(), Some(0));
         clock.advance();
         assert!(clock.last_in_second());
+        // A run resumed at the switch (an epoch's start, or an epoch's end with no step left in it) last took
+        // step 19, the first phase's; one resumed a step later took step 20.
+        for (epoch, step, second) in [(2, 0, false), (1, 10, false), (2, 1, true)] {
+            clock.start_epoch(&at(epoch, step));
+            assert_eq!(clock.last_in_second(), second, "resumed at epoch {epoch} step {step}");
+        }
         clock.start_epoch(&at(3, 4));
         assert!(clock.second() && !clock.switching());
         assert_eq!(clock.steps_into_second(), Some(14));
