@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 fn main() {
     let manifest = PathBuf::from(std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR"));
     let root = manifest.join("../..");
-    let stamp = git_stamp::commit_of(&root, &git_stamp::CODE);
+    let code = git_stamp::code_paths(&root);
+    let code: Vec<&str> = code.iter().map(String::as_str).collect();
+    let stamp = git_stamp::commit_of(&root, &code);
     if stamp == "unknown" || stamp.ends_with("+unknown-status") {
         println!("cargo:warning=shift: run folders will record git_commit \"{stamp}\" (no git, or not a checkout)");
     }
@@ -20,7 +22,7 @@ fn main() {
             println!("cargo:rerun-if-changed={}", path.display());
         }
     };
-    for path in git_stamp::CODE {
+    for path in &code {
         watch(root.join(path));
     }
     // A checkout rewrites HEAD; a commit moves the branch's ref (a loose file, or packed-refs) and grows HEAD's

@@ -5,17 +5,50 @@
 
 use std::path::Path;
 
-/// The paths, relative to the workspace root, whose files make the binary (the sources, the manifests, the
-/// build settings and the dataset manifest the binary embeds): what `+dirty` looks at, and what the build script
-/// watches so that a change to them stamps anew.
-pub const CODE: [&str; 6] = [
-    "crates",
+/// The workspace's files, relative to its root, that shape the binary beside the crates' own: the manifests,
+/// the toolchain and cargo settings, and the dataset manifest the binary embeds.
+pub const SHARED: [&str; 5] = [
     "Cargo.toml",
     "Cargo.lock",
     "rust-toolchain.toml",
     ".cargo/config.toml",
     "datasets/manifest.toml",
 ];
+
+/// A crate's folders that the binary does not compile.
+pub const NOT_CODE: [&str; 3] = ["tests", "benches", "examples"];
+
+/// The paths, relative to the workspace `root`, whose files make the binary: [`SHARED`] and every entry of each
+/// `crates/*` folder but [`NOT_CODE`] (sources, manifests, build scripts, native code), those that exist,
+/// sorted. What `+dirty` looks at, and what the build script watches so that a change to them stamps anew (a
+/// test's edit does neither).
+pub fn code_paths(root: &Path) -> Vec<String> {
+    let mut paths: Vec<String> = SHARED
+        .iter()
+        .filter(|p| root.join(p).exists())
+        .map(|p| p.to_string())
+        .collect();
+    let entries = |dir: &Path| -> Vec<String> {
+        let Ok(read) = std::fs::read_dir(dir) else {
+            return Vec::new();
+        };
+        read.flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_string))
+            .collect()
+    };
+    for krate in entries(&root.join("crates")) {
+        if !root.join("crates").join(&krate).is_dir() {
+            continue;
+        }
+        for entry in entries(&root.join("crates").join(&krate)) {
+            if !NOT_CODE.contains(&entry.as_str()) {
+                paths.push(format!("crates/{krate}/{entry}"));
+            }
+        }
+    }
+    paths.sort();
+    paths
+}
 
 /// `git rev-parse HEAD` of the checkout whose top folder is `dir`, with `+dirty` where tracked files under
 /// `paths` differ from it (untracked files do not count), `+unknown-status` where git could not tell, and
@@ -100,5 +133,40 @@ mod tests {
         assert_eq!(commit_of(dir.path(), &["code"]), format!("{head}+dirty"));
         // A folder inside the checkout is not its top: a source tree there is not what HEAD holds.
         assert_eq!(commit_of(&dir.path().join("code"), &["."]), "unknown");
+    }
+
+    #[test]
+    fn the_code_is_the_crates_but_their_tests_and_the_shared_files_that_exist() {
+        let root = tempfile::tempdir().unwrap();
+        for dir in [
+            "crates/a/src",
+            "crates/a/tests",
+            "crates/b/native",
+            "crates/b/benches",
+            ".cargo",
+        ] {
+            std::fs::create_dir_all(root.path().join(dir)).unwrap();
+        }
+        for file in [
+            "crates/a/Cargo.toml",
+            "crates/b/build.rs",
+            "Cargo.toml",
+            ".cargo/config.toml",
+            "crates/x",
+        ] {
+            std::fs::write(root.path().join(file), "").unwrap();
+        }
+        assert_eq!(
+            code_paths(root.path()),
+            [
+                ".cargo/config.toml",
+                "Cargo.toml",
+                "crates/a/Cargo.toml",
+                "crates/a/src",
+                "crates/b/build.rs",
+                "crates/b/native"
+            ]
+        );
+        assert!(code_paths(&root.path().join("nowhere")).is_empty());
     }
 }
