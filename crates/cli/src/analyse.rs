@@ -101,7 +101,7 @@ fn a_distance(a: ADistanceArgs) -> Result<()> {
     let mut rows = Vec::new();
     for dir in &a.common.runs {
         let run = analysis::load_run(dir, Device::Cpu)?;
-        let d = analysis::run_a_distance(&run.net, &samples);
+        let d = analysis::run_a_distance(&run, &samples);
         let r = &run.result;
         let _ = writeln!(
             table,

@@ -90,7 +90,7 @@ fn with_a_distance(
 ) -> Result<RunResult> {
     if r.proxy_a_distance.is_none() {
         let run = analysis::load_run(&folder.dir, device)?;
-        r.proxy_a_distance = Some(analysis::run_a_distance(&run.net, samples).pad);
+        r.proxy_a_distance = Some(analysis::run_a_distance(&run, samples).pad);
         folder.write_result(&r)?;
     }
     Ok(r)
