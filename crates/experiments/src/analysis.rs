@@ -26,20 +26,11 @@ pub struct FinishedRun {
     pub source_net: Option<Box<dyn AdaptNet>>,
 }
 
-/// Where a checkpoint holds ADDA's frozen source encoder: its variables are the backbone's `features.*`.
-fn source_encoder_prefix() -> String {
-    format!(
-        "model.{}.{}.",
-        shift_models::DISCRIMINATOR,
-        shift_strategies::methods::adda::SOURCE_ENCODER
-    )
-}
-
 /// The model state of the network that maps the source domain, where the checkpoint `state` keeps a source
 /// encoder apart (ADDA): the source encoder's variables in place of `model.features.*`, every other variable as
 /// it is. None where the checkpoint has no source encoder.
 pub fn source_encoder_state(state: &[(String, Tensor)]) -> Option<Vec<(String, Tensor)>> {
-    let prefix = source_encoder_prefix();
+    let prefix = format!("model.{}", shift_strategies::methods::adda::SOURCE_ENCODER_PREFIX);
     let features = format!("model.{}.", shift_models::FEATURES);
     if !state.iter().any(|(k, _)| k.starts_with(&prefix)) {
         return None;

@@ -36,11 +36,12 @@ pub fn code_paths(root: &Path) -> Vec<String> {
             .filter_map(|e| e.file_name().to_str().map(str::to_string))
             .collect()
     };
-    for krate in entries(&root.join("crates")) {
-        if !root.join("crates").join(&krate).is_dir() {
+    let crates = root.join("crates");
+    for krate in entries(&crates) {
+        if !crates.join(&krate).is_dir() {
             continue;
         }
-        for entry in entries(&root.join("crates").join(&krate)) {
+        for entry in entries(&crates.join(&krate)) {
             if !NOT_CODE.contains(&entry.as_str()) {
                 paths.push(format!("crates/{krate}/{entry}"));
             }

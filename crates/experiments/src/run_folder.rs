@@ -129,8 +129,8 @@ impl History {
 
 /// The commit this build of shift comes from, recorded in every run's config.json as `git_commit`: the
 /// checkout's `HEAD` when the crate was compiled, with `+dirty` where the code (`git_stamp::code_paths`:
-/// sources, manifests and build settings, not tests) then differed from it, "unknown" where the build had no git checkout ([`crate::git_stamp`]).
-/// It names the binary's code, not the checkout a run starts in, which may have moved on since the build. A
+/// sources, manifests and build settings, not tests) then differed from it, "unknown" where the build had no
+/// git checkout ([`crate::git_stamp`]). It names the binary's code, not the checkout a run starts in, which may have moved on since the build. A
 /// resumed run keeps the config.json (and so the commit) of the process that started it.
 pub const BUILD_COMMIT: &str = env!("SHIFT_BUILD_COMMIT");
 

@@ -63,8 +63,11 @@ pub static INFO: MethodInfo = MethodInfo {
     ],
 };
 
-/// Where the frozen source encoder's variables live.
+/// Where the frozen source encoder's variables live (below `discriminator.`).
 pub const SOURCE_ENCODER: &str = "source_encoder";
+/// The variable-store path of the frozen source encoder's variables: a checkpoint holds them under `model.` and
+/// this prefix, beside the backbone's `features.*` they were copied from.
+pub const SOURCE_ENCODER_PREFIX: &str = "discriminator.source_encoder.";
 /// Where the critic's variables live (below `discriminator.`).
 pub const CRITIC: &str = "critic";
 const CRITIC_PREFIX: &str = "discriminator.critic.";
@@ -109,7 +112,7 @@ impl Adda {
         let d = net.var_store().root() / DISCRIMINATOR;
         let source_encoder = net.feature_twin(&(&d / SOURCE_ENCODER));
         for (name, var) in net.var_store().variables() {
-            if name.starts_with(&format!("{DISCRIMINATOR}.{SOURCE_ENCODER}.")) {
+            if name.starts_with(SOURCE_ENCODER_PREFIX) {
                 let _ = var.set_requires_grad(false);
             }
         }
@@ -131,8 +134,8 @@ impl Adda {
     /// source encoder.
     fn freeze_source_encoder(&self, net: &dyn AdaptNet) -> Result<(), StrategyError> {
         let vars = net.var_store().variables();
-        let prefix = format!("{DISCRIMINATOR}.{SOURCE_ENCODER}.");
-        let twins = vars.keys().filter(|k| k.starts_with(&prefix)).count();
+        let prefix = SOURCE_ENCODER_PREFIX;
+        let twins = vars.keys().filter(|k| k.starts_with(prefix)).count();
         let features = format!("{FEATURES}.");
         let mut copied = 0;
         tch::no_grad(|| -> Result<(), StrategyError> {

@@ -275,8 +275,8 @@ pub trait Method: fmt::Debug {
         Ok(())
     }
     /// The base step size of the last step taken (before the groups' `lr_mult`), given the schedule's learning
-    /// rate `scheduled` for it: what an epoch's record reports as `lr`. The default is the schedule's; a method whose optimisers step at a rate
-    /// of their own (ADDA's adaptation phase) says so here.
+    /// rate `scheduled` for it: what an epoch's record reports as `lr`. The default is the schedule's; a method
+    /// whose optimisers step at a rate of their own (ADDA's adaptation phase) says so here.
     fn stepped_lr(&self, scheduled: f64) -> f64 {
         scheduled
     }
