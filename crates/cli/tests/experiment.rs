@@ -147,7 +147,7 @@ fn the_papers_schedule_is_set_beside_the_published_numbers() {
         "--seeds",
         "0",
         "--methods",
-        "source-only,cdan",
+        "source-only,cdan,wdgrl",
         // Validators are not this test's subject, and scoring 40 epochs took most of its time.
         "--set",
         "validation.source_split=0",
@@ -165,9 +165,25 @@ fn the_papers_schedule_is_set_beside_the_published_numbers() {
         table.contains("| none published |") && !table.contains("not comparable"),
         "{table}"
     );
+    // WDGRL's only printed number ran another network and schedule: shown, but never as its published number.
+    assert!(
+        table.contains(
+            "| none under this protocol (0.78 in jvanvugt/pytorch-domain-adaptation, README: its own network and \
+             schedule; its source-only reads 0.33) |"
+        ),
+        "{table}"
+    );
     let json = results(&out);
     assert_eq!(json["summary"][0]["published"]["accuracy"], 0.5225);
     assert!(json["summary"][0].get("published_withheld").is_none());
+    let wdgrl = &json["summary"][2];
+    assert_eq!(wdgrl["method"], "wdgrl");
+    assert!(wdgrl["published"].is_null(), "{wdgrl}");
+    assert_eq!(wdgrl["reported_elsewhere"]["accuracy"], 0.78);
+    assert_eq!(
+        wdgrl["reported_elsewhere"]["protocol"]["other"],
+        "its own network and schedule; its source-only reads 0.33"
+    );
 }
 
 #[test]

@@ -45,7 +45,7 @@ pub fn results(
     let summaries = report::summarise(
         methods,
         runs,
-        |m| anchors::anchor(task, m),
+        |m| anchors::anchors(task, m),
         off.is_empty(),
         &cfg.validation.select,
     );

@@ -2,12 +2,13 @@
 //! with its source, wall time, the epoch a validator picks, the oracle, the proxy A-distance), written as
 //! results.md and results.json, and a plot of target accuracy per epoch (PNG and SVG, [`crate::plot`]).
 
+use crate::anchors::Anchors;
 use crate::plot::{LineChart, Series, XAxis};
 use crate::run_folder::{write_atomic, RunResult};
 use crate::table::Table;
 use anyhow::{Context, Result};
 use serde::Serialize;
-use shift_strategies::methods::Published;
+use shift_strategies::methods::{Protocol, Published};
 use shift_strategies::MethodName;
 use std::path::Path;
 
@@ -32,6 +33,10 @@ pub struct Summary {
     /// A published number exists but is not set beside this run: it ran another schedule than the paper's.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub published_withheld: bool,
+    /// A number printed for the method under another protocol (its own network or schedule), with what
+    /// differs: shown beside the row as not comparable, never as its published number.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reported_elsewhere: Option<Published>,
     pub wall_s_mean: f64,
 }
 
@@ -74,11 +79,11 @@ pub fn mean_std_cell(mean: f64, std: f64, runs: usize) -> String {
 
 /// One row per method that ran: the mean and spread over seeds, the epochs validator `select` picks, and the
 /// published number where there is one and `comparable` (the run followed the paper's schedule); otherwise the
-/// number is withheld and the row says so.
+/// number is withheld and the row says so. A number printed under another protocol rides along as such.
 pub fn summarise(
     methods: &[MethodName],
     runs: &[RunResult],
-    published: impl Fn(MethodName) -> Option<&'static Published>,
+    anchors: impl Fn(MethodName) -> Anchors,
     comparable: bool,
     select: &str,
 ) -> Vec<Summary> {
@@ -89,6 +94,7 @@ pub fn summarise(
             if rs.is_empty() {
                 return None;
             }
+            let anchor = anchors(m);
             let (mean, std) = mean_std(&rs.iter().map(|r| r.target_acc).collect::<Vec<_>>());
             let (oracle, _) = mean_std(&rs.iter().map(|r| r.oracle_best_acc).collect::<Vec<_>>());
             let (wall, _) = mean_std(&rs.iter().map(|r| r.wall_s).collect::<Vec<_>>());
@@ -123,12 +129,43 @@ pub fn summarise(
                     .map(|r| r.proxy_a_distance)
                     .collect::<Option<Vec<f64>>>()
                     .map(|v| mean_std(&v).0),
-                published: published(m).copied().filter(|_| comparable),
-                published_withheld: !comparable && published(m).is_some(),
+                published: anchor.published.copied().filter(|_| comparable),
+                published_withheld: !comparable && anchor.published.is_some(),
+                reported_elsewhere: anchor.elsewhere.copied(),
                 wall_s_mean: wall,
             })
         })
         .collect()
+}
+
+/// The table's published cell: the number under this protocol with its source; or why it is withheld; or a
+/// number printed under another protocol, marked as not comparable, with what differs.
+///
+/// ```
+/// use shift_experiments::report::published_cell;
+/// use shift_strategies::methods::{Protocol, Published};
+/// let elsewhere = Published { task: "mnist:mnist-m", accuracy: 0.76, source: "a README", protocol: Protocol::Other("its own network") };
+/// assert_eq!(published_cell(None, false, Some(&elsewhere)), "none under this protocol (0.76 in a README: its own network)");
+/// assert_eq!(published_cell(None, false, None), "none published");
+/// ```
+pub fn published_cell(published: Option<&Published>, withheld: bool, elsewhere: Option<&Published>) -> String {
+    match (published, withheld, elsewhere) {
+        (Some(p), _, _) => format!("{:.4} ({})", p.accuracy, p.source),
+        (None, true, _) => "not comparable (another schedule)".to_string(),
+        (
+            None,
+            false,
+            Some(Published {
+                accuracy,
+                source,
+                protocol: Protocol::Other(why),
+                ..
+            }),
+        ) => {
+            format!("none under this protocol ({accuracy} in {source}: {why})")
+        }
+        (None, false, _) => "none published".to_string(),
+    }
 }
 
 /// The results table: one row per method, the notes that qualify its columns.
@@ -158,11 +195,11 @@ pub fn table(task: &str, summaries: &[Summary]) -> Table {
     let rows = summaries
         .iter()
         .map(|r| {
-            let paper = match (r.published, r.published_withheld) {
-                (Some(p), _) => format!("{:.4} ({})", p.accuracy, p.source),
-                (None, true) => "not comparable (another schedule)".to_string(),
-                (None, false) => "none published".to_string(),
-            };
+            let paper = published_cell(
+                r.published.as_ref(),
+                r.published_withheld,
+                r.reported_elsewhere.as_ref(),
+            );
             let (acc, oracle) = if r.target_acc_mean.is_nan() {
                 ("none (target unlabelled)".to_string(), "none".to_string())
             } else {

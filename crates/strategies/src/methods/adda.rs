@@ -21,6 +21,7 @@
 //! critic and encoder on one forward pass; here the encoder steps against the critic just updated. They train
 //! both phases for 10,000 steps each, hence the default share of one half.
 
+use super::registry::pytorch_domain_adaptation;
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
 use super::{groups_of, named_optimisers, phases::TwoPhases, MethodInfo, OptimiserSpec, Param, StepInputs};
 use crate::optimiser::ADAM_BETAS;
@@ -31,14 +32,14 @@ use shift_models::{
 use shift_tensor::tch::{self, Kind, Reduction, Tensor};
 
 /// The registry entry. pytorch-domain-adaptation's README table reads 0.76 for its ADDA on MNIST -> MNIST-M (and
-/// 0.33 for its source-only), with its own network and schedule, not this protocol's: none is published here.
+/// 0.33 for its source-only), with its own network and schedule, not this protocol's: shown as not comparable.
 pub static INFO: MethodInfo = MethodInfo {
     name: "adda",
     help:
         "ADDA: source training, then a target encoder against a critic with inverted labels (Tzeng et al., CVPR 2017)",
     data: DataNeeds::SOURCE_AND_TARGET,
     build: |c| Ok(Box::new(Adda::new(c)?)),
-    published: &[],
+    published: &[pytorch_domain_adaptation(0.76)],
     params: &[
         Param::positive(
             "source_share",

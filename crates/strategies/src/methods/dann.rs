@@ -10,7 +10,7 @@
 
 use super::{
     domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method,
-    MethodInfo, OptimiserSpec, Published, StepInputs, Terms,
+    MethodInfo, OptimiserSpec, Protocol, Published, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
@@ -26,6 +26,7 @@ pub static INFO: MethodInfo = MethodInfo {
         task: "mnist:mnist-m",
         accuracy: 0.7666,
         source: "Ganin et al., JMLR 2016, Table 2",
+        protocol: Protocol::Paper,
     }],
     params: &[],
 };

@@ -17,7 +17,7 @@ use super::vada::{target_terms, vada_terms, VadaWeights, VADA_PARAMS};
 use super::vat::kl_from_clean;
 use super::{
     feature_discriminator, joint_optimiser, BuildContext, Capture, DataNeeds, EpochStart, Lambda, Method, MethodInfo,
-    OptimiserSpec, Param, Published, StepInputs, Terms,
+    OptimiserSpec, Param, Protocol, Published, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
@@ -32,7 +32,8 @@ pub static INFO: MethodInfo = MethodInfo {
     published: &[Published {
         task: "mnist:mnist-m",
         accuracy: 0.989,
-        source: "Shu et al., ICLR 2018, Table 1 (their small CNN, Adam, 80,000 + 80,000 steps; not this protocol)",
+        source: "Shu et al., ICLR 2018, Table 1",
+        protocol: Protocol::Other("their small CNN, Adam, 80,000 + 80,000 steps"),
     }],
     params: &DIRT_T_PARAMS,
 };

@@ -30,7 +30,7 @@ pub mod vada;
 pub mod vat;
 pub mod wdgrl;
 
-pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Published, REGISTRY};
+pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Protocol, Published, REGISTRY};
 
 use crate::{GroupSpec, Optimiser, StrategyError, Update};
 use shift_models::AdaptNet;

@@ -1,7 +1,7 @@
 //! Source only: the label predictor trained on the labelled source alone, the lower bound every method is set
 //! beside (Ganin et al., JMLR 2016, Table 2, "source only").
 
-use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Published, StepInputs, Terms};
+use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
 use crate::StrategyError;
 use shift_models::AdaptNet;
 
@@ -15,6 +15,7 @@ pub static INFO: MethodInfo = MethodInfo {
         task: "mnist:mnist-m",
         accuracy: 0.5225,
         source: "Ganin et al., JMLR 2016, Table 2",
+        protocol: Protocol::Paper,
     }],
     params: &[],
 };

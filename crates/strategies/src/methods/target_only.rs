@@ -1,7 +1,7 @@
 //! Target only: the label predictor trained on the labelled target, the upper bound (Ganin et al., JMLR 2016,
 //! Table 2, "train on target"). It uses target labels by design, and is the only method here that does.
 
-use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Published, StepInputs, Terms};
+use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
 use crate::StrategyError;
 use shift_models::AdaptNet;
 
@@ -15,6 +15,7 @@ pub static INFO: MethodInfo = MethodInfo {
         task: "mnist:mnist-m",
         accuracy: 0.9596,
         source: "Ganin et al., JMLR 2016, Table 2",
+        protocol: Protocol::Paper,
     }],
     params: &[],
 };

@@ -15,7 +15,7 @@
 use super::vat::{conditional_entropy, vat_loss_random};
 use super::{
     domain_terms, feature_discriminator, held_statistics, joint_optimiser, label_terms, BuildContext, Capture,
-    DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec, Param, Published, StepInputs, Terms,
+    DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec, Param, Protocol, Published, StepInputs, Terms,
 };
 use crate::{GroupSpec, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
@@ -32,7 +32,8 @@ pub static INFO: MethodInfo = MethodInfo {
     published: &[Published {
         task: "mnist:mnist-m",
         accuracy: 0.977,
-        source: "Shu et al., ICLR 2018, Table 1 (their small CNN, Adam, 80,000 steps; not this protocol)",
+        source: "Shu et al., ICLR 2018, Table 1",
+        protocol: Protocol::Other("their small CNN, Adam, 80,000 steps"),
     }],
     params: &VADA_PARAMS,
 };
