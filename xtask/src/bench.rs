@@ -161,15 +161,12 @@ fn train(args: &BenchArgs) -> Result<()> {
     if let Some(r) = rate(&speed, "eager") {
         rows.push(("PyTorch eager, fused SGD (dann_peer.py)".into(), r));
     }
-    let mut graph = rate(&speed, "graph");
-    if let Some(r) = graph {
+    if let Some(r) = rate(&speed, "graph") {
         rows.push(("PyTorch, whole step in one CUDA graph (dann_peer.py)".into(), r));
-        // On CUDA also with cuDNN benchmarking, which shift's runs use unless --deterministic: the best PyTorch
-        // peer is the faster of the two graph steps.
+        // On CUDA also with cuDNN benchmarking, which shift's runs use unless --deterministic.
         let tuned = peer("speed", &["--steps".into(), steps.clone(), "--cudnn-benchmark".into()])?;
         if let Some(t) = tuned.first().and_then(|v| rate(v, "graph")) {
             rows.push(("PyTorch, CUDA graph, cuDNN benchmark (dann_peer.py)".into(), t));
-            graph = Some(r.max(t));
         }
     }
     for k in ["eager", "fast"] {
@@ -178,7 +175,7 @@ fn train(args: &BenchArgs) -> Result<()> {
         }
     }
     let card = shift["card"].as_str().unwrap_or("?");
-    let best_peer = graph.unwrap_or(reference);
+    let best_peer = fastest_pytorch(&rows);
     println!("\n| side ({device}, {card}) | steps/s | vs reference | vs best PyTorch |");
     println!("|---|---|---|---|");
     for (name, r) in &rows {
@@ -235,4 +232,34 @@ fn train(args: &BenchArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// The fastest PyTorch side that ran (the rows named `PyTorch ...`): what "vs best PyTorch" divides by.
+fn fastest_pytorch(rows: &[(String, f64)]) -> f64 {
+    rows.iter()
+        .filter(|(name, _)| name.starts_with("PyTorch"))
+        .map(|&(_, r)| r)
+        .fold(f64::NAN, f64::max)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn vs_best_pytorch_divides_by_the_fastest_pytorch_side_that_ran() {
+        let row = |n: &str, r: f64| (n.to_string(), r);
+        // On the CPU: no graph rows, and the fused-SGD peer faster than the reference.
+        let cpu = [
+            row("PyTorch eager, bench/reference_dann.py (median of 3 runs)", 30.0),
+            row("PyTorch eager, fused SGD (dann_peer.py)", 31.0),
+            row("shift eager", 62.0),
+        ];
+        assert_eq!(super::fastest_pytorch(&cpu), 31.0);
+        let cuda = [
+            row("PyTorch eager, bench/reference_dann.py (median of 3 runs)", 300.0),
+            row("PyTorch, whole step in one CUDA graph (dann_peer.py)", 900.0),
+            row("PyTorch, CUDA graph, cuDNN benchmark (dann_peer.py)", 950.0),
+            row("shift fast", 1000.0),
+        ];
+        assert_eq!(super::fastest_pytorch(&cuda), 950.0);
+    }
 }

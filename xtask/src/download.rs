@@ -11,7 +11,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, Clone, Args)]
 pub struct DownloadArgs {
-    /// mnist, mnist-m, bsds500, office31, resnet50-imagenet (torchvision's ImageNet weights, converted to
+    /// mnist, mnist-m, mnist-m-rebuilt (MNIST-M's train split made here from MNIST + BSDS500, for `--mnist-m
+    /// rebuilt`), bsds500, office31, resnet50-imagenet (torchvision's ImageNet weights, converted to
     /// safetensors), or all (the data sets the digit experiments need).
     #[arg(default_value = "all")]
     pub name: String,
@@ -90,6 +91,9 @@ pub fn ensure(manifest: &Manifest, name: &str, place: &DataPlace, force: bool) -
     installer.progress = true;
     let folder = installer.folder(artifact);
     eprintln!("xtask: download: {name}: {}", artifact.about);
+    if let Some(licence) = &artifact.licence {
+        eprintln!("xtask: download: {name}: licence: {licence}");
+    }
     let outcome = installer.install(artifact)?;
     match &outcome {
         Outcome::Present => eprintln!("xtask: download: {name}: present and verified in {}", folder.display()),
@@ -103,7 +107,7 @@ pub fn ensure(manifest: &Manifest, name: &str, place: &DataPlace, force: bool) -
             if recipe != "mnist-m" {
                 bail!("{name}: unknown rebuild recipe `{recipe}` in the manifest");
             }
-            eprintln!("xtask: download: {name}: no archive reachable:\n  {tried}");
+            eprintln!("xtask: download: {name}: not downloaded:\n  {tried}");
             eprintln!(
                 "xtask: download: {name}: rebuilding MNIST-M from MNIST + BSDS500 (Ganin et al.'s recipe, seed 0)"
             );
@@ -121,6 +125,8 @@ pub fn ensure(manifest: &Manifest, name: &str, place: &DataPlace, force: bool) -
                     "--",
                     "data",
                     "rebuild-mnist-m",
+                    "--into",
+                    name,
                     "--data",
                 ])
                 .arg(&data)

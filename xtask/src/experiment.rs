@@ -18,13 +18,27 @@ pub fn run(args: Vec<String>) -> Result<()> {
     if passthrough.iter().any(|a| a == "--help" || a == "-h") {
         // The binary's own help, kept beside xtask (a shift-cli test checks it is the same): no libtorch to
         // install and nothing to build for it.
-        print!("{}", help(which));
+        print!("{}{WRAPPER_HELP}", help(which));
         return Ok(());
     }
-    let task = task_of(&passthrough)?;
+    let data = data_needed(&passthrough)?;
     let libtorch = setup::run()?;
-    download::ensure_each(data_for(&task), &place)?;
+    download::ensure_each(&data, &place)?;
     cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
+}
+
+/// What the runs of these flags read: the task's data sets, and for `--mnist-m rebuilt` (flag or `mnist_m` in
+/// the `--config` file) MNIST-M's rebuilt train split beside the released set.
+fn data_needed(args: &[String]) -> Result<Vec<&'static str>> {
+    let task = task_of(args)?;
+    let mut data = data_for(&task).to_vec();
+    match setting_of(args, "--mnist-m", "mnist_m")?.as_deref() {
+        None | Some("released") => {}
+        Some("rebuilt") if data == download::DIGITS => data.push("mnist-m-rebuilt"),
+        Some("rebuilt") => bail!("--mnist-m rebuilt: the digit task's MNIST-M train split; {task} has no MNIST-M"),
+        Some(other) => bail!("--mnist-m {other}: unknown MNIST-M train split (known: released, rebuilt)"),
+    }
+    Ok(data)
 }
 
 /// What a task's runs read: the digit sets, or Office-31 and the ImageNet weights.
@@ -38,6 +52,19 @@ pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
         &download::DIGITS
     }
 }
+
+/// What `cargo xtask experiment` adds to the binary's flags.
+const WRAPPER_HELP: &str = "
+Flags of `cargo xtask experiment` (taken before shift runs):
+      --mirror <DIR|URL>
+          A mirror laid out like ../shared/datasets, for the data downloads [env: SHIFT_MIRROR]
+
+      --data <DATA>
+          Data folder the downloads fill, passed on to shift [env: SHIFT_DATA; default: datasets/]
+
+It installs libtorch (once), downloads and verifies the data the task needs, builds shift in release mode and
+runs `shift experiment ...` with the other flags.
+";
 
 /// `shift experiment <which> --help`, as the binary prints it.
 fn help(which: &str) -> &'static str {
@@ -60,15 +87,19 @@ fn flag_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
     found
 }
 
-/// The experiment's task: `--task`, or else the `task` of the `--config` file (TOML, or JSON by extension; a
-/// run's saved config.json keeps it under `experiment`), or else the digits.
+/// The experiment's task: `--task`, or else the `task` of the `--config` file, or else the digits.
 fn task_of(args: &[String]) -> Result<String> {
-    const DIGITS: &str = "mnist:mnist-m";
-    if let Some(task) = flag_value(args, "--task") {
-        return Ok(task.to_string());
+    Ok(setting_of(args, "--task", "task")?.unwrap_or_else(|| "mnist:mnist-m".into()))
+}
+
+/// A setting of the run: the flag's value, or else the key of the `--config` file (TOML, or JSON by extension;
+/// a run's saved config.json keeps it under `experiment`), or else None.
+fn setting_of(args: &[String], flag: &str, key: &str) -> Result<Option<String>> {
+    if let Some(v) = flag_value(args, flag) {
+        return Ok(Some(v.to_string()));
     }
     let Some(path) = flag_value(args, "--config") else {
-        return Ok(DIGITS.into());
+        return Ok(None);
     };
     let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
     let doc: serde_json::Value = if path.ends_with(".json") {
@@ -77,8 +108,8 @@ fn task_of(args: &[String]) -> Result<String> {
         let v: toml::Value = toml::from_str(&text).map_err(|e| anyhow::anyhow!("--config {path}: {e}"))?;
         serde_json::to_value(v)?
     };
-    let task = doc["task"].as_str().or(doc["experiment"]["task"].as_str());
-    Ok(task.unwrap_or(DIGITS).to_string())
+    let value = doc[key].as_str().or(doc["experiment"][key].as_str());
+    Ok(value.map(str::to_string))
 }
 
 /// The arguments of `shift`: the named experiment, on the data folder the download filled, with the rest of
@@ -146,6 +177,44 @@ mod tests {
         }
         let e = split_data_flags(&strings(&["--mirror"])).unwrap_err().to_string();
         assert_eq!(e, "`--mirror` needs a value");
+    }
+
+    #[test]
+    fn the_rebuilt_train_split_is_installed_beside_the_released_set_for_the_digits_only() {
+        assert_eq!(data_needed(&strings(&["--quick"])).unwrap(), download::DIGITS);
+        assert_eq!(
+            data_needed(&strings(&["--mnist-m", "released"])).unwrap(),
+            download::DIGITS
+        );
+        assert_eq!(
+            data_needed(&strings(&["--mnist-m=rebuilt", "--seeds", "0"])).unwrap(),
+            ["mnist", "bsds500", "mnist-m", "mnist-m-rebuilt"]
+        );
+        let e = data_needed(&strings(&["--mnist-m", "fresh"])).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--mnist-m fresh: unknown MNIST-M train split (known: released, rebuilt)"
+        );
+        let e = data_needed(&strings(&["--task", "office31:A-W", "--mnist-m", "rebuilt"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("office31:A-W has no MNIST-M"), "{e}");
+        let dir = tempfile_dir("mnist-m");
+        let saved = dir.join("config.json");
+        std::fs::write(
+            &saved,
+            r#"{"experiment": {"task": "mnist:mnist-m", "mnist_m": "rebuilt"}, "seed": 0}"#,
+        )
+        .unwrap();
+        let args = strings(&["--config", saved.to_str().unwrap()]);
+        assert_eq!(data_needed(&args).unwrap().last(), Some(&"mnist-m-rebuilt"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempfile_dir(what: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("xtask-{what}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     fn office_task(args: &[String]) -> Result<bool> {

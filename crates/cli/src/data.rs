@@ -15,7 +15,9 @@ pub fn manifest() -> Result<Manifest> {
 
 #[derive(Debug, Subcommand)]
 pub enum DataCommand {
-    /// Rebuild MNIST-M from MNIST + BSDS500 into <data>/mnist_m (the released layout), verified and marked.
+    /// Rebuild MNIST-M from MNIST + BSDS500 (the released layout), verified and marked: into <data>/mnist_m where
+    /// no released copy is reachable, or into <data>/mnist_m_rebuilt (`--into mnist-m-rebuilt`), the train split
+    /// of `experiment dann --mnist-m rebuilt`.
     RebuildMnistM(RebuildArgs),
 }
 
@@ -27,17 +29,25 @@ pub struct RebuildArgs {
     /// Seed of the background crops.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// The data manifest's artifact to install it as: mnist-m or mnist-m-rebuilt.
+    #[arg(long, default_value = "mnist-m")]
+    into: String,
 }
 
 pub fn run(cmd: DataCommand) -> Result<()> {
     match cmd {
-        DataCommand::RebuildMnistM(args) => rebuild_mnist_m(&args.data, args.seed),
+        DataCommand::RebuildMnistM(args) => rebuild_mnist_m(&args.data, args.seed, &args.into),
     }
 }
 
-pub fn rebuild_mnist_m(data: &Path, seed: u64) -> Result<()> {
+pub fn rebuild_mnist_m(data: &Path, seed: u64, into: &str) -> Result<()> {
     let manifest = manifest()?;
-    let artifact = manifest.get("mnist-m")?;
+    let artifact = manifest.get(into).with_context(|| format!("--into {into}"))?;
+    if artifact.rebuild.as_deref() != Some("mnist-m") {
+        anyhow::bail!(
+            "--into {into}: the manifest has no MNIST-M rebuild recipe for it (use mnist-m or mnist-m-rebuilt)"
+        );
+    }
     let start = std::time::Instant::now();
     let mnist = Mnist::load(&data.join("mnist"))?;
     let photos = bsds500::load_train_photos(&data.join("bsds500"))?;

@@ -26,19 +26,22 @@ struct Cli {
 enum Command {
     /// Versions, CUDA and cuDNN availability, devices and threads.
     Info(info::InfoArgs),
-    /// Data-set work that needs shift's loaders (rebuilding MNIST-M).
+    /// Data-set work that needs shift's loaders: `rebuild-mnist-m` (MNIST-M from MNIST + BSDS500).
     #[command(subcommand)]
     Data(data::DataCommand),
-    /// Experiments: `dann` (the adaptation methods; results beside the published numbers), `finetune`.
+    /// Experiments: `dann` (the adaptation methods on a task; results beside the published numbers), `finetune`
+    /// (pretrain, then fine-tune on k labelled target images per class under freeze policies).
     #[command(subcommand)]
     Experiment(Box<ExperimentCommand>),
-    /// Benchmarks that print a table (data loading and the image pipeline).
+    /// Benchmarks that print a table: `data` (loading, MNIST-M rebuild, the image pipeline), `train` (any
+    /// method's train step, steps/s).
     #[command(subcommand)]
     Bench(BenchCommand),
     /// What adaptation did to the features of finished runs: `tsne` (a PNG), `a-distance`.
     #[command(subcommand)]
     Analyse(analyse::AnalyseCommand),
-    /// Reports over finished runs: `validators` ranks the label-free validators against target accuracy.
+    /// Reports over finished runs: `results` (the results table of the runs given), `validators` (ranks the
+    /// label-free validators against target accuracy).
     #[command(subcommand)]
     Report(report::ReportCommand),
     /// Grids of tasks x methods x seeds x settings: launch (locally or as a Slurm job array), status,
@@ -49,7 +52,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum ExperimentCommand {
-    /// MNIST -> MNIST-M (or Office-31): the registry's methods (source-only, DANN, CDAN, ...) over seeds.
+    /// MNIST -> MNIST-M (or Office-31, or your image folders): the registry's methods (source-only, DANN, CDAN,
+    /// ...) over seeds.
     Dann(experiment::DannArgs),
     /// Pretrain on MNIST, fine-tune on k labelled MNIST-M images per class under freeze policies.
     Finetune(experiment::FinetuneArgs),
@@ -59,7 +63,8 @@ enum ExperimentCommand {
 enum BenchCommand {
     /// Data loading, MNIST-M rebuild and image pipeline throughput.
     Data(bench::BenchDataArgs),
-    /// The digit DANN train step: steps/s and images/s (compare with bench/reference_dann.py --mode speed).
+    /// The train step of any registered method (`--methods`; DANN by default) on a backbone: steps/s and
+    /// images/s (`cargo xtask bench train` sets them beside the PyTorch peers).
     Train(bench_train::BenchTrainArgs),
 }
 

@@ -507,3 +507,43 @@ fn the_help_xtask_prints_is_the_binarys() {
         );
     }
 }
+
+#[test]
+fn the_rebuilt_mnist_m_train_split_is_chosen_by_flag_and_tested_on_the_released_test_set() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 128, 32);
+    let out = tmp.path().join("out");
+    let e = run_err(&mut dann_with(
+        &data,
+        &out,
+        &["--mnist-m", "rebuilt", "--methods", "source-only"],
+    ));
+    assert!(e.contains("mnist_m_rebuilt"), "{e}");
+    // A rebuilt split of another size, so the log shows which one trained.
+    let other = digits_data(&tmp.path().join("other"), 96, 16);
+    std::fs::rename(other.join("mnist_m"), data.join("mnist_m_rebuilt")).unwrap();
+    let run = run_ok(&mut dann_with(
+        &data,
+        &out,
+        &["--mnist-m", "rebuilt", "--methods", "source-only"],
+    ));
+    let log = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        log.contains("MNIST-M train 96 (rebuilt;") && log.contains("test 32 (released)"),
+        "{log}"
+    );
+    let table = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        table.contains("MNIST-M: the train split rebuilt from MNIST + BSDS500"),
+        "{table}"
+    );
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("mnist-mnistm/source-only/seed0/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["experiment"]["mnist_m"], "rebuilt");
+    let e = run_err(&mut dann_with(&data, &out, &["--mnist-m", "fresh"]));
+    assert!(
+        e.contains("--mnist-m") && e.contains("fresh") && e.contains("rebuilt"),
+        "{e}"
+    );
+}

@@ -26,19 +26,26 @@ pub fn run(
 ) -> Result<Option<Vec<RunResult>>> {
     let t = Instant::now();
     let mnist = Mnist::load(&data.join("mnist"))?;
-    let mnist_m = MnistM::load(&data.join("mnist_m"))?;
+    let released = MnistM::load(&data.join("mnist_m"))?;
+    // The train split the configuration names; the test split is always the released one.
+    let train_m = match cfg.mnist_m {
+        config::MnistMTrain::Released => released.train,
+        rebuilt => MnistM::load(&data.join(rebuilt.folder()))?.train,
+    };
     let limit = |d: &Digits, l: Option<usize>| l.map_or_else(|| d.clone(), |n| d.take(n));
-    let (source_train, validation) = validation_data(&mnist.train, &mnist_m.train, &cfg.validation, device)?;
+    let (source_train, validation) = validation_data(&mnist.train, &train_m, &cfg.validation, device)?;
     let source = limit(&source_train, cfg.source_limit).to_tensors(device)?;
-    let target = limit(&mnist_m.train, cfg.target_limit).to_tensors(device)?;
-    let test = mnist_m.test.to_tensors(device)?;
+    let target = limit(&train_m, cfg.target_limit).to_tensors(device)?;
+    let test = released.test.to_tensors(device)?;
     let samples =
-        analysis::TestSamples::from_sets(&mnist.test, &mnist_m.test, analysis::POINTS, analysis::SEED, device)?;
+        analysis::TestSamples::from_sets(&mnist.test, &released.test, analysis::POINTS, analysis::SEED, device)?;
     eprintln!(
-        "shift: data on {device:?} in {:.1}s: MNIST train {} -> MNIST-M train {} (labels unused except by target-only), test {}",
+        "shift: data on {device:?} in {:.1}s: MNIST train {} -> MNIST-M train {} ({}; labels unused except by \
+         target-only), test {} (released)",
         t.elapsed().as_secs_f64(),
         source.0.size()[0],
         target.0.size()[0],
+        cfg.mnist_m,
         test.0.size()[0]
     );
     match &validation {

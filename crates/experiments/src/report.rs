@@ -20,6 +20,8 @@ pub struct Summary {
     pub target_acc_std: f64,
     /// Each run's last-epoch accuracy, in the runs' order (seed order).
     pub per_seed: Vec<f64>,
+    /// The runs' seeds, in the same order.
+    pub seeds: Vec<u64>,
     pub oracle_best_acc_mean: f64,
     /// The validator that picks an epoch of each run (`validation.select`), and the mean target accuracy of its
     /// picks; None where the runs have no scores.
@@ -122,6 +124,7 @@ pub fn summarise(
                 target_acc_mean: mean,
                 target_acc_std: std,
                 per_seed: rs.iter().map(|r| r.target_acc).collect(),
+                seeds: rs.iter().map(|r| r.seed).collect(),
                 oracle_best_acc_mean: oracle,
                 selected,
                 proxy_a_distance_mean: rs
@@ -208,12 +211,20 @@ pub fn table(task: &str, summaries: &[Summary]) -> Table {
                     format!("{:.4}", r.oracle_best_acc_mean),
                 )
             };
+            // Each run's number by its seed (`0: 0.8064, 1: 0.8112`), as the sweep tables write them.
             let seeds = r
-                .per_seed
+                .seeds
                 .iter()
-                .map(|a| if a.is_nan() { "-".to_string() } else { format!("{a:.4}") })
+                .zip(&r.per_seed)
+                .map(|(s, a)| {
+                    if a.is_nan() {
+                        format!("{s}: -")
+                    } else {
+                        format!("{s}: {a:.4}")
+                    }
+                })
                 .collect::<Vec<_>>()
-                .join(" / ");
+                .join(", ");
             let mut row = vec![
                 r.method.clone(),
                 acc,

@@ -23,11 +23,9 @@ pub struct ValidationConfig {
     /// trains on the same source images and is scored on the same ones.
     pub seed: u64,
     /// The validator whose pick the results table shows (any of [`shift_validators::names`]). Default `im`:
-    /// over the finished MNIST -> MNIST-M runs ranked in the README ("Which validator to trust"), its per-run
-    /// epoch picks were the best of the validators (tied with `bnm`) in all three groups of runs (0.6972 over 23
-    /// full-schedule runs, against `source_accuracy`'s 0.6763 and the last epoch's 0.6939; 0.6433 and 0.8346
-    /// quick, against 0.5902 and 0.8248), and its mean weighted Spearman correlation within a method was the
-    /// highest, or within 0.011 of `bnm`'s, in each.
+    /// over the 45 label-free full-schedule MNIST -> MNIST-M runs ranked in docs/model-selection.md, its per-run
+    /// epoch picks average 0.6995 against the last epoch's 0.6944 (`bnm` 0.7012, `source_accuracy` 0.6888), and
+    /// its mean weighted Spearman correlation within a method is second only to `bnm`'s (0.2783 against 0.3024).
     /// It chooses nothing in training, so `--resume` does not compare it.
     pub select: String,
 }

@@ -81,7 +81,11 @@ impl Installer {
             }
         }
         if tried.is_empty() {
-            tried.push("no mirror given and the manifest lists no canonical URL".into());
+            tried.push(if artifact.has_sources() {
+                "no mirror given and the manifest lists no canonical URL".into()
+            } else {
+                "the manifest lists no source: it is made from other artifacts".into()
+            });
         }
         let tried = tried.join("\n  ");
         if artifact.rebuild.is_some() {

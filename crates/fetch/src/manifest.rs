@@ -22,6 +22,9 @@ pub struct Artifact {
     /// Folder under the data directory.
     pub folder: String,
     pub about: String,
+    /// The terms the data set is distributed under, as its authors state them (or that they state none).
+    #[serde(default)]
+    pub licence: Option<String>,
     /// In a mirror, each listed file sits at `<mirror>/<mirror_dir>/<file.path>`.
     #[serde(default)]
     pub mirror_dir: Option<String>,
@@ -99,6 +102,16 @@ pub struct CountCheck {
     pub n: usize,
 }
 
+impl Artifact {
+    /// Whether anything can download it: a mirror location, a canonical archive, or per-file URLs.
+    pub fn has_sources(&self) -> bool {
+        self.mirror_dir.is_some()
+            || self.mirror_archive.is_some()
+            || !self.archives.is_empty()
+            || self.files.iter().any(|f| !f.urls.is_empty())
+    }
+}
+
 impl Manifest {
     pub fn load(path: &Path) -> Result<Self, FetchError> {
         let text = std::fs::read_to_string(path).map_err(FetchError::io(path))?;
@@ -147,6 +160,11 @@ impl Manifest {
             }
             if a.files.is_empty() && a.counts.is_empty() {
                 return Err(ctx("needs at least one file or count to verify"));
+            }
+            if !a.has_sources() && a.rebuild.is_none() {
+                return Err(ctx(
+                    "has no source (mirror, archive or file URLs) and no `rebuild` recipe",
+                ));
             }
         }
         Ok(m)

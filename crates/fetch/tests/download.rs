@@ -212,7 +212,14 @@ fn the_project_manifest_parses() {
     let m = Manifest::load(&path).unwrap();
     assert_eq!(
         m.names(),
-        ["mnist", "bsds500", "mnist-m", "office31", "resnet50-imagenet"]
+        [
+            "mnist",
+            "bsds500",
+            "mnist-m",
+            "mnist-m-rebuilt",
+            "office31",
+            "resnet50-imagenet"
+        ]
     );
     let weights = m.get("resnet50-imagenet").unwrap();
     let convert = weights.convert.as_ref().unwrap();
@@ -224,4 +231,48 @@ fn the_project_manifest_parses() {
     assert!(weights.files[0].sha256.as_deref().unwrap().starts_with("0676ba61"));
     assert_eq!(m.get("bsds500").unwrap().files.len(), 200);
     assert_eq!(m.get("mnist-m").unwrap().rebuild.as_deref(), Some("mnist-m"));
+    // Every data set says under which terms it is distributed.
+    for name in m.names() {
+        let licence = m.get(&name).unwrap().licence.as_deref().unwrap_or_default();
+        assert!(licence.len() > 10, "{name} names no licence");
+    }
+    // The rebuilt train split of `--mnist-m rebuilt` is made here only, with the released set's labels.
+    let rebuilt = m.get("mnist-m-rebuilt").unwrap();
+    assert!(!rebuilt.has_sources() && m.get("mnist-m").unwrap().has_sources());
+    assert_eq!(rebuilt.rebuild.as_deref(), Some("mnist-m"));
+    assert_eq!(
+        rebuilt.files.iter().map(|f| &f.sha256).collect::<Vec<_>>(),
+        m.get("mnist-m")
+            .unwrap()
+            .files
+            .iter()
+            .map(|f| &f.sha256)
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn an_artifact_with_no_source_needs_a_rebuild_recipe_and_installs_as_needing_one() {
+    let artifact = |recipe: &str| {
+        format!(
+            "version = 1\n[[artifact]]\nname = \"made\"\nfolder = \"made\"\nabout = \"x\"\n{recipe}\n\
+             [[artifact.count]]\ndir = \".\"\next = \"png\"\nn = 1\n"
+        )
+    };
+    let e = Manifest::parse(&artifact(""), Path::new("m.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("artifact `made`: has no source") && e.contains("no `rebuild` recipe"),
+        "{e}"
+    );
+    let m = Manifest::parse(&artifact("rebuild = \"mnist-m\""), Path::new("m.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let outcome = Installer::new(dir.path(), None)
+        .install(m.get("made").unwrap())
+        .unwrap();
+    let Outcome::NeedsRebuild { tried } = outcome else {
+        panic!("expected a rebuild, got {outcome:?}")
+    };
+    assert_eq!(tried, "the manifest lists no source: it is made from other artifacts");
 }

@@ -16,8 +16,8 @@
 //! Phase 2 trains the critic and the target encoder as that script does: Adam at a constant 2e-4 with beta1
 //! 0.5, whatever the run's `train.optimiser`; the backbone's learning-rate multipliers still apply to the
 //! encoder (a pretrained ResNet-50's layers step at 0.1 x 2e-4). With the run's SGD (momentum 0.9, lr 0.0025 at
-//! the switch) the target encoder collapsed to chance on MNIST-M within one epoch (session 14, 20-epoch
-//! schedule). Adam is blind to a loss's scale, so lambda acts on 2b only as zero (off) or not. The authors step
+//! the switch) the target encoder collapses to chance on MNIST-M within one epoch of the 20-epoch schedule.
+//! Adam is blind to a loss's scale, so lambda acts on 2b only as zero (off) or not. The authors step
 //! critic and encoder on one forward pass; here the encoder steps against the critic just updated. They train
 //! both phases for 10,000 steps each, hence the default share of one half.
 
