@@ -45,6 +45,8 @@ fn data_needed(args: &[String]) -> Result<Vec<&'static str>> {
 pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
     if task.starts_with("office31") {
         &["office31", "resnet50-imagenet"]
+    } else if task.starts_with("amazon:") {
+        &["amazon-reviews"]
     } else if task.starts_with("folders:") {
         // The researcher's own folders; ImageNet weights are used where installed, and the run is marked where not.
         &[]
@@ -182,6 +184,10 @@ mod tests {
     #[test]
     fn the_rebuilt_train_split_is_installed_beside_the_released_set_for_the_digits_only() {
         assert_eq!(data_needed(&strings(&["--quick"])).unwrap(), download::DIGITS);
+        assert_eq!(
+            data_needed(&strings(&["--task", "amazon:all"])).unwrap(),
+            ["amazon-reviews"]
+        );
         assert_eq!(
             data_needed(&strings(&["--mnist-m", "released"])).unwrap(),
             download::DIGITS

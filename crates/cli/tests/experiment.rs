@@ -328,9 +328,17 @@ fn bad_settings_are_refused_naming_the_field() {
     );
     let e = run_err(&mut dann_with(&data, &out, &["--set", "params.dann.gamma=2"]));
     assert!(
-        e.contains("params.dann.gamma") && e.contains("dann has no hyper-parameters"),
+        e.contains("params.dann.gamma") && e.contains("dann has no `gamma` (its keys: lambda_on_discriminator)"),
         "{e}"
     );
+    let e = run_err(&mut dann_with(&data, &out, &["--set", "params.source-only.gamma=2"]));
+    assert!(e.contains("source-only has no hyper-parameters"), "{e}");
+    let e = run_err(&mut dann_with(
+        &data,
+        &out,
+        &["--set", "params.dann.lambda_on_discriminator=0.5"],
+    ));
+    assert!(e.contains("lambda_on_discriminator") && e.contains("0 or 1"), "{e}");
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! Data sets for shift: MNIST, MNIST-M (released layout and the rebuild recipe), BSDS500 photos, Office-31,
-//! image transforms, a threaded image pipeline, and a device-resident digits batcher.
+//! svmlight files (the Amazon reviews), image transforms, a threaded image pipeline, and a device-resident batcher.
 
+pub mod amazon_reviews;
 pub mod batcher;
 pub mod bsds500;
 pub mod digits;
@@ -9,8 +10,10 @@ pub mod idx;
 pub mod image_folder;
 pub mod mnist;
 pub mod mnist_m;
+pub mod msda;
 pub mod office31;
 pub mod pipeline;
+pub mod svmlight;
 pub mod transforms;
 
 pub use batcher::DigitBatcher;

@@ -5,7 +5,7 @@
 use crate::config::{self, ExperimentConfig, Task};
 use crate::run_folder::RunResult;
 use crate::table::Table;
-use crate::{anchors, digits, office, page, report, session, Invocation};
+use crate::{amazon, anchors, digits, office, page, report, session, Invocation};
 use anyhow::Result;
 use shift_strategies::TrainConfig;
 use std::time::Instant;
@@ -15,12 +15,23 @@ use std::time::Instant;
 pub struct Finished {
     pub table: String,
     pub seconds: f64,
+    /// What the output folder holds.
+    pub files: &'static str,
 }
 
 /// Where `cfg` leaves the paper's schedule (`train.epochs (paper 20, now 2)`, a source or target limit): the
 /// published numbers stand beside runs of the paper's schedule only.
 pub fn off_schedule(cfg: &ExperimentConfig) -> Result<Vec<String>> {
-    let paper = serde_json::to_value(TrainConfig::default())?;
+    let paper = if Task::parse(&cfg.task)?.is_amazon() {
+        config::amazon(ExperimentConfig {
+            features: cfg.features,
+            ..Default::default()
+        })
+        .train
+    } else {
+        TrainConfig::default()
+    };
+    let paper = serde_json::to_value(paper)?;
     let mut off: Vec<String> = config::differences(&paper, &serde_json::to_value(&cfg.train)?, &[])
         .into_iter()
         .map(|d| format!("train.{d}").replace("(saved ", "(paper "))
@@ -45,7 +56,7 @@ pub fn results(
     let summaries = report::summarise(
         methods,
         runs,
-        |m| anchors::anchors(task, m),
+        |m| anchors::anchors_on(task, m, cfg.features),
         off.is_empty(),
         &cfg.validation.select,
     );
@@ -93,6 +104,10 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
     );
     let runs = match task {
         Task::MnistToMnistM => digits::run(&at.data, &at.out, cfg, device, &stop, (at.resume, at.quick))?,
+        Task::Amazon { source, target } => {
+            amazon::run_pair(&at.data, &at.out, cfg, (source, target), device, &stop, at.resume)?
+        }
+        Task::AmazonAll => return run_amazon_all(cfg, at, device, &stop, started),
         Task::Office31 { .. } | Task::Folders { .. } => {
             if cfg.validation.enabled() {
                 eprintln!(
@@ -130,5 +145,42 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
     Ok(Some(Finished {
         table: table.markdown(),
         seconds: started.elapsed().as_secs_f64(),
+        files: "results.md, results.json, accuracy.png, accuracy.svg, report.html",
+    }))
+}
+
+/// `amazon:all`: every pair of Table 1 in turn (each in its own folder, as `amazon:SOURCE:TARGET` runs it), then
+/// one table in Table 1's layout, written as results.md and results.json beside them.
+fn run_amazon_all(
+    cfg: &ExperimentConfig,
+    at: &Invocation,
+    device: shift_tensor::tch::Device,
+    stop: &std::sync::atomic::AtomicBool,
+    started: Instant,
+) -> Result<Option<Finished>> {
+    let mut pairs = Vec::new();
+    for pair in shift_data::amazon_reviews::Domain::pairs() {
+        let Some(runs) = amazon::run_pair(&at.data, &at.out, cfg, pair, device, stop, at.resume)? else {
+            return Ok(None);
+        };
+        pairs.push((pair, runs));
+    }
+    let comparable = off_schedule(cfg)?.is_empty();
+    let table = amazon::table_1(&cfg.methods, &pairs, &cfg.validation.select, comparable, cfg.features);
+    let runs: Vec<&RunResult> = pairs.iter().flat_map(|(_, r)| r).collect();
+    let json = serde_json::json!({
+        "config": cfg,
+        "pairs": pairs.iter().map(|((s, t), runs)| serde_json::json!({
+            "source": s.name(), "target": t.name(), "runs": runs,
+        })).collect::<Vec<_>>(),
+        "runs": runs.len(),
+    });
+    std::fs::create_dir_all(&at.out)?;
+    crate::run_folder::write_atomic(&at.out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
+    crate::run_folder::write_atomic(&at.out.join("results.md"), &table.markdown())?;
+    Ok(Some(Finished {
+        table: table.markdown(),
+        seconds: started.elapsed().as_secs_f64(),
+        files: "results.md, results.json; each pair's runs in amazon-<source>-<target>/",
     }))
 }

@@ -16,6 +16,9 @@ pub struct ExperimentConfig {
     /// The digit task's MNIST-M train split: the released images, or the ones `shift data rebuild-mnist-m`
     /// makes from MNIST + BSDS500 (in `<data>/mnist_m_rebuilt`). The test split is always the released one.
     pub mnist_m: MnistMTrain,
+    /// The Amazon reviews' input: the 5,000 raw counts, or their mSDA representation (Chen et al., ICML 2012; 5
+    /// layers, 30,000 values), fitted on the source and target training reviews.
+    pub features: Features,
     pub methods: Vec<MethodName>,
     pub seeds: Vec<u64>,
     /// auto, cpu, cuda, cuda:N.
@@ -45,6 +48,7 @@ impl Default for ExperimentConfig {
         Self {
             task: "mnist:mnist-m".into(),
             mnist_m: MnistMTrain::Released,
+            features: Features::Raw,
             methods: vec![MethodName::SOURCE_ONLY, MethodName::DANN, MethodName::TARGET_ONLY],
             seeds: vec![0, 1, 2],
             device: "auto".into(),
@@ -113,6 +117,29 @@ impl std::fmt::Display for MnistMTrain {
     }
 }
 
+/// The input representation of a vector task (`--features`, key `features`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Features {
+    /// The data as it is.
+    #[default]
+    Raw,
+    /// Marginalized stacked denoising autoencoders in closed form (`shift_data::msda`).
+    Msda,
+}
+
+impl std::str::FromStr for Features {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        match s {
+            "raw" => Ok(Self::Raw),
+            "msda" => Ok(Self::Msda),
+            _ => bail!("`features`: unknown representation `{s}` (known: raw, msda)"),
+        }
+    }
+}
+
 /// `--quick`: a first look that shows adaptation, in minutes on two CPU cores: 10 epochs of 600 steps of 32 + 32
 /// images (6,000 steps, a third of the full schedule's 20 x 918 steps of 64 + 64, at a quarter of its images).
 /// Half as many steps of 64 + 64 (5 x 600) leave DANN 0.00 to 0.07 above source-only over seeds 0, 1, 2.
@@ -120,6 +147,45 @@ pub fn quick(mut c: ExperimentConfig) -> ExperimentConfig {
     c.train.epochs = 10;
     c.train.steps_per_epoch = Some(600);
     c.train.batch = 32;
+    c
+}
+
+/// The Amazon reviews' schedule, the authors' `experiments_amazon.py` defaults in mini-batches: 50 sigmoid hidden
+/// units (the `shallow` backbone), lambda held at 0.1, plain SGD (no momentum, no weight decay) at a constant
+/// rate, at most 200 epochs, 10% of the source held out as the early-stopping set (here the held-out split that
+/// `source_accuracy` scores, whose pick is the early-stopped epoch), and DANN with lambda on the domain
+/// regressor's update as well (`params.dann.lambda_on_discriminator`). The authors step on one review at a time at
+/// 0.001 (0.0001 on mSDA features); shift steps on 32 + 32 reviews at 32 times that, the same first-order update
+/// per review. Reads `features` (set it first).
+pub fn amazon(mut c: ExperimentConfig) -> ExperimentConfig {
+    c.backbone = Some("shallow".into());
+    c.train.epochs = 200;
+    c.train.batch = 32;
+    c.train.steps_per_epoch = None;
+    // The authors' rate per review: 0.001 on the raw counts, 0.0001 on mSDA's representation.
+    let per_review = match c.features {
+        Features::Raw => 0.001,
+        Features::Msda => 0.0001,
+    };
+    c.train.lr = shift_strategies::LrSchedule::Constant {
+        lr: per_review * c.train.batch as f64,
+    };
+    c.train.lambda = shift_grl::LambdaSchedule::Constant { value: 0.1 };
+    c.train.momentum = 0.0;
+    c.train.weight_decay = 0.0;
+    c.validation.source_split = 0.1;
+    c.validation.select = "source_accuracy".into();
+    // DANN as the shallow algorithm steps it: lambda scales the domain regressor's update too.
+    c.params
+        .entry("dann".into())
+        .or_default()
+        .insert("lambda_on_discriminator".into(), 1.0);
+    c
+}
+
+/// `--quick` on the Amazon reviews: 30 epochs of the same schedule, about a minute a pair on two CPU cores.
+pub fn amazon_quick(mut c: ExperimentConfig) -> ExperimentConfig {
+    c.train.epochs = 30;
     c
 }
 
@@ -232,6 +298,13 @@ pub enum Task {
         source: std::path::PathBuf,
         target: std::path::PathBuf,
     },
+    /// One pair of the Amazon reviews benchmark (Ganin et al., JMLR 2016, Table 1), on 5,000 count features.
+    Amazon {
+        source: shift_data::amazon_reviews::Domain,
+        target: shift_data::amazon_reviews::Domain,
+    },
+    /// All twelve Amazon reviews pairs, one table in Table 1's layout.
+    AmazonAll,
 }
 
 impl Task {
@@ -248,6 +321,22 @@ impl Task {
                 return Ok(Self::Office31 { source, target });
             }
         }
+        if s == "amazon:all" {
+            return Ok(Self::AmazonAll);
+        }
+        if let Some(pair) = s.strip_prefix("amazon:") {
+            let Some((a, b)) = pair.split_once(':') else {
+                bail!("`task`: `{s}` names no two domains; write amazon:SOURCE:TARGET or amazon:all");
+            };
+            let (source, target) = (
+                a.parse().map_err(|e| anyhow::anyhow!("`task`: {e}"))?,
+                b.parse().map_err(|e| anyhow::anyhow!("`task`: {e}"))?,
+            );
+            if source == target {
+                bail!("`task`: `{s}` adapts a domain to itself; pick two different domains");
+            }
+            return Ok(Self::Amazon { source, target });
+        }
         if let Some(pair) = s.strip_prefix("folders:") {
             let Some((source, target)) = pair.split_once(':').filter(|(a, b)| !a.is_empty() && !b.is_empty()) else {
                 bail!("`task`: `{s}` names no two folders; write folders:SOURCE_DIR:TARGET_DIR");
@@ -262,21 +351,29 @@ impl Task {
         }
         bail!(
             "`task`: unknown task `{s}` (known: mnist:mnist-m, office31:A-W, D-W, W-D, A-D, D-A, W-A, \
-             folders:SOURCE_DIR:TARGET_DIR)"
+             folders:SOURCE_DIR:TARGET_DIR, amazon:SOURCE:TARGET of books, dvd, electronics, kitchen, amazon:all)"
         )
     }
 
     /// Refuses a train step the task has no implementation of: the fast step is the digit net's.
     pub fn check_step(&self, step: StepKind) -> Result<()> {
         if step == StepKind::Fast && !matches!(self, Self::MnistToMnistM) {
-            bail!("`step`: the fast step covers the digit task; Office-31 and image folders run the eager step");
+            bail!(
+                "`step`: the fast step covers the digit task; Office-31, image folders and the Amazon reviews run \
+                 the eager step"
+            );
         }
         Ok(())
     }
 
     /// Whether the task trains Office-31's ResNet-50 on images (Office-31 and image folders).
     pub fn is_image_folders(&self) -> bool {
-        !matches!(self, Self::MnistToMnistM)
+        matches!(self, Self::Office31 { .. } | Self::Folders { .. })
+    }
+
+    /// Whether the task is the Amazon reviews (one pair or all twelve).
+    pub fn is_amazon(&self) -> bool {
+        matches!(self, Self::Amazon { .. } | Self::AmazonAll)
     }
 
     /// A name for folders: `mnist-mnistm`, `office31-A-W`, `folders-<source>-<target>` (the folders' own names).
@@ -296,6 +393,8 @@ impl Task {
                 };
                 format!("folders-{}-{}", name(source), name(target))
             }
+            Self::Amazon { source, target } => format!("amazon-{source}-{target}"),
+            Self::AmazonAll => "amazon-all".into(),
         }
     }
 }
@@ -346,6 +445,24 @@ impl ExperimentConfig {
                     );
                 }
             }
+            Task::Amazon { .. } | Task::AmazonAll => {
+                if let Some(b) = self.backbone.as_ref().filter(|b| *b != "shallow") {
+                    bail!("`backbone`: `{b}` is not a backbone of the Amazon reviews (shallow)");
+                }
+                if self.pretrained.is_some() || self.source_limit.is_some() || self.target_limit.is_some() {
+                    bail!(
+                        "`pretrained`/`source_limit`/`target_limit`: not settings of the Amazon reviews, which \
+                         train the shallow network from random weights on every review"
+                    );
+                }
+                if self.mnist_m != MnistMTrain::Released {
+                    bail!(
+                        "`mnist_m`: `{}` chooses the digit task's MNIST-M train split; {} has no MNIST-M",
+                        self.mnist_m,
+                        self.task
+                    );
+                }
+            }
             Task::Office31 { .. } | Task::Folders { .. } => {
                 if self.mnist_m != MnistMTrain::Released {
                     bail!(
@@ -368,6 +485,20 @@ impl ExperimentConfig {
         for (method, set) in &self.params {
             let name: MethodName = method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
             MethodSpec::new(name, set)?;
+        }
+        if task.is_amazon() {
+            if let Some((m, why)) = self.methods.iter().find_map(|m| m.data().images.map(|why| (m, why))) {
+                bail!(
+                    "`methods`: {m} needs images ({why}); {} is a task of feature vectors",
+                    self.task
+                );
+            }
+        }
+        if self.features != Features::Raw && !task.is_amazon() {
+            bail!(
+                "`features`: msda is a representation of the Amazon reviews' counts; {} runs on its raw input",
+                self.task
+            );
         }
         task.check_step(self.step)?;
         if self.step == StepKind::Fast {
@@ -467,6 +598,39 @@ mod tests {
             let e = format!("{:#}", set_one(a).unwrap_err());
             assert!(e.contains(says), "{a}: {e}");
         }
+    }
+
+    #[test]
+    fn amazon_tasks_name_two_domains_or_all_and_take_the_authors_schedule() {
+        use shift_data::amazon_reviews::Domain;
+        let t = Task::parse("amazon:dvd:kitchen").unwrap();
+        assert_eq!(
+            t,
+            Task::Amazon {
+                source: Domain::Dvd,
+                target: Domain::Kitchen
+            }
+        );
+        assert_eq!(
+            (t.slug().as_str(), t.is_amazon(), t.is_image_folders()),
+            ("amazon-dvd-kitchen", true, false)
+        );
+        assert_eq!(Task::parse("amazon:all").unwrap().slug(), "amazon-all");
+        let c = amazon(ExperimentConfig {
+            task: "amazon:all".into(),
+            ..Default::default()
+        });
+        c.validate().unwrap();
+        assert_eq!(c.train.lr, shift_strategies::LrSchedule::Constant { lr: 0.032 });
+        assert_eq!(c.params["dann"]["lambda_on_discriminator"], 1.0);
+        let msda = amazon(ExperimentConfig {
+            task: "amazon:all".into(),
+            features: Features::Msda,
+            ..Default::default()
+        });
+        assert_eq!(msda.train.lr, shift_strategies::LrSchedule::Constant { lr: 0.0032 });
+        let e = "pca".parse::<Features>().unwrap_err().to_string();
+        assert_eq!(e, "`features`: unknown representation `pca` (known: raw, msda)");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 pub mod a_distance;
 pub mod adaptation;
+pub mod amazon;
 pub mod analysis;
 pub mod anchors;
 pub mod config;

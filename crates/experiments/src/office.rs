@@ -124,7 +124,9 @@ fn load(data: &Path, task: &Task, batch: usize) -> Result<Loaded> {
                 pair: OfficePair::from_lists(src.list, tgt.list, batch)?,
             })
         }
-        Task::MnistToMnistM => anyhow::bail!("`task`: mnist:mnist-m is not an image-folder task"),
+        Task::MnistToMnistM | Task::Amazon { .. } | Task::AmazonAll => {
+            anyhow::bail!("`task`: {} is not an image-folder task", task.slug())
+        }
     }
 }
 

@@ -218,7 +218,8 @@ fn the_project_manifest_parses() {
             "mnist-m",
             "mnist-m-rebuilt",
             "office31",
-            "resnet50-imagenet"
+            "resnet50-imagenet",
+            "amazon-reviews"
         ]
     );
     let weights = m.get("resnet50-imagenet").unwrap();

@@ -161,7 +161,7 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
     shift_tensor::seed_everything(4);
     let net = DigitNet::new(CPU);
     let spec = MethodSpec::from(MethodName::DANN);
-    let dann = Dann::new(&BuildContext { net: &net, spec: &spec });
+    let dann = Dann::new(&BuildContext { net: &net, spec: &spec }).unwrap();
     assert_eq!(dann.capture(), Capture::Joint);
     let xs = Tensor::randn([8, 3, 32, 32], (Kind::Float, CPU));
     let ys = Tensor::randint(10, [8], (Kind::Int64, CPU));
@@ -193,7 +193,7 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
     };
     let (with_grl, disc_grl) = grads(dann.loss(&net, &batch, Lambda::Host(lambda)).unwrap().loss);
     let no_reversal = |f: &Tensor| Ok(f.shallow_clone());
-    let plain = dann_terms(&net, dann.discriminator(), (&xs, &ys, &xt), &domain, no_reversal).unwrap();
+    let plain = dann_terms(&net, dann.discriminator(), (&xs, &ys, &xt), &domain, no_reversal, None).unwrap();
     let (both, disc_plain) = grads(plain.loss);
     let f = net.features(&Tensor::cat(&[&xs, &xt], 0), true);
     let (label_only, _) = grads(net.classify(&f.narrow(0, 0, 8), true).cross_entropy_for_logits(&ys));
@@ -206,6 +206,63 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
     assert!(
         d <= 1e-6 * disc_plain.abs().max().double_value(&[]),
         "the discriminator's gradient is damped: {d}"
+    );
+}
+
+/// With `lambda_on_discriminator = 1` (Ganin et al.'s Algorithm 1, the shallow DANN) the domain regressor's
+/// gradient is lambda times the full-rate one, and the features' gradient is unchanged; switched off, the
+/// discriminator's gradient is the full-rate one, which the first assertion refuses.
+#[test]
+fn the_shallow_algorithm_scales_the_domain_regressors_step_by_lambda() {
+    use shift_models::mlp::MlpNet;
+    use shift_strategies::methods::{dann::Dann, Method};
+    let _rng = rng_lock();
+    shift_tensor::seed_everything(5);
+    let xs = Tensor::rand([8, 6], (Kind::Float, CPU)) * 3.0;
+    let ys = Tensor::randint(2, [8], (Kind::Int64, CPU));
+    let xt = Tensor::rand([8, 6], (Kind::Float, CPU)) * 3.0 + 1.0;
+    let domain = domain_labels(8, 8, CPU);
+    let batch = StepInputs {
+        labelled: (&xs, &ys),
+        target: Some(&xt),
+        domain: Some(&domain),
+        target_index: None,
+    };
+    let lambda = 0.1;
+    // The same initial weights for both settings: each builds its net and discriminator from the same seed.
+    let step = |on: f64| -> (Tensor, Tensor) {
+        shift_tensor::seed_everything(6);
+        let net = MlpNet::shallow(CPU, 6, 5, 2);
+        let mut set = std::collections::BTreeMap::new();
+        set.insert("lambda_on_discriminator".to_string(), on);
+        let spec = MethodSpec::new(MethodName::DANN, &set).unwrap();
+        let dann = Dann::new(&BuildContext { net: &net, spec: &spec }).unwrap();
+        let vars = net.var_store().variables();
+        for v in vars.values() {
+            let mut g = v.grad();
+            if g.defined() {
+                let _ = g.zero_();
+            }
+        }
+        dann.loss(&net, &batch, Lambda::Host(lambda)).unwrap().loss.backward();
+        (
+            vars["features.0.weight"].grad().copy(),
+            vars["discriminator.0.weight"].grad().copy(),
+        )
+    };
+    let (features_full, disc_full) = step(0.0);
+    let (features_scaled, disc_scaled) = step(1.0);
+    let scale = disc_full.abs().max().double_value(&[]);
+    assert!(scale > 0.0);
+    let d = max_diff(&disc_scaled, &(&disc_full * lambda));
+    assert!(
+        d <= 1e-6 * scale,
+        "the domain regressor's gradient is not lambda times the full one: {d}"
+    );
+    let d = max_diff(&features_scaled, &features_full);
+    assert!(
+        d <= 1e-6 * features_full.abs().max().double_value(&[]),
+        "the features' gradient moved: {d}"
     );
 }
 

@@ -59,8 +59,10 @@ impl CommonArgs {
 pub struct DannArgs {
     #[command(flatten)]
     common: CommonArgs,
-    /// mnist:mnist-m, office31:A-W (A, D, W in any pair), or folders:SOURCE_DIR:TARGET_DIR (your own images: one
-    /// sub-folder per class; a target without class folders is unlabelled).
+    /// mnist:mnist-m, office31:A-W (A, D, W in any pair), folders:SOURCE_DIR:TARGET_DIR (your own images: one
+    /// sub-folder per class; a target without class folders is unlabelled), amazon:SOURCE:TARGET (books, dvd,
+    /// electronics, kitchen: the DANN paper's text benchmark, on its shallow network) or amazon:all (all twelve
+    /// pairs, in Table 1's layout).
     #[arg(long)]
     task: Option<String>,
     /// The digit task's MNIST-M train split: released (the authors' images, `<data>/mnist_m`) or rebuilt (made
@@ -68,6 +70,10 @@ pub struct DannArgs {
     /// either way [default: released].
     #[arg(long = "mnist-m", value_parser = mnist_m_parser())]
     mnist_m: Option<config::MnistMTrain>,
+    /// The Amazon reviews' input: raw (the 5,000 counts) or msda (their 30,000-value mSDA representation, Chen et
+    /// al., ICML 2012, fitted on the source and target training reviews) [default: raw].
+    #[arg(long, value_parser = features_parser())]
+    features: Option<config::Features>,
     /// Comma-separated methods (the registry's names).
     #[arg(long, value_delimiter = ',', value_parser = method_parser())]
     methods: Option<Vec<MethodName>>,
@@ -87,7 +93,7 @@ pub struct DannArgs {
     target_limit: Option<usize>,
     /// The backbone: on digits digit (the paper's net, the default), digit-bn (with batch norm and dropout),
     /// vada-cnn or vada-cnn-in (VADA's small CNN, the second with instance-normalised input); on Office-31 and
-    /// image folders resnet50.
+    /// image folders resnet50; on the Amazon reviews shallow (50 sigmoid units, Ganin et al.'s).
     #[arg(long)]
     backbone: Option<String>,
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot).
@@ -105,6 +111,12 @@ fn mnist_m_parser() -> impl clap::builder::TypedValueParser<Value = config::Mnis
     PossibleValuesParser::new(["released", "rebuilt"]).try_map(|s| s.parse::<config::MnistMTrain>())
 }
 
+/// `--features` values.
+fn features_parser() -> impl clap::builder::TypedValueParser<Value = config::Features> {
+    use clap::builder::{PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(["raw", "msda"]).try_map(|s| s.parse::<config::Features>())
+}
+
 /// `--methods` values: the registry's names, each with its line of help.
 pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
@@ -118,8 +130,23 @@ impl DannArgs {
             Some(path) => config::load_experiment(path)?,
             None => ExperimentConfig::default(),
         };
+        if let Some(task) = &self.task {
+            c.task = task.clone();
+        }
+        if let Some(v) = self.features {
+            c.features = v;
+        }
+        // A task's own schedule (the Amazon reviews': the authors' shallow network and SGD), where no file set one.
+        let amazon = Task::parse(&c.task).is_ok_and(|t| t.is_amazon());
+        if amazon && self.common.config.is_none() {
+            c = config::amazon(c);
+        }
         if self.common.quick {
-            c = config::quick(c);
+            c = if amazon {
+                config::amazon_quick(c)
+            } else {
+                config::quick(c)
+            };
         }
         macro_rules! set {
             ($field:ident) => {
@@ -128,7 +155,6 @@ impl DannArgs {
                 }
             };
         }
-        set!(task);
         set!(methods);
         if let Some(v) = self.mnist_m {
             c.mnist_m = v;
@@ -177,8 +203,9 @@ pub fn run(args: DannArgs) -> Result<()> {
     };
     println!("\n{}", done.table);
     println!(
-        "results: {} (results.md, results.json, accuracy.png, accuracy.svg); total {:.1} s",
+        "results: {} ({}); total {:.1} s",
         at.out.display(),
+        done.files,
         done.seconds
     );
     Ok(())
@@ -284,8 +311,9 @@ pub fn run_finetune(args: FinetuneArgs) -> Result<()> {
     };
     println!("\n{}", done.table);
     println!(
-        "results: {} (results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg); total {:.1} s",
+        "results: {} ({}); total {:.1} s",
         at.out.display(),
+        done.files,
         done.seconds
     );
     Ok(())

@@ -119,7 +119,7 @@ pub fn quick(c: &mut FinetuneConfig, task: &Task) {
             c.pretrain.steps_per_epoch = Some(500);
             c.finetune_steps = 200;
         }
-        Task::Office31 { .. } | Task::Folders { .. } => {
+        Task::Office31 { .. } | Task::Folders { .. } | Task::Amazon { .. } | Task::AmazonAll => {
             c.pretrain.epochs = 1;
             c.pretrain.steps_per_epoch = Some(10);
             c.finetune_steps = 20;
@@ -132,7 +132,7 @@ pub fn quick(c: &mut FinetuneConfig, task: &Task) {
 pub fn default_ks(c: &mut FinetuneConfig, task: &Task) {
     let default_ks: &[&str] = match task {
         Task::MnistToMnistM => &["1", "5", "10", "50", "100", "all"],
-        Task::Office31 { .. } | Task::Folders { .. } => &["1", "3", "5", "10"],
+        Task::Office31 { .. } | Task::Folders { .. } | Task::Amazon { .. } | Task::AmazonAll => &["1", "3", "5", "10"],
     };
     c.labels_per_class
         .get_or_insert_with(|| default_ks.iter().map(|k| k.to_string()).collect());
@@ -296,8 +296,9 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
             let target = office::Office::load(at, cfg, (source, target), device, &stop)?;
             drive(&target, cfg, &ks, out, at.resume)?
         }
-        Task::Folders { .. } => bail!(
-            "`task`: fine-tuning runs on mnist:mnist-m and the office31 pairs; a folders: task runs in `experiment dann`"
+        Task::Folders { .. } | Task::Amazon { .. } | Task::AmazonAll => bail!(
+            "`task`: fine-tuning runs on mnist:mnist-m and the office31 pairs; folders: and amazon: tasks run in \
+             `experiment dann`"
         ),
     };
     let Some((title, results)) = results else {
@@ -313,6 +314,7 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     Ok(Some(Finished {
         table,
         seconds: started.elapsed().as_secs_f64(),
+        files: "results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg",
     }))
 }
 

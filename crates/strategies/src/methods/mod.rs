@@ -44,6 +44,8 @@ pub struct DataNeeds {
     pub labelled_source: bool,
     pub unlabelled_target: bool,
     pub labelled_target: bool,
+    /// Why the method needs images (an image augmentation), where it does: tasks of feature vectors refuse it.
+    pub images: Option<&'static str>,
 }
 
 impl DataNeeds {
@@ -52,18 +54,21 @@ impl DataNeeds {
         labelled_source: true,
         unlabelled_target: false,
         labelled_target: false,
+        images: None,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
         labelled_source: true,
         unlabelled_target: true,
         labelled_target: false,
+        images: None,
     };
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
         labelled_source: false,
         unlabelled_target: false,
         labelled_target: true,
+        images: None,
     };
 }
 

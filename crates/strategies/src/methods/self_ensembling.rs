@@ -32,7 +32,10 @@ const CODE: &str =
 pub static INFO: MethodInfo = MethodInfo {
     name: "self-ensembling",
     help: "self-ensembling: a mean teacher, augmented target consistency where it is confident, class balance (French et al., ICLR 2018)",
-    data: DataNeeds::SOURCE_AND_TARGET,
+    data: DataNeeds {
+        images: Some("its consistency loss compares two augmentations of each target image (translation, flip, intensity)"),
+        ..DataNeeds::SOURCE_AND_TARGET
+    },
     build: |c| Ok(Box::new(SelfEnsembling::new(c)?)),
     published: &[],
     params: &[
