@@ -41,14 +41,16 @@ fn data_needed(args: &[String]) -> Result<Vec<&'static str>> {
     Ok(data)
 }
 
-/// What a task's runs read: the digit sets, or Office-31 and the ImageNet weights.
+/// What a task's runs read: the digit sets, Office-31 and the ImageNet weights, the Amazon reviews, or nothing
+/// (the user's own folders or files).
 pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
     if task.starts_with("office31") {
         &["office31", "resnet50-imagenet"]
     } else if task.starts_with("amazon:") {
         &["amazon-reviews"]
-    } else if task.starts_with("folders:") {
-        // The researcher's own folders; ImageNet weights are used where installed, and the run is marked where not.
+    } else if task.starts_with("folders:") || task.starts_with("vectors:") {
+        // The researcher's own folders or files; ImageNet weights are used where installed, and the run is
+        // marked where not.
         &[]
     } else {
         &download::DIGITS

@@ -82,7 +82,7 @@ fn results(a: ResultsArgs) -> Result<()> {
         for r in &of_task[1..] {
             let mut cfg = config_of(r)?;
             cfg.validation.select.clone_from(&first.validation.select);
-            if adaptation::off_schedule(&cfg)? != adaptation::off_schedule(&first)?
+            if shift_experiments::tasks::off_schedule(&cfg)? != shift_experiments::tasks::off_schedule(&first)?
                 || cfg.validation != first.validation
             {
                 anyhow::bail!(

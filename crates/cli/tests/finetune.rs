@@ -197,7 +197,7 @@ fn office31_finetune_tests_on_the_unlabelled_rest_of_the_target() {
     );
     let e = run_err(&mut office(&tmp.path().join("e3"), &["--step", "fast"]));
     assert!(
-        e.contains("`step`") && e.contains("Office-31, image folders and the Amazon reviews run the eager step"),
+        e.contains("`step`: the fast step covers the digit task") && e.contains("office31-A-W runs the eager step"),
         "{e}"
     );
     let e = run_err(&mut office(&tmp.path().join("e2"), &["--labels-per-class", "all"]));

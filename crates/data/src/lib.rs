@@ -15,6 +15,7 @@ pub mod office31;
 pub mod pipeline;
 pub mod svmlight;
 pub mod transforms;
+pub mod vectors;
 
 pub use batcher::DigitBatcher;
 pub use digits::Digits;

@@ -2,18 +2,17 @@
 //! count vectors on the device, the held-out source split the validators score, the paper's shallow network,
 //! one run per method and seed through the one run driver; and Table 1's layout over the twelve pairs.
 
-use crate::config::{ExperimentConfig, Features, Task};
-use crate::digits::digit_task;
+use crate::config::{ExperimentConfig, Features};
 use crate::report::{mean_std, mean_std_cell};
-use crate::run::{run_one, Run};
-use crate::run_folder::{RunFolder, RunResult};
+use crate::run_folder::RunResult;
 use crate::selection;
 use crate::table::Table;
+use crate::vector_runs::{self, VectorData};
 use anyhow::Result;
 use shift_data::amazon_reviews::{self, Domain};
 use shift_data::msda::{self, Msda};
 use shift_models::mlp::MlpNet;
-use shift_strategies::{MethodName, ValidationSet};
+use shift_strategies::MethodName;
 use shift_tensor::tch::{Device, Tensor};
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -55,75 +54,19 @@ pub fn run_pair(
         );
     }
     let inputs = s.0.size()[1];
-    let (train, validation) = held_out(&s, &t.0, cfg, device)?;
+    let data = VectorData::new(&s, t, test, &cfg.validation, device)?;
     eprintln!(
         "shift: amazon {source} -> {target}: {} labelled {source} reviews ({} held out for the validators), {} \
          unlabelled {target} reviews, {} {target} test reviews",
-        train.0.size()[0],
-        validation.as_ref().map_or(0, |v| v.source_split.0.size()[0]),
-        t.0.size()[0],
-        test.0.size()[0]
+        data.train.0.size()[0],
+        data.validation.as_ref().map_or(0, |v| v.source_split.0.size()[0]),
+        data.target.0.size()[0],
+        data.test.0.size()[0]
     );
-    let slug = Task::Amazon { source, target }.slug();
-    let mut results = Vec::new();
-    for &method in &cfg.methods {
-        for &seed in &cfg.seeds {
-            let task = digit_task(method, &train, &t, &test, validation.as_ref());
-            let folder = RunFolder::new(out, &slug, method.as_str(), seed);
-            let run = Run {
-                folder: &folder,
-                cfg,
-                method,
-                seed,
-                device,
-                random_init_backbone: false,
-            };
-            let done = run_one(&run, &task, stop, resume, || {
-                let net = MlpNet::shallow(device, inputs, HIDDEN, 2);
-                let (strategy, _) = cfg.step.build(net, cfg.spec(method)?, cfg.train.update())?;
-                Ok(strategy)
-            })?;
-            match done {
-                Some(r) => results.push(r),
-                None => return Ok(None),
-            }
-        }
-    }
-    Ok(Some(results))
-}
-
-type Pair = (Tensor, Tensor);
-
-/// The source reviews left to train on, and what the validators score (None when `validation.source_split` is
-/// 0): the held-out split (a seeded permutation, as the digits'), the unlabelled target sample and a sample of the
-/// source training reviews.
-fn held_out(
-    source: &Pair,
-    target: &Tensor,
-    cfg: &ExperimentConfig,
-    device: Device,
-) -> Result<(Pair, Option<ValidationSet>)> {
-    let v = &cfg.validation;
-    if !v.enabled() {
-        return Ok(((source.0.shallow_clone(), source.1.shallow_clone()), None));
-    }
-    let n = source.0.size()[0] as usize;
-    let (held, keep) = selection::split_source(n, v)?;
-    let index = |ix: &[usize]| Tensor::from_slice(&ix.iter().map(|&i| i as i64).collect::<Vec<_>>()).to_device(device);
-    let pick = |p: &Pair, ix: &[usize]| (p.0.index_select(0, &index(ix)), p.1.index_select(0, &index(ix)));
-    let train = pick(source, &keep);
-    let nt = target.size()[0] as usize;
-    let target_sample = target.index_select(0, &index(&selection::sample(nt, v.target_examples, v.seed, 1)));
-    let kept = train.0.size()[0] as usize;
-    let source_sample = train
-        .0
-        .index_select(0, &index(&selection::sample(kept, v.source_train_examples, v.seed, 2)));
-    let set = ValidationSet {
-        target: target_sample,
-        source_split: pick(source, &held),
-        source_train: source_sample,
-    };
-    Ok((train, Some(set)))
+    let slug = crate::tasks::amazon_slug(source, target);
+    vector_runs::run_all(out, &slug, cfg, &data, device, stop, resume, || {
+        Ok(MlpNet::shallow(device, inputs, HIDDEN, 2))
+    })
 }
 
 /// Table 1's layout over the pairs that ran: a row per pair, for each method its last epoch and the epoch its

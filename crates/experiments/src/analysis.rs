@@ -3,10 +3,11 @@
 //! their t-SNE embedding (both as Ganin et al., JMLR 2016, use them). A method that keeps a source encoder apart
 //! (ADDA) maps the source sample with it, since that is what it aligns.
 
-use crate::config::{load_experiment, Task};
+use crate::config::load_experiment;
 use crate::plot::{Point, Scatter};
 use crate::run_folder::{RunFolder, RunResult};
 use crate::selection::sample;
+use crate::tasks::Task;
 use crate::tsne::{self, TsneSettings};
 use anyhow::{bail, Context, Result};
 use shift_data::{Digits, Mnist, MnistM};
@@ -53,7 +54,7 @@ pub fn load_run(dir: &Path, device: Device) -> Result<FinishedRun> {
     }
     let cfg = load_experiment(&config)?;
     let task = Task::parse(&cfg.task)?;
-    if task != Task::MnistToMnistM {
+    if !task.feature_analyses() {
         bail!(
             "{}: a {} run; the feature analyses cover MNIST -> MNIST-M runs",
             dir.display(),

@@ -41,6 +41,59 @@ pub struct ExperimentConfig {
     /// temperature = 2.5`, or `--set params.mcc.temperature=2.5`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, BTreeMap<String, f64>>,
+    /// How the `vectors:` task reads its files and sizes its MLP (`--set vectors.hidden=[100,50]`); saved only
+    /// where it differs from the defaults.
+    #[serde(skip_serializing_if = "VectorsConfig::is_default")]
+    pub vectors: VectorsConfig,
+}
+
+/// The `vectors:` task's keys: the CSV label column, the svmlight index base, and the `mlp` backbone's layers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct VectorsConfig {
+    /// The CSV column that holds each row's class (a target without it is unlabelled).
+    pub label_column: String,
+    /// Whether svmlight indices start at 0 (default: at 1, as svmlight writes them).
+    pub zero_based: bool,
+    /// The widths of the `mlp` backbone's hidden layers.
+    pub hidden: Vec<i64>,
+    /// The non-linearity after each hidden layer.
+    pub activation: Activation,
+}
+
+impl Default for VectorsConfig {
+    fn default() -> Self {
+        Self {
+            label_column: "label".into(),
+            zero_based: false,
+            hidden: vec![64],
+            activation: Activation::Relu,
+        }
+    }
+}
+
+impl VectorsConfig {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// An MLP's non-linearity (`vectors.activation`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Activation {
+    #[default]
+    Relu,
+    Sigmoid,
+}
+
+impl From<Activation> for shift_models::mlp::Activation {
+    fn from(a: Activation) -> Self {
+        match a {
+            Activation::Relu => Self::Relu,
+            Activation::Sigmoid => Self::Sigmoid,
+        }
+    }
 }
 
 impl Default for ExperimentConfig {
@@ -61,6 +114,7 @@ impl Default for ExperimentConfig {
             train: TrainConfig::default(),
             validation: Default::default(),
             params: BTreeMap::new(),
+            vectors: VectorsConfig::default(),
         }
     }
 }
@@ -147,45 +201,6 @@ pub fn quick(mut c: ExperimentConfig) -> ExperimentConfig {
     c.train.epochs = 10;
     c.train.steps_per_epoch = Some(600);
     c.train.batch = 32;
-    c
-}
-
-/// The Amazon reviews' schedule, the authors' `experiments_amazon.py` defaults in mini-batches: 50 sigmoid hidden
-/// units (the `shallow` backbone), lambda held at 0.1, plain SGD (no momentum, no weight decay) at a constant
-/// rate, at most 200 epochs, 10% of the source held out as the early-stopping set (here the held-out split that
-/// `source_accuracy` scores, whose pick is the early-stopped epoch), and DANN with lambda on the domain
-/// regressor's update as well (`params.dann.lambda_on_discriminator`). The authors step on one review at a time at
-/// 0.001 (0.0001 on mSDA features); shift steps on 32 + 32 reviews at 32 times that, the same first-order update
-/// per review. Reads `features` (set it first).
-pub fn amazon(mut c: ExperimentConfig) -> ExperimentConfig {
-    c.backbone = Some("shallow".into());
-    c.train.epochs = 200;
-    c.train.batch = 32;
-    c.train.steps_per_epoch = None;
-    // The authors' rate per review: 0.001 on the raw counts, 0.0001 on mSDA's representation.
-    let per_review = match c.features {
-        Features::Raw => 0.001,
-        Features::Msda => 0.0001,
-    };
-    c.train.lr = shift_strategies::LrSchedule::Constant {
-        lr: per_review * c.train.batch as f64,
-    };
-    c.train.lambda = shift_grl::LambdaSchedule::Constant { value: 0.1 };
-    c.train.momentum = 0.0;
-    c.train.weight_decay = 0.0;
-    c.validation.source_split = 0.1;
-    c.validation.select = "source_accuracy".into();
-    // DANN as the shallow algorithm steps it: lambda scales the domain regressor's update too.
-    c.params
-        .entry("dann".into())
-        .or_default()
-        .insert("lambda_on_discriminator".into(), 1.0);
-    c
-}
-
-/// `--quick` on the Amazon reviews: 30 epochs of the same schedule, about a minute a pair on two CPU cores.
-pub fn amazon_quick(mut c: ExperimentConfig) -> ExperimentConfig {
-    c.train.epochs = 30;
     c
 }
 
@@ -285,120 +300,6 @@ pub fn differences(saved: &serde_json::Value, now: &serde_json::Value, skip: &[&
     out
 }
 
-/// A parsed task.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Task {
-    MnistToMnistM,
-    Office31 {
-        source: shift_data::office31::Domain,
-        target: shift_data::office31::Domain,
-    },
-    /// A researcher's own two domains as image folders (`shift_data::image_folder`); the target may be unlabelled.
-    Folders {
-        source: std::path::PathBuf,
-        target: std::path::PathBuf,
-    },
-    /// One pair of the Amazon reviews benchmark (Ganin et al., JMLR 2016, Table 1), on 5,000 count features.
-    Amazon {
-        source: shift_data::amazon_reviews::Domain,
-        target: shift_data::amazon_reviews::Domain,
-    },
-    /// All twelve Amazon reviews pairs, one table in Table 1's layout.
-    AmazonAll,
-}
-
-impl Task {
-    pub fn parse(s: &str) -> Result<Self> {
-        if s == "mnist:mnist-m" || s == "mnist-mnistm" {
-            return Ok(Self::MnistToMnistM);
-        }
-        if let Some(pair) = s.strip_prefix("office31:") {
-            if let Some((a, b)) = pair.split_once('-') {
-                let (source, target) = (a.parse()?, b.parse()?);
-                if source == target {
-                    bail!("`task`: `{s}` adapts a domain to itself; pick two different domains");
-                }
-                return Ok(Self::Office31 { source, target });
-            }
-        }
-        if s == "amazon:all" {
-            return Ok(Self::AmazonAll);
-        }
-        if let Some(pair) = s.strip_prefix("amazon:") {
-            let Some((a, b)) = pair.split_once(':') else {
-                bail!("`task`: `{s}` names no two domains; write amazon:SOURCE:TARGET or amazon:all");
-            };
-            let (source, target) = (
-                a.parse().map_err(|e| anyhow::anyhow!("`task`: {e}"))?,
-                b.parse().map_err(|e| anyhow::anyhow!("`task`: {e}"))?,
-            );
-            if source == target {
-                bail!("`task`: `{s}` adapts a domain to itself; pick two different domains");
-            }
-            return Ok(Self::Amazon { source, target });
-        }
-        if let Some(pair) = s.strip_prefix("folders:") {
-            let Some((source, target)) = pair.split_once(':').filter(|(a, b)| !a.is_empty() && !b.is_empty()) else {
-                bail!("`task`: `{s}` names no two folders; write folders:SOURCE_DIR:TARGET_DIR");
-            };
-            if source == target {
-                bail!("`task`: `{s}` adapts a folder to itself; give two different folders");
-            }
-            return Ok(Self::Folders {
-                source: source.into(),
-                target: target.into(),
-            });
-        }
-        bail!(
-            "`task`: unknown task `{s}` (known: mnist:mnist-m, office31:A-W, D-W, W-D, A-D, D-A, W-A, \
-             folders:SOURCE_DIR:TARGET_DIR, amazon:SOURCE:TARGET of books, dvd, electronics, kitchen, amazon:all)"
-        )
-    }
-
-    /// Refuses a train step the task has no implementation of: the fast step is the digit net's.
-    pub fn check_step(&self, step: StepKind) -> Result<()> {
-        if step == StepKind::Fast && !matches!(self, Self::MnistToMnistM) {
-            bail!(
-                "`step`: the fast step covers the digit task; Office-31, image folders and the Amazon reviews run \
-                 the eager step"
-            );
-        }
-        Ok(())
-    }
-
-    /// Whether the task trains Office-31's ResNet-50 on images (Office-31 and image folders).
-    pub fn is_image_folders(&self) -> bool {
-        matches!(self, Self::Office31 { .. } | Self::Folders { .. })
-    }
-
-    /// Whether the task is the Amazon reviews (one pair or all twelve).
-    pub fn is_amazon(&self) -> bool {
-        matches!(self, Self::Amazon { .. } | Self::AmazonAll)
-    }
-
-    /// A name for folders: `mnist-mnistm`, `office31-A-W`, `folders-<source>-<target>` (the folders' own names).
-    pub fn slug(&self) -> String {
-        match self {
-            Self::MnistToMnistM => "mnist-mnistm".into(),
-            Self::Office31 { source, target } => format!("office31-{}-{}", source.letter(), target.letter()),
-            Self::Folders { source, target } => {
-                let name = |p: &std::path::Path| -> String {
-                    let n = p
-                        .file_name()
-                        .map(|n| n.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    n.chars()
-                        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-                        .collect()
-                };
-                format!("folders-{}-{}", name(source), name(target))
-            }
-            Self::Amazon { source, target } => format!("amazon-{source}-{target}"),
-            Self::AmazonAll => "amazon-all".into(),
-        }
-    }
-}
-
 impl ExperimentConfig {
     /// `method` with the hyper-parameters this configuration sets for it (checked by [`validate`]).
     ///
@@ -420,127 +321,11 @@ impl ExperimentConfig {
                 .map_err(|e| anyhow::anyhow!("`backbone`: {e}; resnet50 is for Office-31 and image folders")),
         }
     }
-
-    pub fn validate(&self) -> Result<Task> {
-        let task = Task::parse(&self.task)?;
-        if self.methods.is_empty() {
-            bail!("`methods`: give at least one method");
-        }
-        if self.seeds.is_empty() {
-            bail!("`seeds`: give at least one seed");
-        }
-        if self.source_limit == Some(0) || self.target_limit == Some(0) {
-            bail!("`source_limit`/`target_limit`: must be at least 1");
-        }
-        self.device
-            .parse::<shift_tensor::DeviceSpec>()
-            .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
-        match &task {
-            Task::MnistToMnistM => {
-                self.digit_backbone()?;
-                if let Some(p) = &self.pretrained {
-                    bail!(
-                        "`pretrained`: {} is for Office-31's ResNet-50; the digit task starts from random weights",
-                        p.display()
-                    );
-                }
-            }
-            Task::Amazon { .. } | Task::AmazonAll => {
-                if let Some(b) = self.backbone.as_ref().filter(|b| *b != "shallow") {
-                    bail!("`backbone`: `{b}` is not a backbone of the Amazon reviews (shallow)");
-                }
-                if self.pretrained.is_some() || self.source_limit.is_some() || self.target_limit.is_some() {
-                    bail!(
-                        "`pretrained`/`source_limit`/`target_limit`: not settings of the Amazon reviews, which \
-                         train the shallow network from random weights on every review"
-                    );
-                }
-                if self.mnist_m != MnistMTrain::Released {
-                    bail!(
-                        "`mnist_m`: `{}` chooses the digit task's MNIST-M train split; {} has no MNIST-M",
-                        self.mnist_m,
-                        self.task
-                    );
-                }
-            }
-            Task::Office31 { .. } | Task::Folders { .. } => {
-                if self.mnist_m != MnistMTrain::Released {
-                    bail!(
-                        "`mnist_m`: `{}` chooses the digit task's MNIST-M train split; {} has no MNIST-M",
-                        self.mnist_m,
-                        self.task
-                    );
-                }
-                if let Some(b) = self.backbone.as_ref().filter(|b| *b != "resnet50") {
-                    bail!("`backbone`: `{b}` is not supported on image folders (resnet50)");
-                }
-                if self.source_limit.is_some() || self.target_limit.is_some() {
-                    bail!(
-                        "`source_limit`/`target_limit`: the digit task's; an Office-31 run trains on every image \
-                         of both domains"
-                    );
-                }
-            }
-        }
-        for (method, set) in &self.params {
-            let name: MethodName = method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
-            MethodSpec::new(name, set)?;
-        }
-        if task.is_amazon() {
-            if let Some((m, why)) = self.methods.iter().find_map(|m| m.data().images.map(|why| (m, why))) {
-                bail!(
-                    "`methods`: {m} needs images ({why}); {} is a task of feature vectors",
-                    self.task
-                );
-            }
-        }
-        if self.features != Features::Raw && !task.is_amazon() {
-            bail!(
-                "`features`: msda is a representation of the Amazon reviews' counts; {} runs on its raw input",
-                self.task
-            );
-        }
-        task.check_step(self.step)?;
-        if self.step == StepKind::Fast {
-            if self.train.optimiser != shift_strategies::OptimiserKind::Sgd {
-                bail!(
-                    "`train.optimiser`: the fast step runs SGD only, got `{}` (use `--step eager`)",
-                    self.train.optimiser
-                );
-            }
-            for &m in &self.methods {
-                shift_strategies::fast::check_capturable(m)?;
-            }
-        }
-        self.train.validate()?;
-        self.validation.validate()?;
-        Ok(task)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_folders_task_names_two_different_folders_and_its_slug_their_names() {
-        let t = Task::parse("folders:/data/my photos:/data/sketches").unwrap();
-        assert_eq!(
-            t,
-            Task::Folders {
-                source: "/data/my photos".into(),
-                target: "/data/sketches".into()
-            }
-        );
-        assert_eq!(t.slug(), "folders-my_photos-sketches");
-        assert!(t.check_step(StepKind::Fast).is_err());
-        for bad in ["folders:a", "folders::b", "folders:a:"] {
-            let e = Task::parse(bad).unwrap_err().to_string();
-            assert!(e.contains("folders:SOURCE_DIR:TARGET_DIR"), "{bad}: {e}");
-        }
-        let e = Task::parse("folders:a:a").unwrap_err().to_string();
-        assert!(e.contains("adapts a folder to itself"), "{e}");
-    }
 
     fn set_one(a: &str) -> Result<ExperimentConfig> {
         set(&ExperimentConfig::default(), &[a.to_string()])
@@ -598,39 +383,6 @@ mod tests {
             let e = format!("{:#}", set_one(a).unwrap_err());
             assert!(e.contains(says), "{a}: {e}");
         }
-    }
-
-    #[test]
-    fn amazon_tasks_name_two_domains_or_all_and_take_the_authors_schedule() {
-        use shift_data::amazon_reviews::Domain;
-        let t = Task::parse("amazon:dvd:kitchen").unwrap();
-        assert_eq!(
-            t,
-            Task::Amazon {
-                source: Domain::Dvd,
-                target: Domain::Kitchen
-            }
-        );
-        assert_eq!(
-            (t.slug().as_str(), t.is_amazon(), t.is_image_folders()),
-            ("amazon-dvd-kitchen", true, false)
-        );
-        assert_eq!(Task::parse("amazon:all").unwrap().slug(), "amazon-all");
-        let c = amazon(ExperimentConfig {
-            task: "amazon:all".into(),
-            ..Default::default()
-        });
-        c.validate().unwrap();
-        assert_eq!(c.train.lr, shift_strategies::LrSchedule::Constant { lr: 0.032 });
-        assert_eq!(c.params["dann"]["lambda_on_discriminator"], 1.0);
-        let msda = amazon(ExperimentConfig {
-            task: "amazon:all".into(),
-            features: Features::Msda,
-            ..Default::default()
-        });
-        assert_eq!(msda.train.lr, shift_strategies::LrSchedule::Constant { lr: 0.0032 });
-        let e = "pca".parse::<Features>().unwrap_err().to_string();
-        assert_eq!(e, "`features`: unknown representation `pca` (known: raw, msda)");
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! Experiments as a library: configuration (files, validation, saved configs), run folders with checkpoints and
-//! `--resume`, the one run driver over the digit and Office-31 data, fine-tuning, reports beside the published
+//! `--resume`, tasks as a registry (one file each) on the one run driver, fine-tuning, reports beside the published
 //! numbers, and plots. The `shift` binary is the command line over it.
 
 pub mod a_distance;
@@ -22,9 +22,12 @@ pub mod run_folder;
 pub mod selection;
 pub mod session;
 pub mod table;
+pub mod tasks;
 pub mod tsne;
+pub mod vector_runs;
 
-pub use config::{ExperimentConfig, Task};
+pub use config::ExperimentConfig;
+pub use tasks::Task;
 
 use std::path::PathBuf;
 

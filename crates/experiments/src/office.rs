@@ -4,12 +4,12 @@
 //! The pipelines are the epoch loop's data ([`OfficeData`]), for adaptation runs and for fine-tuning; a run
 //! goes through the one run driver ([`crate::run::run_one`]).
 
-use crate::config::{ExperimentConfig, Task};
+use crate::config::ExperimentConfig;
 use crate::run::{run_one, Run};
 use crate::run_folder::{RunFolder, RunResult};
+use crate::tasks::Setting;
 use anyhow::{Context, Result};
-use shift_data::image_folder::{check_same_classes, list_image_folder};
-use shift_data::office31::{list_domain, Domain, ImageList, CLASSES};
+use shift_data::office31::{list_domain, Domain, ImageList};
 use shift_data::pipeline::{Batch as PipelineBatch, ImagePipeline};
 use shift_data::transforms::Transform;
 use shift_data::DataError;
@@ -82,52 +82,11 @@ impl OfficePair {
 
 /// An image-folder task's pipelines, its class count, and whether its target is labelled (an unlabelled
 /// target's runs have no test accuracy).
-struct Loaded {
-    pair: OfficePair,
-    classes: usize,
-    target_labelled: bool,
-}
-
-fn load(data: &Path, task: &Task, batch: usize) -> Result<Loaded> {
-    match task {
-        Task::Office31 { source, target } => Ok(Loaded {
-            pair: OfficePair::load(data, *source, *target, batch)?,
-            classes: CLASSES.len(),
-            target_labelled: true,
-        }),
-        Task::Folders { source, target } => {
-            let src = list_image_folder(source).context("the source folder (task folders:SRC:TGT)")?;
-            if !src.is_labelled() {
-                anyhow::bail!(
-                    "`task`: the source folder {} has no class folders; the source must be labelled",
-                    source.display()
-                );
-            }
-            let tgt = list_image_folder(target).context("the target folder (task folders:SRC:TGT)")?;
-            check_same_classes(&src, &tgt)?;
-            eprintln!(
-                "shift: folders {} -> {}: {} classes, {} source, {} target images ({})",
-                source.display(),
-                target.display(),
-                src.classes.len(),
-                src.list.len(),
-                tgt.list.len(),
-                if tgt.is_labelled() {
-                    "labelled: its labels serve only the test accuracy"
-                } else {
-                    "unlabelled: no test accuracy"
-                }
-            );
-            Ok(Loaded {
-                classes: src.classes.len(),
-                target_labelled: tgt.is_labelled(),
-                pair: OfficePair::from_lists(src.list, tgt.list, batch)?,
-            })
-        }
-        Task::MnistToMnistM | Task::Amazon { .. } | Task::AmazonAll => {
-            anyhow::bail!("`task`: {} is not an image-folder task", task.slug())
-        }
-    }
+#[derive(Debug)]
+pub struct Loaded {
+    pub pair: OfficePair,
+    pub classes: usize,
+    pub target_labelled: bool,
 }
 
 /// The ResNet's groups: the backbone at 0.1x the learning rate, the bottleneck and the head at 1x (a method adds
@@ -145,16 +104,17 @@ fn groups() -> Vec<GroupSpec> {
     ]
 }
 
-/// An image-folder task (Office-31 or `folders:`): every method and seed; None when interrupted.
-pub fn run(
-    data: &Path,
-    out: &Path,
-    cfg: &ExperimentConfig,
-    task: &Task,
-    device: Device,
-    stop: &AtomicBool,
-    resume: bool,
-) -> Result<Option<Vec<RunResult>>> {
+/// An image-folder task (Office-31 or `folders:`) on its `loaded` images: every method and seed, in
+/// `out/<slug>/`; None when interrupted.
+pub fn run(loaded: Loaded, slug: &str, s: &Setting) -> Result<Option<Vec<RunResult>>> {
+    let Setting { cfg, at, device, stop } = *s;
+    let (data, out, resume) = (&at.data, &at.out, at.resume);
+    if cfg.validation.enabled() {
+        eprintln!(
+            "shift: validators score MNIST -> MNIST-M runs only, for now: this run's epochs are not scored \
+             and it trains on every source image (validation.* applies to the digit task)"
+        );
+    }
     let Loaded {
         pair: OfficePair {
             source: src,
@@ -164,14 +124,14 @@ pub fn run(
         },
         classes,
         target_labelled,
-    } = load(data, task, cfg.train.batch as usize)?;
+    } = loaded;
     let mut cfg = cfg.clone();
     cfg.pretrained = imagenet_weights(data, cfg.pretrained.take());
     let cfg = &cfg;
     let mut results = Vec::new();
     for &method in &cfg.methods {
         for &seed in &cfg.seeds {
-            let folder = RunFolder::new(out, &task.slug(), method.as_str(), seed);
+            let folder = RunFolder::new(out, slug, method.as_str(), seed);
             let needs = method.data();
             if needs.labelled_target && !target_labelled {
                 anyhow::bail!("`methods`: {method} trains on target labels, and the target folder has none");

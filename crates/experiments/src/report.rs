@@ -359,3 +359,12 @@ pub fn plot(task: &str, runs: &[RunResult], summaries: &[Summary]) -> LineChart 
         series,
     }
 }
+
+/// A finished experiment: the table (also in results.md) and how long the whole experiment took.
+#[derive(Debug, Clone)]
+pub struct Finished {
+    pub table: String,
+    pub seconds: f64,
+    /// What the output folder holds.
+    pub files: &'static str,
+}

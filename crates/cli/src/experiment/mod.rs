@@ -3,8 +3,9 @@
 
 use anyhow::Result;
 use clap::Args;
-use shift_experiments::config::{self, ExperimentConfig, Task};
+use shift_experiments::config::{self, ExperimentConfig};
 use shift_experiments::finetune::{self, FinetuneConfig};
+use shift_experiments::Task;
 use shift_experiments::{adaptation, Invocation};
 use shift_strategies::finetune::Policy;
 use shift_strategies::{MethodName, StepKind};
@@ -61,8 +62,9 @@ pub struct DannArgs {
     common: CommonArgs,
     /// mnist:mnist-m, office31:A-W (A, D, W in any pair), folders:SOURCE_DIR:TARGET_DIR (your own images: one
     /// sub-folder per class; a target without class folders is unlabelled), amazon:SOURCE:TARGET (books, dvd,
-    /// electronics, kitchen: the DANN paper's text benchmark, on its shallow network) or amazon:all (all twelve
-    /// pairs, in Table 1's layout).
+    /// electronics, kitchen: the DANN paper's text benchmark, on its shallow network), amazon:all (all twelve
+    /// pairs, in Table 1's layout) or vectors:SOURCE_FILE:TARGET_FILE[:TARGET_TEST_FILE] (your own feature
+    /// vectors: CSV with a `label` column, or svmlight; a CSV target without it is unlabelled).
     #[arg(long)]
     task: Option<String>,
     /// The digit task's MNIST-M train split: released (the authors' images, `<data>/mnist_m`) or rebuilt (made
@@ -93,7 +95,8 @@ pub struct DannArgs {
     target_limit: Option<usize>,
     /// The backbone: on digits digit (the paper's net, the default), digit-bn (with batch norm and dropout),
     /// vada-cnn or vada-cnn-in (VADA's small CNN, the second with instance-normalised input); on Office-31 and
-    /// image folders resnet50; on the Amazon reviews shallow (50 sigmoid units, Ganin et al.'s).
+    /// image folders resnet50; on the Amazon reviews shallow (50 sigmoid units, Ganin et al.'s); on vectors: mlp
+    /// (the default; `--set vectors.hidden=[64]`, `vectors.activation=relu|sigmoid`) or shallow.
     #[arg(long)]
     backbone: Option<String>,
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot).
@@ -137,15 +140,14 @@ impl DannArgs {
             c.features = v;
         }
         // A task's own schedule (the Amazon reviews': the authors' shallow network and SGD), where no file set one.
-        let amazon = Task::parse(&c.task).is_ok_and(|t| t.is_amazon());
-        if amazon && self.common.config.is_none() {
-            c = config::amazon(c);
+        let task = Task::parse(&c.task).ok();
+        if let Some(task) = task.as_ref().filter(|_| self.common.config.is_none()) {
+            c = task.defaults(c);
         }
         if self.common.quick {
-            c = if amazon {
-                config::amazon_quick(c)
-            } else {
-                config::quick(c)
+            c = match &task {
+                Some(task) => task.quick(c),
+                None => config::quick(c),
             };
         }
         macro_rules! set {

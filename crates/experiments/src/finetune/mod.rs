@@ -5,11 +5,11 @@
 mod digits;
 mod office;
 
-use crate::adaptation::Finished;
-use crate::config::Task;
 use crate::plot::{LineChart, Series, XAxis};
+use crate::report::Finished;
 use crate::report::{mean_std, mean_std_cell};
 use crate::run_folder::write_atomic;
+use crate::tasks::{FinetuneSetting, Task};
 use crate::Invocation;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -109,33 +109,37 @@ fn parse_k(k: &str) -> Result<Option<usize>> {
     }
 }
 
-/// `--quick`: a few minutes on two CPU cores for the digits. Office-31 gets a short schedule too, but a
-/// ResNet-50 step on two cores takes seconds, so it is a smoke run rather than a result.
+/// `--quick`: the task's short schedule, a few minutes on two CPU cores for the digits. Office-31 gets a short
+/// schedule too, but a ResNet-50 step on two cores takes seconds, so it is a smoke run rather than a result.
 pub fn quick(c: &mut FinetuneConfig, task: &Task) {
-    c.finetune_epochs = 2;
-    match task {
-        Task::MnistToMnistM => {
-            c.pretrain.epochs = 2;
-            c.pretrain.steps_per_epoch = Some(500);
-            c.finetune_steps = 200;
-        }
-        Task::Office31 { .. } | Task::Folders { .. } | Task::Amazon { .. } | Task::AmazonAll => {
-            c.pretrain.epochs = 1;
-            c.pretrain.steps_per_epoch = Some(10);
-            c.finetune_steps = 20;
-        }
-    }
+    task.finetune_quick(c);
 }
 
 /// The k values a task runs when `labels_per_class` is unset: 1, 5, 10, 50, 100, all for digits; 1, 3, 5, 10 for
 /// Office-31 (whose unlabelled rest is the test set).
 pub fn default_ks(c: &mut FinetuneConfig, task: &Task) {
-    let default_ks: &[&str] = match task {
-        Task::MnistToMnistM => &["1", "5", "10", "50", "100", "all"],
-        Task::Office31 { .. } | Task::Folders { .. } | Task::Amazon { .. } | Task::AmazonAll => &["1", "3", "5", "10"],
-    };
     c.labels_per_class
-        .get_or_insert_with(|| default_ks.iter().map(|k| k.to_string()).collect());
+        .get_or_insert_with(|| task.finetune_ks().iter().map(|k| k.to_string()).collect());
+}
+
+/// What a task's fine-tuning comes to: the table's title and every result; None when interrupted.
+pub type Finetuned = Option<(String, Vec<FinetuneResult>)>;
+
+/// Fine-tuning on MNIST -> MNIST-M (the task `mnist:mnist-m`).
+pub(crate) fn digits(cfg: &FinetuneConfig, ks: &[Option<usize>], s: FinetuneSetting) -> Result<Finetuned> {
+    let target = digits::Digits::load(s.at, cfg, s.device, s.stop)?;
+    drive(&target, cfg, ks, &s.at.out, s.at.resume)
+}
+
+/// Fine-tuning on an Office-31 pair (the tasks `office31:S-T`).
+pub(crate) fn office31(
+    cfg: &FinetuneConfig,
+    ks: &[Option<usize>],
+    pair: (shift_data::office31::Domain, shift_data::office31::Domain),
+    s: FinetuneSetting,
+) -> Result<Finetuned> {
+    let target = office::Office::load(s.at, cfg, pair, s.device, s.stop)?;
+    drive(&target, cfg, ks, &s.at.out, s.at.resume)
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -269,12 +273,6 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     }
     cfg.pretrain.validate_at("pretrain")?;
     cfg.finetune_lr.validate_at("finetune_lr")?;
-    if matches!(task, Task::Office31 { .. }) && ks.contains(&None) {
-        bail!(
-            "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
-             give counts per class"
-        );
-    }
     for (flag, path) in [("from", &cfg.from), ("from_dann", &cfg.from_dann)] {
         if let Some(p) = path.as_ref().filter(|p| !p.is_file()) {
             bail!(
@@ -287,20 +285,12 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     let (device, stop) = crate::session::prepare(&cfg.device, cfg.deterministic)?;
     let started = Instant::now();
     let out = &at.out;
-    let results = match task {
-        Task::MnistToMnistM => {
-            let target = digits::Digits::load(at, cfg, device, &stop)?;
-            drive(&target, cfg, &ks, out, at.resume)?
-        }
-        Task::Office31 { source, target } => {
-            let target = office::Office::load(at, cfg, (source, target), device, &stop)?;
-            drive(&target, cfg, &ks, out, at.resume)?
-        }
-        Task::Folders { .. } | Task::Amazon { .. } | Task::AmazonAll => bail!(
-            "`task`: fine-tuning runs on mnist:mnist-m and the office31 pairs; folders: and amazon: tasks run in \
-             `experiment dann`"
-        ),
+    let setting = FinetuneSetting {
+        at,
+        device,
+        stop: &stop,
     };
+    let results = task.finetune(cfg, &ks, setting)?;
     let Some((title, results)) = results else {
         return Ok(None);
     };

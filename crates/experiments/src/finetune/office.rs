@@ -3,7 +3,7 @@
 //! target images left unlabelled (Office-31 has no separate test split).
 
 use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
-use crate::config::{ExperimentConfig, Task};
+use crate::config::ExperimentConfig;
 use crate::office::{imagenet_weights, run_office, OfficeData, OfficePair};
 use crate::run_folder::RunFolder;
 use crate::Invocation;
@@ -21,7 +21,7 @@ use std::sync::atomic::AtomicBool;
 /// An Office-31 pair's pipelines, the ImageNet start of its pretraining, and where the runs go.
 pub(super) struct Office<'a> {
     cfg: &'a FinetuneConfig,
-    task: Task,
+    domains: (Domain, Domain),
     out: PathBuf,
     device: Device,
     stop: &'a AtomicBool,
@@ -52,7 +52,7 @@ impl<'a> Office<'a> {
         };
         Ok(Self {
             cfg,
-            task: Task::Office31 { source, target },
+            domains: (source, target),
             out: at.out.clone(),
             device,
             stop,
@@ -67,9 +67,7 @@ impl Target for Office<'_> {
     type Split = Split;
 
     fn title(&self) -> String {
-        let Task::Office31 { source, target } = self.task else {
-            unreachable!("an Office-31 task")
-        };
+        let (source, target) = self.domains;
         format!(
             "Office-31 {}->{}: accuracy on the {} images left unlabelled, after fine-tuning on k labelled {} \
              images per class",

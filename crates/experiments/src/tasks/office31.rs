@@ -1,0 +1,67 @@
+//! The task `office31:S-T`: one of Office-31's six pairs (Saenko et al., ECCV 2010) on ResNet-50, the backbone
+//! at 0.1x the learning rate, optionally from ImageNet weights; and fine-tuning on labelled target subsets. Its
+//! images and runs are in [`crate::office`].
+
+use super::{Entry, FinetuneSetting, Outcome, Setting, Task, TaskKind};
+use crate::config::ExperimentConfig;
+use crate::finetune::{FinetuneConfig, Finetuned};
+use crate::office::{self, Loaded, OfficePair};
+use anyhow::{bail, Result};
+use shift_data::office31::{Domain, CLASSES};
+
+pub static ENTRY: Entry = Entry {
+    usage: "office31:A-W, D-W, W-D, A-D, D-A, W-A",
+    parse,
+};
+
+fn parse(s: &str) -> Option<Result<Task>> {
+    let (a, b) = s.strip_prefix("office31:")?.split_once('-')?;
+    Some((|| {
+        let (source, target) = (a.parse()?, b.parse()?);
+        if source == target {
+            bail!("`task`: `{s}` adapts a domain to itself; pick two different domains");
+        }
+        Ok(Task::new(Office31 { source, target }))
+    })())
+}
+
+/// An Office-31 pair: the source domain labelled, the target's images unlabelled in training and its labels the
+/// test accuracy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Office31 {
+    pub source: Domain,
+    pub target: Domain,
+}
+
+impl TaskKind for Office31 {
+    fn slug(&self) -> String {
+        format!("office31-{}-{}", self.source.letter(), self.target.letter())
+    }
+
+    fn validate(&self, cfg: &ExperimentConfig) -> Result<()> {
+        super::refuse_mnist_m(cfg)?;
+        super::refuse_features(cfg)?;
+        super::refuse_vectors(cfg)?;
+        super::refuse_backbone(cfg, &["resnet50"], "Office-31")?;
+        super::refuse_limits(cfg, "an Office-31 run trains on every image of both domains")
+    }
+
+    fn run(&self, s: &Setting) -> Result<Option<Outcome>> {
+        let loaded = Loaded {
+            pair: OfficePair::load(&s.at.data, self.source, self.target, s.cfg.train.batch as usize)?,
+            classes: CLASSES.len(),
+            target_labelled: true,
+        };
+        Ok(office::run(loaded, &self.slug(), s)?.map(Outcome::Runs))
+    }
+
+    fn finetune(&self, cfg: &FinetuneConfig, ks: &[Option<usize>], s: FinetuneSetting) -> Result<Finetuned> {
+        if ks.contains(&None) {
+            bail!(
+                "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
+                 give counts per class"
+            );
+        }
+        crate::finetune::office31(cfg, ks, (self.source, self.target), s)
+    }
+}
