@@ -10,6 +10,7 @@ pub mod idx;
 pub mod image_folder;
 pub mod mnist;
 pub mod mnist_m;
+pub mod moons;
 pub mod msda;
 pub mod office31;
 pub mod pipeline;

@@ -68,9 +68,13 @@ pub fn run(cfg: &ExperimentConfig, at: &Invocation) -> Result<Option<Finished>> 
     report::write(&at.out, &task.slug(), &config_json, &runs, &summaries, &table)?;
     let figure = task.figure(at, &runs, device)?;
     page::write(&at.out, &task.slug(), &table, &runs, figure.as_deref())?;
+    let mut files = "results.md, results.json, accuracy.png, accuracy.svg, report.html".to_string();
+    if let Some(name) = figure.as_ref().and_then(|f| f.file_name()) {
+        files.push_str(&format!(", {}", name.to_string_lossy()));
+    }
     Ok(Some(Finished {
         table: table.markdown(),
         seconds: started.elapsed().as_secs_f64(),
-        files: "results.md, results.json, accuracy.png, accuracy.svg, report.html",
+        files,
     }))
 }

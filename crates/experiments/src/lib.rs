@@ -12,6 +12,7 @@ pub mod digits;
 pub mod estimate;
 pub mod finetune;
 pub mod git_stamp;
+pub mod moons;
 pub mod office;
 pub mod page;
 pub mod plot;

@@ -20,7 +20,7 @@ fn register_font() -> Result<()> {
 }
 
 /// Draws `draw` into a PNG of `size` pixels at `path` (written through a temporary file and a rename).
-fn png<F>(path: &Path, size: (u32, u32), what: &str, draw: F) -> Result<()>
+pub(crate) fn png<F>(path: &Path, size: (u32, u32), what: &str, draw: F) -> Result<()>
 where
     F: FnOnce(DrawingArea<BitMapBackend<'_>, plotters::coord::Shift>) -> Result<(), String>,
 {

@@ -366,5 +366,5 @@ pub struct Finished {
     pub table: String,
     pub seconds: f64,
     /// What the output folder holds.
-    pub files: &'static str,
+    pub files: String,
 }

@@ -63,8 +63,9 @@ pub struct DannArgs {
     /// mnist:mnist-m, office31:A-W (A, D, W in any pair), folders:SOURCE_DIR:TARGET_DIR (your own images: one
     /// sub-folder per class; a target without class folders is unlabelled), amazon:SOURCE:TARGET (books, dvd,
     /// electronics, kitchen: the DANN paper's text benchmark, on its shallow network), amazon:all (all twelve
-    /// pairs, in Table 1's layout) or vectors:SOURCE_FILE:TARGET_FILE[:TARGET_TEST_FILE] (your own feature
-    /// vectors: CSV with a `label` column, or svmlight; a CSV target without it is unlabelled).
+    /// pairs, in Table 1's layout), moons (the paper's toy problem, Figure 2 as moons.png) or
+    /// vectors:SOURCE_FILE:TARGET_FILE[:TARGET_TEST_FILE] (your own feature vectors: CSV with a `label` column,
+    /// or svmlight; a CSV target without it is unlabelled).
     #[arg(long)]
     task: Option<String>,
     /// The digit task's MNIST-M train split: released (the authors' images, `<data>/mnist_m`) or rebuilt (made

@@ -304,7 +304,7 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     Ok(Some(Finished {
         table,
         seconds: started.elapsed().as_secs_f64(),
-        files: "results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg",
+        files: "results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg".into(),
     }))
 }
 

@@ -208,7 +208,7 @@ impl TaskKind for AmazonAll {
         Ok(Some(Outcome::Reported(Finished {
             table: table.markdown(),
             seconds: started.elapsed().as_secs_f64(),
-            files: "results.md, results.json; each pair's runs in amazon-<source>-<target>/",
+            files: "results.md, results.json; each pair's runs in amazon-<source>-<target>/".into(),
         })))
     }
 }

@@ -24,7 +24,7 @@ macro_rules! tasks {
     };
 }
 
-tasks!(mnist_mnistm, office31, folders, amazon, vectors);
+tasks!(mnist_mnistm, office31, folders, amazon, vectors, moons);
 
 pub use amazon::slug as amazon_slug;
 

@@ -1,0 +1,70 @@
+//! `shift experiment dann --task moons` end to end: NN and DANN train on the inter-twinning moons and the report
+//! writes moons.png (Figure 2's panels for each).
+
+mod common;
+
+use common::{numbers, run_ok, shift};
+
+#[test]
+fn nn_and_dann_train_on_the_moons_and_draw_figure_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("moons");
+    let run = run_ok(
+        shift()
+            .args([
+                "experiment",
+                "dann",
+                "--task",
+                "moons",
+                "--methods",
+                "source-only,dann",
+                "--seeds",
+                "0",
+            ])
+            .args(["--device", "cpu", "--epochs", "3", "--out"])
+            .arg(&out),
+    );
+    let table = String::from_utf8_lossy(&run.stdout);
+    for expected in [
+        "moons",
+        "| source-only |",
+        "| dann |",
+        "rotated by 35 degrees",
+        "report.html, moons.png)",
+    ] {
+        assert!(table.contains(expected), "missing {expected} in:\n{table}");
+    }
+    let runs = numbers(&out);
+    assert_eq!(runs.len(), 2);
+    for (method, _, acc, per_epoch) in &runs {
+        assert_eq!(per_epoch.len(), 3, "{method}");
+        assert!((0.0..=1.0).contains(acc), "{method}: {acc}");
+    }
+    // A PNG of two rows of four panels (1600 x 880 pixels).
+    let png = std::fs::read(out.join("moons.png")).unwrap();
+    assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+    let (w, h) = (
+        u32::from_be_bytes(png[16..20].try_into().unwrap()),
+        u32::from_be_bytes(png[20..24].try_into().unwrap()),
+    );
+    assert_eq!((w, h), (1600, 880));
+    // NN alone: one row.
+    let nn = tmp.path().join("nn");
+    run_ok(
+        shift()
+            .args([
+                "experiment",
+                "dann",
+                "--task",
+                "moons",
+                "--methods",
+                "source-only",
+                "--seeds",
+                "0",
+            ])
+            .args(["--device", "cpu", "--epochs", "1", "--out"])
+            .arg(&nn),
+    );
+    let png = std::fs::read(nn.join("moons.png")).unwrap();
+    assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 460);
+}
