@@ -50,14 +50,23 @@ fn with_bias(x: &Tensor) -> Tensor {
 impl Msda {
     /// Stacks `layers` layers fitted on the rows of `x` (n x d), each on the previous layer's output.
     pub fn fit(x: &Tensor, noise: f64, layers: usize, eta: f64) -> Self {
+        Self::fit_transform(x, noise, layers, eta).0
+    }
+
+    /// [`fit`](Self::fit), and the representation of the rows it was fitted on: what [`forward`](Self::forward)
+    /// gives for `x`, from the layers' outputs of the fit rather than computed again.
+    pub fn fit_transform(x: &Tensor, noise: f64, layers: usize, eta: f64) -> (Self, Tensor) {
+        let kind = x.kind();
         let mut h = x.to_kind(Kind::Double);
+        let mut all = vec![h.shallow_clone()];
         let mut weights = Vec::with_capacity(layers);
         for _ in 0..layers {
             let (next, w) = mda(&h, noise, eta);
             weights.push(w);
+            all.push(next.shallow_clone());
             h = next;
         }
-        Self { weights }
+        (Self { weights }, Tensor::cat(&all, 1).to_kind(kind))
     }
 
     /// The representation of the rows of `x`: `[x, h_1, ..., h_layers]` (n x (1 + layers) d), in `x`'s kind.
@@ -116,5 +125,9 @@ mod tests {
         assert_eq!(r.kind(), Kind::Float);
         assert_eq!(r.narrow(1, 0, 4), x);
         assert!(r.narrow(1, 4, 12).abs().max().double_value(&[]) < 1.0);
+        // The fit's own representation is forward's, to the bit.
+        let (again, fitted) = Msda::fit_transform(&x, NOISE, 3, ETA);
+        assert_eq!(fitted, r);
+        assert_eq!(again.forward(&x), r);
     }
 }

@@ -41,10 +41,10 @@ pub fn run_pair(
     if cfg.features == Features::Msda {
         // Fitted on every training review of both domains, as the authors do; the test reviews only pass through.
         let started = std::time::Instant::now();
-        let m = Msda::fit(&Tensor::cat(&[&s.0, &t.0], 0), msda::NOISE, msda::LAYERS, msda::ETA);
-        for x in [&mut s.0, &mut t.0, &mut test.0] {
-            *x = m.forward(x);
-        }
+        let (m, both) = Msda::fit_transform(&Tensor::cat(&[&s.0, &t.0], 0), msda::NOISE, msda::LAYERS, msda::ETA);
+        let ns = s.0.size()[0];
+        (s.0, t.0) = (both.narrow(0, 0, ns), both.narrow(0, ns, both.size()[0] - ns));
+        test.0 = m.forward(&test.0);
         eprintln!(
             "shift: amazon {source} -> {target}: mSDA ({} layers, noise {}) to {} values in {:.1}s",
             msda::LAYERS,

@@ -22,7 +22,7 @@ pub static ENTRY: Entry = Entry {
 fn parse(s: &str) -> Option<Result<Task>> {
     let pair = s.strip_prefix("amazon:")?;
     if pair == "all" {
-        return Some(Ok(Task::new(AmazonAll)));
+        return Some(Ok(Task::new(Amazon { pair: None })));
     }
     Some((|| {
         let Some((a, b)) = pair.split_once(':') else {
@@ -35,20 +35,18 @@ fn parse(s: &str) -> Option<Result<Task>> {
         if source == target {
             bail!("`task`: `{s}` adapts a domain to itself; pick two different domains");
         }
-        Ok(Task::new(AmazonPair { source, target }))
+        Ok(Task::new(Amazon {
+            pair: Some((source, target)),
+        }))
     })())
 }
 
-/// One pair of the Amazon reviews, on 5,000 count features (or their mSDA representation).
+/// One pair of the Amazon reviews (`amazon:SOURCE:TARGET`), on 5,000 count features (or their mSDA
+/// representation); or all twelve (`amazon:all`, None), one table in Table 1's layout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AmazonPair {
-    pub source: Domain,
-    pub target: Domain,
+pub struct Amazon {
+    pub pair: Option<(Domain, Domain)>,
 }
-
-/// All twelve pairs, one table in Table 1's layout.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AmazonAll;
 
 /// The Amazon reviews' keys: the shallow network from random weights, on every review; no MNIST-M.
 fn validate(cfg: &ExperimentConfig) -> Result<()> {
@@ -70,30 +68,14 @@ fn validate(cfg: &ExperimentConfig) -> Result<()> {
 /// regressor's update as well (`params.dann.lambda_on_discriminator`). The authors step on one review at a time at
 /// 0.001 (0.0001 on mSDA features); shift steps on 32 + 32 reviews at 32 times that, the same first-order update
 /// per review. Reads `features` (set it first).
-pub fn schedule(mut c: ExperimentConfig) -> ExperimentConfig {
-    c.backbone = Some("shallow".into());
-    c.train.epochs = 200;
-    c.train.batch = 32;
-    c.train.steps_per_epoch = None;
+pub fn schedule(c: ExperimentConfig) -> ExperimentConfig {
     // The authors' rate per review: 0.001 on the raw counts, 0.0001 on mSDA's representation.
     let per_review = match c.features {
         Features::Raw => 0.001,
         Features::Msda => 0.0001,
     };
-    c.train.lr = shift_strategies::LrSchedule::Constant {
-        lr: per_review * c.train.batch as f64,
-    };
-    c.train.lambda = shift_grl::LambdaSchedule::Constant { value: 0.1 };
-    c.train.momentum = 0.0;
-    c.train.weight_decay = 0.0;
-    c.validation.source_split = 0.1;
-    c.validation.select = "source_accuracy".into();
-    // DANN as the shallow algorithm steps it: lambda scales the domain regressor's update too.
-    c.params
-        .entry("dann".into())
-        .or_default()
-        .insert("lambda_on_discriminator".into(), 1.0);
-    c
+    let batch = 32;
+    super::shallow_schedule(c, 200, batch, per_review * batch as f64, 0.1)
 }
 
 /// `--quick` on the Amazon reviews: 30 epochs of the same schedule, about a minute a pair on two CPU cores.
@@ -116,9 +98,9 @@ pub fn slug(source: Domain, target: Domain) -> String {
     format!("amazon-{source}-{target}")
 }
 
-impl TaskKind for AmazonPair {
+impl TaskKind for Amazon {
     fn slug(&self) -> String {
-        slug(self.source, self.target)
+        self.pair.map_or_else(|| "amazon-all".into(), |(s, t)| slug(s, t))
     }
 
     fn inputs(&self) -> Inputs {
@@ -141,49 +123,22 @@ impl TaskKind for AmazonPair {
         paper_schedule(cfg)
     }
 
+    /// Table 1's numbers for a pair; none for `amazon:all` (its table sets them beside each pair).
     fn anchors(&self, method: MethodName, features: Features) -> Anchors {
         Anchors {
-            published: published(method, (self.source, self.target), features),
+            published: self.pair.and_then(|pair| published(method, pair, features)),
             elsewhere: None,
         }
     }
 
-    fn run(&self, s: &Setting) -> Result<Option<Outcome>> {
-        let (at, pair) = (s.at, (self.source, self.target));
-        let runs = amazon::run_pair(&at.data, &at.out, s.cfg, pair, s.device, s.stop, at.resume)?;
-        Ok(runs.map(Outcome::Runs))
-    }
-}
-
-impl TaskKind for AmazonAll {
-    fn slug(&self) -> String {
-        "amazon-all".into()
-    }
-
-    fn inputs(&self) -> Inputs {
-        Inputs::Vectors
-    }
-
-    fn validate(&self, cfg: &ExperimentConfig) -> Result<()> {
-        validate(cfg)
-    }
-
-    fn defaults(&self, cfg: ExperimentConfig) -> ExperimentConfig {
-        schedule(cfg)
-    }
-
-    fn quick(&self, cfg: ExperimentConfig) -> ExperimentConfig {
-        quick(cfg)
-    }
-
-    fn paper_schedule(&self, cfg: &ExperimentConfig) -> TrainConfig {
-        paper_schedule(cfg)
-    }
-
-    /// Every pair of Table 1 in turn (each in its own folder, as `amazon:SOURCE:TARGET` runs it), then one table
-    /// in Table 1's layout, written as results.md and results.json beside them.
+    /// A pair's runs; or every pair of Table 1 in turn (each in its own folder, as `amazon:SOURCE:TARGET` runs
+    /// it), then one table in Table 1's layout, written as results.md and results.json beside them.
     fn run(&self, s: &Setting) -> Result<Option<Outcome>> {
         let (cfg, at) = (s.cfg, s.at);
+        if let Some(pair) = self.pair {
+            let runs = amazon::run_pair(&at.data, &at.out, cfg, pair, s.device, s.stop, at.resume)?;
+            return Ok(runs.map(Outcome::Runs));
+        }
         let started = std::time::Instant::now();
         let mut pairs = Vec::new();
         for pair in Domain::pairs() {

@@ -266,6 +266,29 @@ impl ExperimentConfig {
     }
 }
 
+/// The shallow DANN's schedule (Ganin et al., JMLR 2016, Algorithm 1, as the authors' code runs it): the
+/// `shallow` backbone, `epochs` of one pass each in steps of `batch` + `batch`, plain SGD at a constant `lr` (no
+/// momentum, no weight decay), lambda held at `lambda` and applied to the domain regressor's update too
+/// (`params.dann.lambda_on_discriminator`), 10% of the source held out, and the `source_accuracy` pick (the
+/// authors' early stopping) as the table's label-free column.
+fn shallow_schedule(mut c: ExperimentConfig, epochs: usize, batch: i64, lr: f64, lambda: f64) -> ExperimentConfig {
+    c.backbone = Some("shallow".into());
+    c.train.epochs = epochs;
+    c.train.batch = batch;
+    c.train.steps_per_epoch = None;
+    c.train.lr = shift_strategies::LrSchedule::Constant { lr };
+    c.train.lambda = shift_grl::LambdaSchedule::Constant { value: lambda };
+    c.train.momentum = 0.0;
+    c.train.weight_decay = 0.0;
+    c.validation.source_split = 0.1;
+    c.validation.select = "source_accuracy".into();
+    c.params
+        .entry("dann".into())
+        .or_default()
+        .insert("lambda_on_discriminator".into(), 1.0);
+    c
+}
+
 /// Refuses `mnist_m` on a task other than the digits', naming the key.
 fn refuse_mnist_m(cfg: &ExperimentConfig) -> Result<()> {
     if cfg.mnist_m != config::MnistMTrain::Released {

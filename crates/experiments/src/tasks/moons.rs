@@ -70,24 +70,8 @@ impl TaskKind for Moons {
     /// times the rate, DANN's domain regressor saturates and it ends at chance), lambda held at 6 (on the domain
     /// regressor's update too, as their algorithm steps it), no momentum, 500 epochs; 10% of the source held out
     /// for the validators.
-    fn defaults(&self, mut c: ExperimentConfig) -> ExperimentConfig {
-        c.backbone = Some("shallow".into());
-        c.train.epochs = 500;
-        c.train.batch = 1;
-        c.train.steps_per_epoch = None;
-        c.train.lr = shift_strategies::LrSchedule::Constant {
-            lr: 0.05,
-        };
-        c.train.lambda = shift_grl::LambdaSchedule::Constant { value: 6.0 };
-        c.train.momentum = 0.0;
-        c.train.weight_decay = 0.0;
-        c.validation.source_split = 0.1;
-        c.validation.select = "source_accuracy".into();
-        c.params
-            .entry("dann".into())
-            .or_default()
-            .insert("lambda_on_discriminator".into(), 1.0);
-        c
+    fn defaults(&self, c: ExperimentConfig) -> ExperimentConfig {
+        super::shallow_schedule(c, 500, 1, 0.05, 6.0)
     }
 
     /// 100 epochs of the same.
