@@ -38,7 +38,8 @@ fn nn_and_dann_train_on_the_moons_and_draw_figure_2() {
     assert_eq!(runs.len(), 2);
     for (method, _, acc, per_epoch) in &runs {
         assert_eq!(per_epoch.len(), 3, "{method}");
-        assert!((0.0..=1.0).contains(acc), "{method}: {acc}");
+        // Three epochs of one point a step already classify most of the rotated moons (chance is 0.5).
+        assert!(*acc > 0.7, "{method}: {acc}");
     }
     // A PNG of two rows of four panels (1600 x 880 pixels).
     let png = std::fs::read(out.join("moons.png")).unwrap();

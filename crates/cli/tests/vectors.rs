@@ -199,7 +199,7 @@ fn every_bad_input_is_refused_naming_the_file_line_and_column() {
         ),
         (
             write("classes.csv", "x1,label,x2\n1,maybe,2\n1,yes,2\n"),
-            "classes.csv: labels `maybe` are not classes of the source",
+            "classes.csv: line 2, column `label`: `maybe` is not a class of the source",
         ),
         (write("image.png", "x"), "image.png: not a vector file"),
         (

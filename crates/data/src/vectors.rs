@@ -35,6 +35,10 @@ pub struct VectorFile {
     pub values: Vec<f32>,
     pub rows: usize,
     pub labels: Option<Vec<String>>,
+    /// Each row's line in the file (1-based).
+    pub lines: Vec<usize>,
+    /// The name errors give the label's column.
+    pub label_column: String,
 }
 
 /// A file's examples as the network reads them: the values `[N, width]` and the classes `[N]` (-1 throughout
@@ -126,7 +130,7 @@ pub fn parse_csv(text: &str, label_column: &str) -> Result<VectorFile, String> {
             "line 1: no feature column beside the label column `{label_column}`"
         ));
     }
-    let (mut values, mut labels, mut rows) = (Vec::new(), Vec::new(), 0);
+    let (mut values, mut labels, mut rows, mut lines) = (Vec::new(), Vec::new(), 0, Vec::new());
     for record in reader.records() {
         let record = record.map_err(|e| e.to_string())?;
         let line = record.position().map_or(0, |p| p.line());
@@ -165,6 +169,7 @@ pub fn parse_csv(text: &str, label_column: &str) -> Result<VectorFile, String> {
             values.push(v);
         }
         rows += 1;
+        lines.push(line as usize);
     }
     if rows == 0 {
         return Err("no example rows after the header".into());
@@ -175,25 +180,51 @@ pub fn parse_csv(text: &str, label_column: &str) -> Result<VectorFile, String> {
         values,
         rows,
         labels: label_at.map(|_| labels),
+        lines,
+        label_column: label_column.to_string(),
     })
 }
 
-/// The labels and the widest index of svmlight text (lines that do not parse are left to [`svmlight::parse`] to
-/// refuse, by line).
-fn scan_svmlight(text: &str, zero_based: bool) -> (Vec<f64>, usize) {
-    let (mut labels, mut width) = (Vec::<f64>::new(), 0);
-    for line in text.lines() {
-        let mut fields = line.split('#').next().unwrap_or("").split_whitespace();
+/// The most values a task's dense matrix may hold (2 GiB of floats): an index past it is a typo, not a feature.
+pub const MAX_VALUES: usize = 1 << 29;
+
+/// What a scan of svmlight text finds: its labels in order of appearance, the width its widest index asks for,
+/// the line of that index, and the line of each example (lines that do not parse are left to
+/// [`svmlight::parse`] to refuse, by line).
+struct Scan {
+    labels: Vec<f64>,
+    width: usize,
+    widest_at: usize,
+    lines: Vec<usize>,
+}
+
+fn scan_svmlight(text: &str, zero_based: bool) -> Scan {
+    let mut scan = Scan {
+        labels: Vec::new(),
+        width: 0,
+        widest_at: 0,
+        lines: Vec::new(),
+    };
+    for (n, line) in text.lines().enumerate() {
+        let content = line.split('#').next().unwrap_or("").trim();
+        if content.is_empty() {
+            continue;
+        }
+        scan.lines.push(n + 1);
+        let mut fields = content.split_whitespace();
         if let Some(label) = fields.next().and_then(|l| l.parse::<f64>().ok()) {
-            if !labels.contains(&label) {
-                labels.push(label);
+            if !scan.labels.contains(&label) {
+                scan.labels.push(label);
             }
         }
         for index in fields.filter_map(|f| f.split_once(':')?.0.parse::<usize>().ok()) {
-            width = width.max(index + usize::from(zero_based));
+            let width = index.saturating_add(usize::from(zero_based));
+            if width > scan.width {
+                (scan.width, scan.widest_at) = (width, n + 1);
+            }
         }
     }
-    (labels, width)
+    scan
 }
 
 /// Reads svmlight files as one width (the widest index over them all), each row's label written as a number.
@@ -202,15 +233,38 @@ fn read_svmlight(paths: &[&Path], zero_based: bool) -> Result<Vec<VectorFile>, D
         .iter()
         .map(|p| std::fs::read_to_string(p).map_err(DataError::io(*p)))
         .collect::<Result<Vec<_>, _>>()?;
-    let width = texts.iter().map(|t| scan_svmlight(t, zero_based).1).max().unwrap_or(0);
+    let scans: Vec<Scan> = texts.iter().map(|t| scan_svmlight(t, zero_based)).collect();
+    let width = scans.iter().map(|s| s.width).max().unwrap_or(0);
+    let rows: usize = scans.iter().map(|s| s.lines.len()).sum();
+    if let Some((path, scan)) = paths.iter().zip(&scans).find(|(_, s)| s.width == width && width > 0) {
+        if rows.saturating_mul(width) > MAX_VALUES {
+            return Err(DataError::format(
+                *path,
+                format!(
+                    "line {}: an index asks for {width} features, {rows} x {width} values over the task's files, \
+                     more than the {MAX_VALUES} a dense matrix here may hold",
+                    scan.widest_at
+                ),
+            ));
+        }
+    }
     paths
         .iter()
         .zip(&texts)
-        .map(|(path, text)| {
-            let (labels, _) = scan_svmlight(text, zero_based);
+        .zip(scans)
+        .map(|((path, text), scan)| {
+            if scan.lines.is_empty() {
+                return Err(DataError::format(*path, "no examples"));
+            }
             if width == 0 {
                 return Err(DataError::format(*path, "no INDEX:VALUE pair in any file of the task"));
             }
+            // Where no label parsed, a label that matches none lets the reader say which line is wrong.
+            let labels = if scan.labels.is_empty() {
+                vec![f64::NAN]
+            } else {
+                scan.labels.clone()
+            };
             let spec = SvmlightSpec {
                 width,
                 zero_based,
@@ -218,15 +272,14 @@ fn read_svmlight(paths: &[&Path], zero_based: bool) -> Result<Vec<VectorFile>, D
             };
             let sparse = svmlight::parse(text, &spec)
                 .map_err(|(line, msg)| DataError::format(*path, format!("line {line}: {msg}")))?;
-            if sparse.is_empty() {
-                return Err(DataError::format(*path, "no examples"));
-            }
             Ok(VectorFile {
                 path: path.to_path_buf(),
                 columns: (1..=width).map(|i| i.to_string()).collect(),
                 values: sparse.dense(),
                 rows: sparse.len(),
                 labels: Some(sparse.classes.iter().map(|&c| labels[c as usize].to_string()).collect()),
+                lines: scan.lines,
+                label_column: "label".into(),
             })
         })
         .collect()
@@ -296,17 +349,13 @@ pub fn load(source: &Path, target: &Path, test: Option<&Path>, opts: &ReadOption
                 labelled: false,
             });
         };
-        let unknown: BTreeSet<&str> = labels
-            .iter()
-            .map(String::as_str)
-            .filter(|l| !classes.iter().any(|c| c == l))
-            .collect();
-        if !unknown.is_empty() {
+        if let Some((i, l)) = labels.iter().enumerate().find(|(_, l)| !classes.contains(l)) {
+            let line = f.lines.get(i).copied().unwrap_or(0);
             return Err(DataError::format(
                 &f.path,
                 format!(
-                    "labels {} are not classes of the source {} ({})",
-                    unknown.iter().map(|l| format!("`{l}`")).collect::<Vec<_>>().join(", "),
+                    "line {line}, column `{}`: `{l}` is not a class of the source {} ({})",
+                    f.label_column,
                     src.path.display(),
                     classes.join(", ")
                 ),

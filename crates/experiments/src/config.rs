@@ -41,10 +41,10 @@ pub struct ExperimentConfig {
     /// temperature = 2.5`, or `--set params.mcc.temperature=2.5`).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub params: BTreeMap<String, BTreeMap<String, f64>>,
-    /// How the `vectors:` task reads its files and sizes its MLP (`--set vectors.hidden=[100,50]`); saved only
-    /// where it differs from the defaults.
-    #[serde(skip_serializing_if = "VectorsConfig::is_default")]
-    pub vectors: VectorsConfig,
+    /// How the `vectors:` task reads its files and sizes its MLP (`--set vectors.hidden=[100,50]`); unset: the
+    /// defaults (saved only where set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub vectors: Option<VectorsConfig>,
 }
 
 /// The `vectors:` task's keys: the CSV label column, the svmlight index base, and the `mlp` backbone's layers.
@@ -69,12 +69,6 @@ impl Default for VectorsConfig {
             hidden: vec![64],
             activation: Activation::Relu,
         }
-    }
-}
-
-impl VectorsConfig {
-    pub fn is_default(&self) -> bool {
-        *self == Self::default()
     }
 }
 
@@ -114,7 +108,7 @@ impl Default for ExperimentConfig {
             train: TrainConfig::default(),
             validation: Default::default(),
             params: BTreeMap::new(),
-            vectors: VectorsConfig::default(),
+            vectors: None,
         }
     }
 }

@@ -273,6 +273,7 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     }
     cfg.pretrain.validate_at("pretrain")?;
     cfg.finetune_lr.validate_at("finetune_lr")?;
+    task.check_finetune(&ks)?;
     for (flag, path) in [("from", &cfg.from), ("from_dann", &cfg.from_dann)] {
         if let Some(p) = path.as_ref().filter(|p| !p.is_file()) {
             bail!(

@@ -212,7 +212,7 @@ mod tests {
         for (bad, says) in [
             ("amazon:books", "names no two domains"),
             ("amazon:books:books", "adapts a domain to itself"),
-            ("amazon:books:toys", "`task`:"),
+            ("amazon:books:toys", "`task`: Amazon reviews domain: unknown domain `toys` (known: books, dvd"),
         ] {
             let e = Task::parse(bad).unwrap_err().to_string();
             assert!(e.contains(says), "{bad}: {e}");

@@ -132,6 +132,11 @@ pub trait TaskKind: std::fmt::Debug + Send + Sync {
         c.finetune_steps = 20;
     }
 
+    /// Refuses label budgets the task's fine-tuning cannot honour, before anything loads (default: none).
+    fn check_finetune(&self, _ks: &[Option<usize>]) -> Result<()> {
+        Ok(())
+    }
+
     /// Fine-tuning (`shift experiment finetune`) on this task at `ks` labels per class (default: refused).
     fn finetune(&self, _cfg: &FinetuneConfig, _ks: &[Option<usize>], _s: FinetuneSetting) -> Result<Finetuned> {
         bail!(
@@ -303,7 +308,7 @@ fn refuse_mnist_m(cfg: &ExperimentConfig) -> Result<()> {
 
 /// Refuses `vectors.*` on a task other than `vectors:`, naming the key.
 fn refuse_vectors(cfg: &ExperimentConfig) -> Result<()> {
-    if !cfg.vectors.is_default() {
+    if cfg.vectors.is_some() {
         bail!(
             "`vectors`: the keys of the vectors: task (your own feature files); {} reads none of them",
             cfg.task

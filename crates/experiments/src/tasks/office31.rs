@@ -55,13 +55,17 @@ impl TaskKind for Office31 {
         Ok(office::run(loaded, &self.slug(), s)?.map(Outcome::Runs))
     }
 
-    fn finetune(&self, cfg: &FinetuneConfig, ks: &[Option<usize>], s: FinetuneSetting) -> Result<Finetuned> {
+    fn check_finetune(&self, ks: &[Option<usize>]) -> Result<()> {
         if ks.contains(&None) {
             bail!(
                 "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
                  give counts per class"
             );
         }
+        Ok(())
+    }
+
+    fn finetune(&self, cfg: &FinetuneConfig, ks: &[Option<usize>], s: FinetuneSetting) -> Result<Finetuned> {
         crate::finetune::office31(cfg, ks, (self.source, self.target), s)
     }
 }

@@ -77,7 +77,7 @@ impl TaskKind for Vectors {
         if let Some(p) = &cfg.pretrained {
             bail!("`pretrained`: {} is for Office-31's ResNet-50; the MLP starts from random weights", p.display());
         }
-        let v = &cfg.vectors;
+        let v = cfg.vectors.clone().unwrap_or_default();
         if v.hidden.is_empty() || v.hidden.iter().any(|&h| h < 1) {
             bail!("`vectors.hidden`: {:?}: give one width of at least 1 per hidden layer", v.hidden);
         }
@@ -104,9 +104,10 @@ impl TaskKind for Vectors {
 
     fn run(&self, s: &Setting) -> Result<Option<Outcome>> {
         let (cfg, device) = (s.cfg, s.device);
+        let v = cfg.vectors.clone().unwrap_or_default();
         let opts = ReadOptions {
-            label_column: cfg.vectors.label_column.clone(),
-            zero_based: cfg.vectors.zero_based,
+            label_column: v.label_column.clone(),
+            zero_based: v.zero_based,
         };
         let pair = vectors::load(&self.source, &self.target, self.test.as_deref(), &opts)?;
         vector_runs::check_labelled_target(&cfg.methods, pair.target.labelled)?;
@@ -134,7 +135,6 @@ impl TaskKind for Vectors {
         );
         let (width, classes) = (pair.width as i64, pair.classes.len() as i64);
         let shallow = cfg.backbone.as_deref() == Some("shallow");
-        let v = &cfg.vectors;
         let runs = vector_runs::run_all(&s.at.out, &self.slug(), cfg, &data, device, s.stop, s.at.resume, || {
             Ok(if shallow {
                 MlpNet::shallow(device, width, SHALLOW_HIDDEN, classes)
@@ -189,6 +189,10 @@ mod tests {
         c(&["vectors.hidden=[100,50]", "vectors.activation=sigmoid", "backbone=\"shallow\""])
             .validate()
             .unwrap();
+        // A key set to its default value is kept, as the help's example shows it.
+        let same = c(&["vectors.hidden=[64]", "vectors.activation=relu", "vectors.label_column=label"]);
+        same.validate().unwrap();
+        assert_eq!(same.vectors, Some(crate::config::VectorsConfig::default()));
         for (sets, says) in [
             (&["vectors.hidden=[]"][..], "`vectors.hidden`: []: give one width"),
             (&["vectors.hidden=[0]"], "`vectors.hidden`: [0]"),
