@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{results, run_err, run_ok, shift};
+use common::{dann_on, results, run_err, run_ok};
 use std::path::{Path, PathBuf};
 
 /// `amazon_reviews/` with `train` reviews per domain (half positive) and `test` test reviews. Each domain's
@@ -37,22 +37,8 @@ fn json_of(path: &Path) -> serde_json::Value {
 }
 
 fn amazon(data: &Path, out: &Path, task: &str, extra: &[&str]) -> std::process::Command {
-    let mut c = shift();
-    c.args([
-        "experiment",
-        "dann",
-        "--device",
-        "cpu",
-        "--seeds",
-        "0",
-        "--task",
-        task,
-        "--data",
-    ])
-    .arg(data)
-    .arg("--out")
-    .arg(out)
-    .args(extra);
+    let mut c = dann_on(task, out, extra);
+    c.arg("--data").arg(data);
     c
 }
 

@@ -3,27 +3,17 @@
 
 mod common;
 
-use common::{numbers, run_ok, shift};
+use common::{dann_on, numbers, run_ok};
 
 #[test]
 fn nn_and_dann_train_on_the_moons_and_draw_figure_2() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("moons");
-    let run = run_ok(
-        shift()
-            .args([
-                "experiment",
-                "dann",
-                "--task",
-                "moons",
-                "--methods",
-                "source-only,dann",
-                "--seeds",
-                "0",
-            ])
-            .args(["--device", "cpu", "--epochs", "3", "--out"])
-            .arg(&out),
-    );
+    let run = run_ok(&mut dann_on(
+        "moons",
+        &out,
+        &["--methods", "source-only,dann", "--epochs", "3"],
+    ));
     let table = String::from_utf8_lossy(&run.stdout);
     for expected in [
         "moons",
@@ -51,21 +41,11 @@ fn nn_and_dann_train_on_the_moons_and_draw_figure_2() {
     assert_eq!((w, h), (1600, 880));
     // NN alone: one row.
     let nn = tmp.path().join("nn");
-    run_ok(
-        shift()
-            .args([
-                "experiment",
-                "dann",
-                "--task",
-                "moons",
-                "--methods",
-                "source-only",
-                "--seeds",
-                "0",
-            ])
-            .args(["--device", "cpu", "--epochs", "1", "--out"])
-            .arg(&nn),
-    );
+    run_ok(&mut dann_on(
+        "moons",
+        &nn,
+        &["--methods", "source-only", "--epochs", "1"],
+    ));
     let png = std::fs::read(nn.join("moons.png")).unwrap();
     assert_eq!(u32::from_be_bytes(png[20..24].try_into().unwrap()), 460);
 }

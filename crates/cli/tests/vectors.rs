@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{numbers, results, run_err, run_ok, shift};
+use common::{dann_on, numbers, results, run_err, run_ok};
 use std::path::{Path, PathBuf};
 
 /// A CSV file of `n` rows: two classes (`yes`, `no`) separated along `x1`, moved by `shift` along both features;
@@ -35,21 +35,7 @@ fn vectors(out: &Path, files: &[&Path], extra: &[&str]) -> std::process::Command
             .collect::<Vec<_>>()
             .join(":")
     );
-    let mut c = shift();
-    c.args([
-        "experiment",
-        "dann",
-        "--device",
-        "cpu",
-        "--seeds",
-        "0",
-        "--task",
-        &task,
-        "--out",
-    ])
-    .arg(out)
-    .args(extra);
-    c
+    dann_on(&task, out, extra)
 }
 
 /// Every epoch line of a run's metrics.jsonl has every validator's score.

@@ -11,6 +11,25 @@ pub fn shift() -> Command {
     c
 }
 
+/// `shift experiment dann --task TASK --device cpu --seeds 0 --out OUT`, then `extra`.
+pub fn dann_on(task: &str, out: &Path, extra: &[&str]) -> Command {
+    let mut c = shift();
+    c.args([
+        "experiment",
+        "dann",
+        "--device",
+        "cpu",
+        "--seeds",
+        "0",
+        "--task",
+        task,
+        "--out",
+    ])
+    .arg(out)
+    .args(extra);
+    c
+}
+
 pub fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().expect("shift runs");
     assert!(

@@ -9,7 +9,7 @@ use crate::report::Summary;
 use crate::run_folder::RunResult;
 use anyhow::{bail, Context, Result};
 use shift_data::image_folder::{check_same_classes, list_image_folder};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub static ENTRY: Entry = Entry {
     usage: "folders:SOURCE_DIR:TARGET_DIR",
@@ -43,16 +43,11 @@ impl TaskKind for Folders {
     /// `folders-<source>-<target>`, the folders' own names with every other character than a letter, a digit or
     /// `_` as `_`.
     fn slug(&self) -> String {
-        let name = |p: &Path| -> String {
-            let n = p
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            n.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-                .collect()
-        };
-        format!("folders-{}-{}", name(&self.source), name(&self.target))
+        format!(
+            "folders-{}-{}",
+            super::slug_part(self.source.file_name()),
+            super::slug_part(self.target.file_name())
+        )
     }
 
     fn validate(&self, cfg: &ExperimentConfig) -> Result<()> {

@@ -294,6 +294,15 @@ fn shallow_schedule(mut c: ExperimentConfig, epochs: usize, batch: i64, lr: f64,
     c
 }
 
+/// A file or folder name as part of a slug: every character other than an ASCII letter, a digit or `_` as `_`
+/// (none: empty).
+fn slug_part(name: Option<&std::ffi::OsStr>) -> String {
+    let name = name.map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    name.chars()
+        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .collect()
+}
+
 /// Refuses `mnist_m` on a task other than the digits', naming the key.
 fn refuse_mnist_m(cfg: &ExperimentConfig) -> Result<()> {
     if cfg.mnist_m != config::MnistMTrain::Released {

@@ -13,7 +13,7 @@ use anyhow::{bail, Result};
 use shift_data::vectors::{self, ReadOptions};
 use shift_models::mlp::MlpNet;
 use shift_tensor::tch::{Kind, Tensor};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 pub static ENTRY: Entry = Entry {
     usage: "vectors:SOURCE_FILE:TARGET_FILE[:TARGET_TEST_FILE] (.csv, .svm)",
@@ -56,13 +56,11 @@ impl TaskKind for Vectors {
     /// `vectors-<source>-<target>`, the files' stems with every other character than a letter, a digit or `_`
     /// as `_`.
     fn slug(&self) -> String {
-        let stem = |p: &Path| -> String {
-            let n = p.file_stem().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            n.chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
-                .collect()
-        };
-        format!("vectors-{}-{}", stem(&self.source), stem(&self.target))
+        format!(
+            "vectors-{}-{}",
+            super::slug_part(self.source.file_stem()),
+            super::slug_part(self.target.file_stem())
+        )
     }
 
     fn inputs(&self) -> Inputs {
