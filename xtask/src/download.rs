@@ -13,7 +13,8 @@ use std::path::PathBuf;
 pub struct DownloadArgs {
     /// mnist, mnist-m, mnist-m-rebuilt (MNIST-M's train split made here from MNIST + BSDS500, for `--mnist-m
     /// rebuilt`), bsds500, office31, resnet50-imagenet (torchvision's ImageNet weights, converted to
-    /// safetensors), amazon-reviews (the DANN paper's text benchmark), or all (the data sets the digit
+    /// safetensors), amazon-reviews (the DANN paper's text benchmark), fsdd (the Free Spoken Digit
+    /// Dataset's recordings), or all (the data sets the digit
     /// experiments need).
     #[arg(default_value = "all")]
     pub name: String,

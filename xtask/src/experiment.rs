@@ -41,13 +41,16 @@ fn data_needed(args: &[String]) -> Result<Vec<&'static str>> {
     Ok(data)
 }
 
-/// What a task's runs read: the digit sets, Office-31 and the ImageNet weights, the Amazon reviews, or nothing
+/// What a task's runs read: the digit sets, Office-31 and the ImageNet weights, the Amazon reviews, the spoken
+/// digits, or nothing
 /// (the user's own folders or files).
 pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
     if task.starts_with("office31") {
         &["office31", "resnet50-imagenet"]
     } else if task.starts_with("amazon:") {
         &["amazon-reviews"]
+    } else if task.starts_with("fsdd:") {
+        &["fsdd"]
     } else if task == "moons" {
         // Generated on the fly.
         &[]
@@ -193,6 +196,7 @@ mod tests {
             data_needed(&strings(&["--task", "amazon:all"])).unwrap(),
             ["amazon-reviews"]
         );
+        assert_eq!(data_needed(&strings(&["--task", "fsdd:all"])).unwrap(), ["fsdd"]);
         for own in ["moons", "vectors:a.csv:b.csv", "folders:a:b"] {
             assert!(data_needed(&strings(&["--task", own])).unwrap().is_empty(), "{own}");
         }

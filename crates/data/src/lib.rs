@@ -1,13 +1,15 @@
 //! Data sets for shift: MNIST, MNIST-M (released layout and the rebuild recipe), BSDS500 photos, Office-31,
-//! svmlight files (the Amazon reviews), image transforms, a threaded image pipeline, and a device-resident batcher.
+//! svmlight files (the Amazon reviews), the spoken digits (FSDD WAV files) and a log-mel front end, image transforms, a threaded image pipeline, and a device-resident batcher.
 
 pub mod amazon_reviews;
 pub mod batcher;
 pub mod bsds500;
 pub mod digits;
 mod error;
+pub mod fsdd;
 pub mod idx;
 pub mod image_folder;
+pub mod log_mel;
 pub mod mnist;
 pub mod mnist_m;
 pub mod moons;

@@ -40,6 +40,9 @@ pub struct Artifact {
     /// Counts the installed folder must show.
     #[serde(default, rename = "count")]
     pub counts: Vec<CountCheck>,
+    /// Audio layouts the installed folder's WAV files must have.
+    #[serde(default, rename = "wav")]
+    pub wavs: Vec<WavCheck>,
     /// When no source works, the artifact can be rebuilt from others (`mnist-m`: from MNIST + BSDS500).
     #[serde(default)]
     pub rebuild: Option<String>,
@@ -102,6 +105,17 @@ pub struct CountCheck {
     pub n: usize,
 }
 
+/// Every `.wav` file under `dir` (recursively) must decode completely as PCM integers of `bits` bits, with
+/// `channels` channels at `sample_rate` Hz.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WavCheck {
+    pub dir: String,
+    pub channels: u16,
+    pub sample_rate: u32,
+    pub bits: u16,
+}
+
 impl Artifact {
     /// Whether anything can download it: a mirror location, a canonical archive, or per-file URLs.
     pub fn has_sources(&self) -> bool {
@@ -156,6 +170,14 @@ impl Manifest {
                 }
                 if !is_relative_clean(&c.to) || c.to == c.from {
                     return Err(ctx(&format!("convert.to `{}` must be a new plain relative path", c.to)));
+                }
+            }
+            for w in &a.wavs {
+                if !is_relative_clean(&w.dir) || !matches!(w.bits, 8 | 16 | 24 | 32) || w.channels == 0 {
+                    return Err(ctx(&format!(
+                        "wav check of `{}`: needs a plain relative dir, 1 or more channels and 8, 16, 24 or 32 bits",
+                        w.dir
+                    )));
                 }
             }
             if a.files.is_empty() && a.counts.is_empty() {

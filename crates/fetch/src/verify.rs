@@ -1,6 +1,7 @@
-//! Content checks: sha256 of bytes or of gunzipped content, and recursive file counts by extension.
+//! Content checks: sha256 of bytes or of gunzipped content, recursive file counts by extension, and the layout
+//! and completeness of WAV files (decoded with `hound`).
 
-use crate::manifest::{Artifact, CountCheck, FileEntry};
+use crate::manifest::{Artifact, CountCheck, FileEntry, WavCheck};
 use crate::FetchError;
 use sha2::{Digest, Sha256};
 use std::io::Read;
@@ -91,6 +92,65 @@ fn check_count(root: &Path, c: &CountCheck) -> Result<(), FetchError> {
     Ok(())
 }
 
+/// Every `.wav` file under `dir`, recursively.
+fn wav_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) -> Result<(), FetchError> {
+    for e in std::fs::read_dir(dir).map_err(FetchError::io(dir))? {
+        let e = e.map_err(FetchError::io(dir))?;
+        let path = e.path();
+        if e.file_type().map_err(FetchError::io(&path))?.is_dir() {
+            wav_files(&path, out)?;
+        } else if path.extension().is_some_and(|x| x.eq_ignore_ascii_case("wav")) {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// One WAV file: its header gives the layout `w` asks for, and every sample it declares is there.
+pub fn check_wav(path: &Path, w: &WavCheck) -> Result<(), FetchError> {
+    let bad = |msg: String| FetchError::Check {
+        path: path.to_path_buf(),
+        msg,
+    };
+    let reader = hound::WavReader::open(path).map_err(|e| bad(format!("not a WAV file: {e}")))?;
+    let spec = reader.spec();
+    if spec.channels != w.channels
+        || spec.sample_rate != w.sample_rate
+        || spec.bits_per_sample != w.bits
+        || spec.sample_format != hound::SampleFormat::Int
+    {
+        return Err(bad(format!(
+            "expected {} channel(s) of {}-bit PCM at {} Hz, found {} channel(s) of {}-bit {:?} at {} Hz",
+            w.channels,
+            w.bits,
+            w.sample_rate,
+            spec.channels,
+            spec.bits_per_sample,
+            spec.sample_format,
+            spec.sample_rate
+        )));
+    }
+    let declared = reader.len() as usize;
+    let mut read = 0usize;
+    for s in reader.into_samples::<i32>() {
+        s.map_err(|e| bad(format!("truncated or corrupt after {read} of {declared} samples: {e}")))?;
+        read += 1;
+    }
+    if read != declared {
+        return Err(bad(format!(
+            "truncated: {read} of the {declared} samples its header declares"
+        )));
+    }
+    Ok(())
+}
+
+fn check_wavs(root: &Path, w: &WavCheck) -> Result<(), FetchError> {
+    let mut files = Vec::new();
+    wav_files(&root.join(&w.dir), &mut files)?;
+    files.sort();
+    files.iter().try_for_each(|f| check_wav(f, w))
+}
+
 /// Everything the manifest says about the installed folder `root`.
 pub fn check_artifact(root: &Path, artifact: &Artifact) -> Result<(), FetchError> {
     for f in &artifact.files {
@@ -98,6 +158,9 @@ pub fn check_artifact(root: &Path, artifact: &Artifact) -> Result<(), FetchError
     }
     for c in &artifact.counts {
         check_count(root, c)?;
+    }
+    for w in &artifact.wavs {
+        check_wavs(root, w)?;
     }
     Ok(())
 }

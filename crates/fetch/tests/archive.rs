@@ -1,4 +1,5 @@
-//! tar.gz extraction: selection and stripping, refusal of entries that escape, truncated archives; gzip checks.
+//! tar.gz extraction: selection and stripping, refusal of entries that escape, truncated archives; gzip checks;
+//! the WAV check of an installed folder.
 
 use flate2::{write::GzEncoder, Compression};
 use shift_fetch::extract::extract_tar_gz;
@@ -122,4 +123,85 @@ fn gzip_content_checksum_and_truncated_gzip() {
     std::fs::write(&cut, &gz[..gz.len() - 10]).unwrap();
     let e = shift_fetch::verify::gunzip_sha256_file(&cut).unwrap_err().to_string();
     assert!(e.contains("cut.gz") && e.contains("not a valid gzip"), "{e}");
+}
+
+/// A mono 8 kHz 16-bit WAV file of `samples`, with `spec` changed by `edit`.
+fn wav_bytes(samples: &[i16], edit: impl FnOnce(&mut hound::WavSpec)) -> Vec<u8> {
+    let mut spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    edit(&mut spec);
+    let mut out = std::io::Cursor::new(Vec::new());
+    let mut w = hound::WavWriter::new(&mut out, spec).unwrap();
+    for &s in samples {
+        w.write_sample(s).unwrap();
+    }
+    w.finalize().unwrap();
+    out.into_inner()
+}
+
+#[test]
+fn a_truncated_stereo_or_non_wav_recording_is_refused_by_name_and_nothing_is_installed() {
+    let text = r#"version = 1
+[[artifact]]
+name = "speech"
+folder = "speech"
+about = "x"
+[artifact.mirror_archive]
+path = "speech.tar.gz"
+extract = "tar.gz"
+select = "top/recordings/"
+into = "recordings"
+[[artifact.count]]
+dir = "recordings"
+ext = "wav"
+n = 2
+[[artifact.wav]]
+dir = "recordings"
+channels = 1
+sample_rate = 8000
+bits = 16
+"#;
+    let m = Manifest::parse(text, Path::new("m.toml")).unwrap();
+    let good = wav_bytes(&[1, -2, 3, 400], |_| ());
+    let full = wav_bytes(&[7; 1000], |_| ());
+    let truncated = &full[..full.len() - 100];
+    let stereo = wav_bytes(&[1, 2, 3, 4], |s| s.channels = 2);
+    for (bad, says) in [
+        (truncated, "truncated"),
+        (
+            &stereo[..],
+            "expected 1 channel(s) of 16-bit PCM at 8000 Hz, found 2 channel(s)",
+        ),
+        (&b"RIFF nonsense"[..], "not a WAV file"),
+    ] {
+        let mirror = tempfile::tempdir().unwrap();
+        let archive = tar_gz(&[("top/recordings/0_a_0.wav", &good), ("top/recordings/1_a_0.wav", bad)]);
+        std::fs::write(mirror.path().join("speech.tar.gz"), archive).unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let inst = Installer::new(data.path(), Some(Mirror::Dir(mirror.path().to_path_buf())));
+        let e = inst.install(m.get("speech").unwrap()).unwrap_err().to_string();
+        assert!(e.contains("recordings/1_a_0.wav") && e.contains(says), "{e}");
+        assert_eq!(
+            std::fs::read_dir(data.path()).unwrap().count(),
+            0,
+            "{says}: staging must be removed"
+        );
+    }
+    let mirror = tempfile::tempdir().unwrap();
+    let archive = tar_gz(&[("top/recordings/0_a_0.wav", &good), ("top/recordings/1_a_0.wav", &full)]);
+    std::fs::write(mirror.path().join("speech.tar.gz"), archive).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let inst = Installer::new(data.path(), Some(Mirror::Dir(mirror.path().to_path_buf())));
+    assert!(matches!(
+        inst.install(m.get("speech").unwrap()).unwrap(),
+        Outcome::Installed { .. }
+    ));
+    assert_eq!(
+        std::fs::read(data.path().join("speech/recordings/0_a_0.wav")).unwrap(),
+        good
+    );
 }

@@ -219,8 +219,14 @@ fn the_project_manifest_parses() {
             "mnist-m-rebuilt",
             "office31",
             "resnet50-imagenet",
-            "amazon-reviews"
+            "amazon-reviews",
+            "fsdd"
         ]
+    );
+    let fsdd = m.get("fsdd").unwrap();
+    assert_eq!(
+        (fsdd.files.len(), fsdd.counts[0].n, fsdd.wavs[0].sample_rate),
+        (3000, 3000, 8000)
     );
     let weights = m.get("resnet50-imagenet").unwrap();
     let convert = weights.convert.as_ref().unwrap();

@@ -1,4 +1,4 @@
-//! PyTorch's default initialisation for `nn.Linear` and `nn.Conv2d`: weights and biases uniform in
+//! PyTorch's default initialisation for `nn.Linear`, `nn.Conv1d` and `nn.Conv2d`: weights and biases uniform in
 //! +-1/sqrt(fan_in) (kaiming_uniform with a = sqrt(5)), so that shift starts where the PyTorch reference does.
 
 use shift_tensor::tch::nn::{self, Init};
@@ -40,6 +40,23 @@ pub fn conv2d(p: nn::Path, i: i64, o: i64, k: i64) -> nn::Conv2D {
 pub fn conv2d_padded(p: nn::Path, i: i64, o: i64, k: i64, padding: i64) -> nn::Conv2D {
     let b = bound(i * k * k);
     nn::conv2d(
+        p,
+        i,
+        o,
+        k,
+        nn::ConvConfig {
+            ws_init: Init::Uniform { lo: -b, up: b },
+            bs_init: Init::Uniform { lo: -b, up: b },
+            padding,
+            ..Default::default()
+        },
+    )
+}
+
+/// A width-`k` convolution over time with `padding` on each side (PyTorch's `nn.Conv1d(i, o, k, padding=padding)`).
+pub fn conv1d_padded(p: nn::Path, i: i64, o: i64, k: i64, padding: i64) -> nn::Conv1D {
+    let b = bound(i * k);
+    nn::conv1d(
         p,
         i,
         o,

@@ -4,6 +4,8 @@
 //! Parameters live in one `VarStore` under three prefixes (`features.`, `classifier.`, and `discriminator.` for
 //! the networks a method adds), so that optimiser groups, freezing and checkpoints can address each part by name.
 
+pub mod attention_pool;
+pub mod audio_cnn;
 pub mod backbone;
 pub mod batch_norm;
 pub mod digit;
@@ -65,6 +67,15 @@ pub trait Twin: std::fmt::Debug {
     }
 }
 
+/// The layout of a backbone's latent sequence over time ([`AdaptNet::sequence`]): each of its steps is `dim`
+/// values and covers `frames_per_step` input frames of `bands` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SequenceLayout {
+    pub bands: i64,
+    pub frames_per_step: i64,
+    pub dim: i64,
+}
+
 /// A backbone: a feature extractor and a label predictor in one `VarStore`, which the networks a method adds
 /// (under `discriminator.`) join.
 pub trait AdaptNet: std::fmt::Debug {
@@ -94,6 +105,15 @@ pub trait AdaptNet: std::fmt::Debug {
     /// batch norm sees source and target rows as separate batches, so each domain is normalised by its own
     /// statistics (as the VADA/DIRT-T and self-ensembling reference code run it), never by a mix.
     fn statistics(&self) -> Option<&batch_norm::StatisticsSwitch> {
+        None
+    }
+    /// The latent sequence over time that the features pool, `[B, T, D]`, for a backbone over a time axis (the
+    /// audio CNN); None elsewhere.
+    fn sequence(&self, _x: &Tensor, _train: bool) -> Option<Tensor> {
+        None
+    }
+    /// The layout of [`sequence`](Self::sequence); None where the backbone has none.
+    fn sequence_layout(&self) -> Option<SequenceLayout> {
         None
     }
 }
@@ -128,5 +148,11 @@ impl AdaptNet for Box<dyn AdaptNet> {
     }
     fn statistics(&self) -> Option<&batch_norm::StatisticsSwitch> {
         self.as_ref().statistics()
+    }
+    fn sequence(&self, x: &Tensor, train: bool) -> Option<Tensor> {
+        self.as_ref().sequence(x, train)
+    }
+    fn sequence_layout(&self) -> Option<SequenceLayout> {
+        self.as_ref().sequence_layout()
     }
 }
