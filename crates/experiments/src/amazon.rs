@@ -7,7 +7,7 @@ use crate::report::{mean_std, mean_std_cell};
 use crate::run_folder::RunResult;
 use crate::selection;
 use crate::table::Table;
-use crate::vector_runs::{self, VectorData};
+use crate::tensor_runs::{self, TensorData};
 use anyhow::Result;
 use shift_data::amazon_reviews::{self, Domain};
 use shift_data::msda::{self, Msda};
@@ -54,7 +54,7 @@ pub fn run_pair(
         );
     }
     let inputs = s.0.size()[1];
-    let data = VectorData::new(&s, t, test, &cfg.validation, device)?;
+    let data = TensorData::new(&s, t, test, &cfg.validation, device)?;
     eprintln!(
         "shift: amazon {source} -> {target}: {} labelled {source} reviews ({} held out for the validators), {} \
          unlabelled {target} reviews, {} {target} test reviews",
@@ -64,7 +64,7 @@ pub fn run_pair(
         data.test.0.size()[0]
     );
     let slug = crate::tasks::amazon_slug(source, target);
-    vector_runs::run_all(out, &slug, cfg, &data, device, stop, resume, || {
+    tensor_runs::run_all(out, &slug, cfg, &data, device, stop, resume, || {
         Ok(MlpNet::shallow(device, inputs, HIDDEN, 2))
     })
 }

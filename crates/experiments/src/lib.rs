@@ -11,6 +11,7 @@ pub mod config;
 pub mod digits;
 pub mod estimate;
 pub mod finetune;
+pub mod fsdd;
 pub mod git_stamp;
 pub mod moons;
 pub mod office;
@@ -24,8 +25,8 @@ pub mod selection;
 pub mod session;
 pub mod table;
 pub mod tasks;
+pub mod tensor_runs;
 pub mod tsne;
-pub mod vector_runs;
 
 pub use config::ExperimentConfig;
 pub use tasks::Task;

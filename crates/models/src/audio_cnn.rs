@@ -169,6 +169,10 @@ impl AdaptNet for AudioCnn {
         Some(self.features.sequence(x, train))
     }
 
+    fn pool(&self, sequence: &Tensor) -> Option<Tensor> {
+        Some(self.features.pool.forward(sequence))
+    }
+
     fn sequence_layout(&self) -> Option<SequenceLayout> {
         Some(SequenceLayout {
             bands: BANDS,
@@ -192,6 +196,13 @@ mod tests {
             let f = net.features(&x, train);
             assert_eq!(f.size(), [3, 128]);
             assert_eq!(net.classify(&f, train).size(), [3, 10]);
+            if !train {
+                let pooled = net.pool(&net.sequence(&x, false).unwrap()).unwrap();
+                assert_eq!(
+                    Vec::<f32>::try_from(pooled.flatten(0, -1)).unwrap(),
+                    Vec::<f32>::try_from(f.flatten(0, -1)).unwrap()
+                );
+            }
         }
         let twin = net.twin(&(net.var_store().root() / "teacher")).unwrap();
         assert_eq!(twin.logits(&x, false).size(), [3, 10]);

@@ -116,6 +116,11 @@ pub trait AdaptNet: std::fmt::Debug {
     fn sequence_layout(&self) -> Option<SequenceLayout> {
         None
     }
+    /// The features of a latent sequence from [`sequence`](Self::sequence) (its pooling); None where the backbone
+    /// has none.
+    fn pool(&self, _sequence: &Tensor) -> Option<Tensor> {
+        None
+    }
 }
 
 impl AdaptNet for Box<dyn AdaptNet> {
@@ -154,5 +159,8 @@ impl AdaptNet for Box<dyn AdaptNet> {
     }
     fn sequence_layout(&self) -> Option<SequenceLayout> {
         self.as_ref().sequence_layout()
+    }
+    fn pool(&self, sequence: &Tensor) -> Option<Tensor> {
+        self.as_ref().pool(sequence)
     }
 }

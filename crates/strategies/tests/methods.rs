@@ -266,13 +266,18 @@ fn the_shallow_algorithm_scales_the_domain_regressors_step_by_lambda() {
     );
 }
 
-/// Every trainable variable of every method on the digit net is in one of its optimisers: a method that adds
-/// networks and keeps the default single optimiser over the backbone alone would leave them untrained.
+/// Every trainable variable of every method on the digit net (on the audio CNN for a method that needs a latent
+/// sequence) is in one of its optimisers: a method that adds networks and keeps the default single optimiser
+/// over the backbone alone would leave them untrained.
 #[test]
 fn every_method_optimises_all_it_trains() {
     let _rng = rng_lock();
     for name in MethodName::all() {
-        let net = DigitNet::new(CPU);
+        let net: Box<dyn AdaptNet> = if name.data().sequence.is_some() {
+            Box::new(shift_models::audio_cnn::AudioCnn::new(CPU, 10))
+        } else {
+            Box::new(DigitNet::new(CPU))
+        };
         let spec = MethodSpec::from(name);
         let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
         let specs = method.optimisers(&backbone_groups(1.0));

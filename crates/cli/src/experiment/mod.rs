@@ -63,9 +63,10 @@ pub struct DannArgs {
     /// mnist:mnist-m, office31:A-W (A, D, W in any pair), folders:SOURCE_DIR:TARGET_DIR (your own images: one
     /// sub-folder per class; a target without class folders is unlabelled), amazon:SOURCE:TARGET (books, dvd,
     /// electronics, kitchen: the DANN paper's text benchmark, on its shallow network), amazon:all (all twelve
-    /// pairs, in Table 1's layout), moons (the paper's toy problem, Figure 2 as moons.png) or
+    /// pairs, in Table 1's layout), moons (the paper's toy problem, Figure 2 as moons.png),
     /// vectors:SOURCE_FILE:TARGET_FILE[:TARGET_TEST_FILE] (your own feature vectors: CSV with a `label` column,
-    /// or svmlight; a CSV target without it is unlabelled).
+    /// or svmlight; a CSV target without it is unlabelled), fsdd:SPEAKER (spoken digits, one speaker held out:
+    /// george, jackson, lucas, nicolas, theo, yweweler) or fsdd:all (the six, one table).
     #[arg(long)]
     task: Option<String>,
     /// The digit task's MNIST-M train split: released (the authors' images, `<data>/mnist_m`) or rebuilt (made
@@ -97,7 +98,8 @@ pub struct DannArgs {
     /// The backbone: on digits digit (the paper's net, the default), digit-bn (with batch norm and dropout),
     /// vada-cnn or vada-cnn-in (VADA's small CNN, the second with instance-normalised input); on Office-31 and
     /// image folders resnet50; on the Amazon reviews shallow (50 sigmoid units, Ganin et al.'s); on vectors: mlp
-    /// (the default; `--set vectors.hidden=[64]`, `vectors.activation=relu|sigmoid`) or shallow.
+    /// (the default; `--set vectors.hidden=[64]`, `vectors.activation=relu|sigmoid`) or shallow; on the spoken
+    /// digits audio-cnn (a CNN over log-mel frames with attention pooling).
     #[arg(long)]
     backbone: Option<String>,
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot).

@@ -24,7 +24,7 @@ macro_rules! tasks {
     };
 }
 
-tasks!(mnist_mnistm, office31, folders, amazon, vectors, moons);
+tasks!(mnist_mnistm, office31, folders, amazon, vectors, moons, fsdd);
 
 pub use amazon::slug as amazon_slug;
 
@@ -38,11 +38,25 @@ pub struct Entry {
     pub parse: fn(s: &str) -> Option<Result<Task>>,
 }
 
-/// What a task's inputs are, which decides the methods it runs: methods that need images are refused on vectors.
+/// What a task's inputs are, which decides the methods it runs: methods that need images are refused on vectors
+/// and spectrograms.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Inputs {
     Images,
     Vectors,
+    /// Log-mel spectrograms, `[bands, frames]`.
+    Audio,
+}
+
+impl Inputs {
+    /// What the inputs are, for errors: "feature vectors".
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Images => "images",
+            Self::Vectors => "feature vectors",
+            Self::Audio => "log-mel spectrograms",
+        }
+    }
 }
 
 /// Where an experiment's runs go and how they run.
@@ -245,11 +259,21 @@ impl ExperimentConfig {
             let name: MethodName = method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
             shift_strategies::MethodSpec::new(name, set)?;
         }
-        if task.inputs() == Inputs::Vectors {
+        if task.inputs() != Inputs::Images {
             if let Some((m, why)) = self.methods.iter().find_map(|m| m.data().images.map(|why| (m, why))) {
                 bail!(
-                    "`methods`: {m} needs images ({why}); {} is a task of feature vectors",
-                    self.task
+                    "`methods`: {m} needs images ({why}); {} is a task of {}",
+                    self.task,
+                    task.inputs().describe()
+                );
+            }
+        }
+        if task.inputs() != Inputs::Audio {
+            if let Some((m, why)) = self.methods.iter().find_map(|m| m.data().sequence.map(|why| (m, why))) {
+                bail!(
+                    "`methods`: {m} needs a latent sequence over time ({why}; the audio-cnn backbone of fsdd: has                      one); {} is a task of {}",
+                    self.task,
+                    task.inputs().describe()
                 );
             }
         }
@@ -366,6 +390,8 @@ mod tests {
             ("folders:/x/my photos:/y/sketches", "folders-my_photos-sketches"),
             ("amazon:dvd:kitchen", "amazon-dvd-kitchen"),
             ("amazon:all", "amazon-all"),
+            ("fsdd:lucas", "fsdd-lucas"),
+            ("moons", "moons"),
         ] {
             assert_eq!(Task::parse(name).unwrap().slug(), slug, "{name}");
         }

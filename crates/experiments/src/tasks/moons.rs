@@ -8,7 +8,7 @@ use crate::config::ExperimentConfig;
 use crate::moons::{self, HIDDEN};
 use crate::report::Summary;
 use crate::run_folder::RunResult;
-use crate::vector_runs::{self, VectorData};
+use crate::tensor_runs::{self, TensorData};
 use crate::Invocation;
 use anyhow::{bail, Result};
 use shift_data::moons::{trans_moons, MoonsDomain};
@@ -93,7 +93,7 @@ impl TaskKind for Moons {
         let (source, target) = tensors(device);
         // The target's labels serve only the test accuracy.
         let test = (target.0.shallow_clone(), target.1.shallow_clone());
-        let data = VectorData::new(&source, target, test, &cfg.validation, device)?;
+        let data = TensorData::new(&source, target, test, &cfg.validation, device)?;
         eprintln!(
             "shift: moons: {} labelled source points ({} held out for the validators), {} target points rotated by \
              {ANGLE} degrees (their labels serve only the test accuracy)",
@@ -101,7 +101,7 @@ impl TaskKind for Moons {
             data.validation.as_ref().map_or(0, |v| v.source_split.0.size()[0]),
             data.target.0.size()[0]
         );
-        let runs = vector_runs::run_all(&s.at.out, &self.slug(), cfg, &data, device, s.stop, s.at.resume, || {
+        let runs = tensor_runs::run_all(&s.at.out, &self.slug(), cfg, &data, device, s.stop, s.at.resume, || {
             Ok(MlpNet::shallow(device, 2, HIDDEN, 2))
         })?;
         Ok(runs.map(Outcome::Runs))

@@ -8,7 +8,7 @@ use super::{Entry, Inputs, Outcome, Setting, Task, TaskKind};
 use crate::config::ExperimentConfig;
 use crate::report::Summary;
 use crate::run_folder::RunResult;
-use crate::vector_runs::{self, VectorData};
+use crate::tensor_runs::{self, TensorData};
 use anyhow::{bail, Result};
 use shift_data::vectors::{self, ReadOptions};
 use shift_models::mlp::MlpNet;
@@ -108,7 +108,7 @@ impl TaskKind for Vectors {
             zero_based: v.zero_based,
         };
         let pair = vectors::load(&self.source, &self.target, self.test.as_deref(), &opts)?;
-        vector_runs::check_labelled_target(&cfg.methods, pair.target.labelled)?;
+        tensor_runs::check_labelled_target(&cfg.methods, pair.target.labelled)?;
         let on = |x: &Tensor| x.to_kind(Kind::Float).to_device(device);
         let source = (on(&pair.source.x), pair.source.y.to_device(device));
         let target = (on(&pair.target.x), pair.target.y.to_device(device));
@@ -116,7 +116,7 @@ impl TaskKind for Vectors {
             Some(t) => (on(&t.x), t.y.to_device(device)),
             None => (Tensor::zeros([0, pair.width as i64], (Kind::Float, device)), Tensor::zeros([0], (Kind::Int64, device))),
         };
-        let data = VectorData::new(&source, target, test, &cfg.validation, device)?;
+        let data = TensorData::new(&source, target, test, &cfg.validation, device)?;
         eprintln!(
             "shift: vectors {} -> {}: {} features, {} classes ({}); {} labelled source rows ({} held out for the \
              validators), {} target rows ({}), {} test rows",
@@ -133,7 +133,7 @@ impl TaskKind for Vectors {
         );
         let (width, classes) = (pair.width as i64, pair.classes.len() as i64);
         let shallow = cfg.backbone.as_deref() == Some("shallow");
-        let runs = vector_runs::run_all(&s.at.out, &self.slug(), cfg, &data, device, s.stop, s.at.resume, || {
+        let runs = tensor_runs::run_all(&s.at.out, &self.slug(), cfg, &data, device, s.stop, s.at.resume, || {
             Ok(if shallow {
                 MlpNet::shallow(device, width, SHALLOW_HIDDEN, classes)
             } else {

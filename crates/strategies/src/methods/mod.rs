@@ -8,6 +8,7 @@ pub mod adda;
 pub mod bnm;
 pub mod cdan;
 pub mod coral;
+pub mod daae;
 pub mod daan;
 pub mod dan;
 pub mod dann;
@@ -46,6 +47,9 @@ pub struct DataNeeds {
     pub labelled_target: bool,
     /// Why the method needs images (an image augmentation), where it does: tasks of feature vectors refuse it.
     pub images: Option<&'static str>,
+    /// Why the method needs a backbone's latent sequence over time (`AdaptNet::sequence`: the audio CNN's),
+    /// where it does: tasks of other inputs refuse it.
+    pub sequence: Option<&'static str>,
 }
 
 impl DataNeeds {
@@ -55,6 +59,7 @@ impl DataNeeds {
         unlabelled_target: false,
         labelled_target: false,
         images: None,
+        sequence: None,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
@@ -62,6 +67,7 @@ impl DataNeeds {
         unlabelled_target: true,
         labelled_target: false,
         images: None,
+        sequence: None,
     };
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
@@ -69,6 +75,7 @@ impl DataNeeds {
         unlabelled_target: false,
         labelled_target: true,
         images: None,
+        sequence: None,
     };
 }
 

@@ -3,7 +3,7 @@
 //! one file in `methods/` and one line in [`REGISTRY`].
 
 use super::{
-    adda, bnm, cdan, coral, daan, dan, dann, dann_alt, dirt_t, dsan, jan, mcc, mcd, mdd, self_ensembling, shot,
+    adda, bnm, cdan, coral, daae, daan, dan, dann, dann_alt, dirt_t, dsan, jan, mcc, mcd, mdd, self_ensembling, shot,
     source_only, target_only, vada, wdgrl,
 };
 use super::{BuildContext, DataNeeds, Method};
@@ -209,6 +209,7 @@ pub static REGISTRY: &[&MethodInfo] = &[
     &wdgrl::INFO,
     &daan::INFO,
     &mcd::INFO,
+    &daae::INFO,
     &adda::INFO,
     &vada::INFO,
     &dirt_t::INFO,

@@ -1,6 +1,6 @@
-//! The runs of a feature-vector task (the Amazon reviews, `vectors:`): examples as tensors on the device, the
-//! held-out source split and the samples the validators score, and one run per method and seed of an MLP
-//! through the one run driver.
+//! The runs of a task whose examples are tensors held on the device (feature vectors: the Amazon reviews,
+//! `vectors:`, the moons; log-mel spectrograms: the spoken digits): the held-out source split and the samples the
+//! validators score, and one run per method and seed of the task's backbone through the one run driver.
 
 use crate::config::ExperimentConfig;
 use crate::digits::digit_task;
@@ -8,25 +8,25 @@ use crate::run::{run_one, Run};
 use crate::run_folder::{RunFolder, RunResult};
 use crate::selection::{self, ValidationConfig};
 use anyhow::Result;
-use shift_models::mlp::MlpNet;
+use shift_models::AdaptNet;
 use shift_strategies::{MethodName, ValidationSet};
 use shift_tensor::tch::{Device, Tensor};
 use std::sync::atomic::AtomicBool;
 
-/// Examples and their classes, `[N, width]` and `[N]`.
+/// Examples and their classes, `[N, ...]` and `[N]`.
 pub type Pair = (Tensor, Tensor);
 
-/// A vector task's tensors: the labelled source left to train on, the target (its classes -1 where it is
+/// A tensor task's tensors: the labelled source left to train on, the target (its classes -1 where it is
 /// unlabelled), the test set (empty where there is none: its accuracy is NaN), and what the validators score.
 #[derive(Debug)]
-pub struct VectorData {
+pub struct TensorData {
     pub train: Pair,
     pub target: Pair,
     pub test: Pair,
     pub validation: Option<ValidationSet>,
 }
 
-impl VectorData {
+impl TensorData {
     /// `source`, `target` and `test` with `v.source_split` of the source held out for the validators.
     pub fn new(source: &Pair, target: Pair, test: Pair, v: &ValidationConfig, device: Device) -> Result<Self> {
         let (train, validation) = held_out(source, &target.0, v, device)?;
@@ -73,15 +73,15 @@ pub fn held_out(
 /// Every method and seed of `cfg` on `data`, in `out/<slug>/<method>/seed<N>/`, the network from `net` (called
 /// after each run's seed is set); None when interrupted.
 #[allow(clippy::too_many_arguments)]
-pub fn run_all(
+pub fn run_all<N: AdaptNet + 'static>(
     out: &std::path::Path,
     slug: &str,
     cfg: &ExperimentConfig,
-    data: &VectorData,
+    data: &TensorData,
     device: Device,
     stop: &AtomicBool,
     resume: bool,
-    net: impl Fn() -> Result<MlpNet>,
+    net: impl Fn() -> Result<N>,
 ) -> Result<Option<Vec<RunResult>>> {
     let mut results = Vec::new();
     for &method in &cfg.methods {
