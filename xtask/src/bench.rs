@@ -1,7 +1,8 @@
 //! `cargo xtask bench data|train`: sets up libtorch (and the data), builds shift in release mode, runs
 //! `shift bench`. `train` also runs the PyTorch peers with the `.venv`'s PyTorch on the same device
 //! (`../shared/bench/reference_dann.py --mode speed`, and `xtask/python/dann_peer.py`: fused SGD eager and the
-//! whole step in one CUDA graph; with `--to-accuracy`, time to that accuracy) and prints the ratios.
+//! whole step in one CUDA graph; with `--to-accuracy`, time to that accuracy) and prints the ratios. `train
+//! --backbone audio-cnn` times the spoken digits' DANN step beside its PyTorch peer (`xtask/python/audio_peer.py`).
 
 use crate::download::{self, DataPlace};
 use crate::{cmd, setup};
@@ -40,21 +41,45 @@ pub struct BenchArgs {
     /// cdan, mcc and dan are also timed in PyTorch (`dann_peer.py --method`).
     #[arg(long, value_delimiter = ',')]
     methods: Vec<String>,
+    /// `train`: the backbone, the digit net (default) or audio-cnn (the spoken digits' DANN step beside
+    /// `xtask/python/audio_peer.py`).
+    #[arg(long, default_value = "digit")]
+    backbone: String,
+    /// `data`: digits (MNIST, MNIST-M, the image pipeline) or fsdd (the spoken digits' decoding and log-mel
+    /// front end).
+    #[arg(long, default_value = "digits", value_parser = ["digits", "fsdd"])]
+    task: String,
 }
 
 /// The methods `dann_peer.py --method` has a PyTorch step for.
 const PEER_METHODS: [&str; 3] = ["cdan", "mcc", "dan"];
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    if let Which::Train = args.which {
-        return train(&args);
+    if matches!(args.which, Which::Train) && args.task != "digits" {
+        anyhow::bail!(
+            "--task {}: a setting of `bench data`; `bench train` takes --backbone",
+            args.task
+        );
     }
-    download::ensure_each(&download::DIGITS, &args.place)?;
-    let mut shift = cmd::shift_release(&setup::run()?);
-    match args.which {
-        Which::Data => shift.args(["bench", "data", "--data"]).arg(args.place.data_dir()),
-        Which::Train => unreachable!("handled above"),
+    match (args.which, args.backbone.as_str()) {
+        (Which::Train, "audio-cnn") => return train_audio(&args),
+        (Which::Train, "digit") => return train(&args),
+        (Which::Train, other) => {
+            anyhow::bail!("--backbone {other}: `cargo xtask bench train` times digit or audio-cnn")
+        }
+        (Which::Data, "digit") => {}
+        (Which::Data, other) => anyhow::bail!("--backbone {other}: a setting of `bench train`"),
+    }
+    let needs: &[&str] = if args.task == "fsdd" {
+        &["fsdd"]
+    } else {
+        &download::DIGITS
     };
+    download::ensure_each(needs, &args.place)?;
+    let mut shift = cmd::shift_release(&setup::run()?);
+    shift
+        .args(["bench", "data", "--task", &args.task, "--data"])
+        .arg(args.place.data_dir());
     if let Some(json) = &args.json {
         shift.arg("--json").arg(json);
     }
@@ -231,6 +256,71 @@ fn train(args: &BenchArgs) -> Result<()> {
             }
         }
     }
+    Ok(())
+}
+
+/// The audio CNN's DANN step (batch 32 + 32, eager) in shift and in PyTorch (`audio_peer.py`, median of 3 runs),
+/// side by side on the CPU or the device given.
+fn train_audio(args: &BenchArgs) -> Result<()> {
+    let libtorch = setup::run()?;
+    let json = args
+        .json
+        .clone()
+        .unwrap_or_else(|| cmd::root().join("target/bench-train-audio.json"));
+    let steps = args.steps.to_string();
+    cmd::run(
+        cmd::shift_release(&libtorch)
+            .args([
+                "bench",
+                "train",
+                "--backbone",
+                "audio-cnn",
+                "--step",
+                "eager",
+                "--device",
+                &args.device,
+            ])
+            .args(["--steps", &steps, "--json"])
+            .arg(&json),
+    )?;
+    let shift: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let ours = shift["eager"]["steps_per_s"]
+        .as_f64()
+        .ok_or_else(|| anyhow::anyhow!("{}: no eager step rate", json.display()))?;
+    let device = match shift["device"].as_str() {
+        Some("Cpu") => "cpu".to_string(),
+        Some(d) if d.starts_with("Cuda(") => format!("cuda:{}", d.trim_start_matches("Cuda(").trim_end_matches(')')),
+        other => anyhow::bail!("{}: no device shift ran on ({other:?})", json.display()),
+    };
+    let python = crate::python::ensure()?;
+    let mut rates = Vec::new();
+    for _ in 0..3 {
+        let mut peer = crate::python::script(&python, "audio_peer.py");
+        peer.args(["--device", &device, "--steps", &steps]);
+        // shift lets cuDNN time its algorithms unless --deterministic; the peer does the same.
+        if device.starts_with("cuda") {
+            peer.arg("--cudnn-benchmark");
+        }
+        let out = peer.output()?;
+        anyhow::ensure!(
+            out.status.success(),
+            "audio_peer.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?;
+        rates.push(
+            line["eager"]["steps_per_s"]
+                .as_f64()
+                .ok_or_else(|| anyhow::anyhow!("cannot read audio_peer.py's output: {line}"))?,
+        );
+    }
+    rates.sort_by(f64::total_cmp);
+    let theirs = rates[1];
+    let card = shift["card"].as_str().unwrap_or("?");
+    println!("\n| side (audio-cnn DANN step, batch 32+32, {device}, {card}) | steps/s | shift / PyTorch |");
+    println!("|---|---|---|");
+    println!("| PyTorch eager, foreach SGD (audio_peer.py, median of 3 runs) | {theirs:.1} | - |");
+    println!("| shift eager | {ours:.1} | {:.2}x |", ours / theirs);
     Ok(())
 }
 

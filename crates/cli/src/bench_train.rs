@@ -1,5 +1,7 @@
 //! `shift bench train`: the digit DANN train step (paper net, batch 64 source + 64 target, SGD momentum 0.9,
-//! gradient reversal), eager and fast (flat optimiser, device-side schedules, CUDA graph on CUDA).
+//! gradient reversal), eager and fast (flat optimiser, device-side schedules, CUDA graph on CUDA); with
+//! `--backbone audio-cnn`, the spoken digits' step (the audio CNN, batch 32 + 32 log-mel spectrograms of 40 bands
+//! and 101 frames, eager).
 //! 1. Steps/s and images/s on synthetic device-resident data, like `bench/reference_dann.py --mode speed`: after
 //!    warm-up, the median of several timed windows.
 //! 2. With `--data DIR` (MNIST + MNIST-M installed): one full epoch (937 steps with on-device batch drawing, the
@@ -11,7 +13,8 @@
 use anyhow::{Context, Result};
 use clap::Args;
 use shift_data::{DigitBatcher, Mnist, MnistM};
-use shift_models::DigitBackbone;
+use shift_models::audio_cnn::AudioCnn;
+use shift_models::{AdaptNet, DigitBackbone};
 use shift_strategies::synthetic::SyntheticDigits;
 use shift_strategies::{
     fit, methods::EpochStart, DigitTask, EpochRecord, FitEnd, MethodName, Observer, Position, StepKind, Strategy,
@@ -39,10 +42,11 @@ pub struct BenchTrainArgs {
     /// DANN's). A method the fast step cannot capture gets a row saying why.
     #[arg(long, value_delimiter = ',', value_parser = crate::experiment::method_parser(), default_value = "dann")]
     methods: Vec<MethodName>,
-    /// The digit backbone the step rates are measured on: digit (the paper's net), digit-bn, vada-cnn,
-    /// vada-cnn-in.
+    /// The backbone the step rates are measured on: digit (the paper's net), digit-bn, vada-cnn, vada-cnn-in
+    /// (3 x 32 x 32 inputs, batch 64 + 64), or audio-cnn (the spoken digits' net: 40 x 101 log-mel inputs, batch
+    /// 32 + 32, eager step only).
     #[arg(long, default_value = "digit")]
-    backbone: DigitBackbone,
+    backbone: BenchBackbone,
     /// Data folder with MNIST and MNIST-M: adds the full-epoch measurement.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -57,6 +61,43 @@ pub struct BenchTrainArgs {
     json: Option<PathBuf>,
 }
 
+/// A backbone of `shift bench train`: one of the digit nets, or the audio CNN.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum BenchBackbone {
+    Digit(DigitBackbone),
+    AudioCnn,
+}
+
+impl std::str::FromStr for BenchBackbone {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "audio-cnn" => Ok(Self::AudioCnn),
+            other => other
+                .parse()
+                .map(Self::Digit)
+                .map_err(|e: String| format!("{e}, or audio-cnn")),
+        }
+    }
+}
+
+impl BenchBackbone {
+    fn build(self, device: Device) -> Box<dyn AdaptNet> {
+        match self {
+            Self::Digit(d) => d.build(device),
+            Self::AudioCnn => Box::new(AudioCnn::new(device, 10)),
+        }
+    }
+
+    /// The synthetic data: examples per domain, the batch of each domain, and an example's shape.
+    fn data(self) -> (i64, i64, &'static [i64]) {
+        match self {
+            Self::Digit(_) => (8192, 64, &[3, 32, 32]),
+            Self::AudioCnn => (2048, 32, &[40, 101]),
+        }
+    }
+}
+
 fn sync(device: Device) {
     if let Device::Cuda(i) = device {
         shift_tensor::tch::Cuda::synchronize(i as i64);
@@ -64,7 +105,7 @@ fn sync(device: Device) {
 }
 
 /// A strategy for `method` with the given step on a fresh `backbone` (seed 0).
-fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: DigitBackbone) -> Result<Box<dyn Strategy>> {
+fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: BenchBackbone) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
     let (strategy, note) = kind.build(backbone.build(device), method, shift_strategies::Update::sgd(0.9, 0.0))?;
     if let Some(note) = note {
@@ -76,7 +117,8 @@ fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: DigitB
 /// Median steps/s over timed windows on synthetic data, and every window's rate.
 fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
     let mut s = strategy(kind, device, method, args.backbone)?;
-    let data = SyntheticDigits::new(8192, 64, device);
+    let (n, batch, shape) = args.backbone.data();
+    let data = SyntheticDigits::with_shape(n, batch, shape, device);
     // Placed past the end of a one-step schedule, a method in phases (ADDA, DIRT-T, SHOT) times its last,
     // adapting phase; SHOT labels the synthetic target here, outside the timed windows.
     s.on_epoch_start(&EpochStart {
@@ -163,7 +205,12 @@ fn digits(data: &std::path::Path, device: Device) -> Result<DigitTask> {
 
 /// Wall time of one full epoch of DANN on the paper's digit net through `fit`: (seconds, steps).
 fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, i64)> {
-    let mut s = strategy(kind, device, MethodName::DANN, DigitBackbone::Digit)?;
+    let mut s = strategy(
+        kind,
+        device,
+        MethodName::DANN,
+        BenchBackbone::Digit(DigitBackbone::Digit),
+    )?;
     let cfg = TrainConfig {
         epochs: 1,
         ..Default::default()
@@ -178,7 +225,12 @@ fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, 
 /// Wall time to `target` test accuracy under the paper schedule, evaluated every quarter epoch:
 /// (seconds, quarter-epochs, accuracy) or None when the 20 epochs end first (with the last accuracy).
 fn time_to(kind: StepKind, task: &DigitTask, device: Device, target: f64) -> Result<Result<(f64, usize, f64), f64>> {
-    let mut s = strategy(kind, device, MethodName::DANN, DigitBackbone::Digit)?;
+    let mut s = strategy(
+        kind,
+        device,
+        MethodName::DANN,
+        BenchBackbone::Digit(DigitBackbone::Digit),
+    )?;
     let quarter = task.labelled.steps_per_epoch(64) / 4;
     let cfg = TrainConfig {
         epochs: 80,
@@ -204,6 +256,12 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         anyhow::ensure!(
             args.data.is_some(),
             "`--to-accuracy` needs `--data DIR` (MNIST and MNIST-M)"
+        );
+    }
+    if args.backbone == BenchBackbone::AudioCnn && (args.data.is_some() || args.step.contains(&StepKind::Fast)) {
+        anyhow::bail!(
+            "`--backbone audio-cnn`: the full epoch (`--data`) and the fast step (`--step fast`) are the digit \
+             task's; give `--step eager` without `--data`"
         );
     }
     let device = args.device.parse::<DeviceSpec>()?.resolve()?;
@@ -239,8 +297,13 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
                 }
             }
             let (median, windows) = step_rate(kind, device, method, &args)?;
-            // 64 labelled images a step, and 64 target images for the methods that take them.
-            let images = if method.data().unlabelled_target { 128.0 } else { 64.0 } * median;
+            // A batch of labelled examples a step, and as many target examples for the methods that take them.
+            let batch = args.backbone.data().1 as f64;
+            let images = if method.data().unlabelled_target {
+                2.0 * batch
+            } else {
+                batch
+            } * median;
             rows.push(format!(
                 "| {label} | steps/s (median of {} x {} steps) | {median:.1} |",
                 args.windows, args.steps
@@ -284,7 +347,11 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             }
         }
     }
-    println!("\nshift bench train: digit net train step, batch 64+64, SGD momentum 0.9, {device:?} ({card})");
+    let (net, batch) = match args.backbone {
+        BenchBackbone::Digit(d) => (format!("{d} net"), 64),
+        BenchBackbone::AudioCnn => ("audio-cnn".to_string(), 32),
+    };
+    println!("\nshift bench train: {net} train step, batch {batch}+{batch}, SGD momentum 0.9, {device:?} ({card})");
     println!("CPU heap: {}\n", shift_tensor::cpu_heap::cpu_heap());
     println!("| step | measure | value |");
     println!("|---|---|---|");

@@ -81,25 +81,34 @@ pub struct SpeakerSplit {
     pub all: Pair,
 }
 
-/// The split of `target` (an index into [`SPEAKERS`]).
-pub fn split(s: &Spectrograms, target: usize) -> SpeakerSplit {
+/// The split of `target` (an index into [`SPEAKERS`]); a split left empty (a folder without the speaker's
+/// recordings of one kind) is refused, naming the speaker and what is missing.
+pub fn split(s: &Spectrograms, target: usize) -> Result<SpeakerSplit> {
     let device = s.x.device();
-    let pick = |keep: &dyn Fn(usize) -> bool| {
+    let pick = |what: &str, keep: &dyn Fn(usize) -> bool| -> Result<Pair> {
         let ix: Vec<i64> = (0..s.speakers.len()).filter(|&i| keep(i)).map(|i| i as i64).collect();
+        if ix.is_empty() {
+            anyhow::bail!(
+                "fsdd {}: no {what} among the installed recordings (takes 0-4 are the test split, 5-49 training)",
+                SPEAKERS[target]
+            );
+        }
         let ix = Tensor::from_slice(&ix).to_device(device);
-        (s.x.index_select(0, &ix), s.digits.index_select(0, &ix))
+        Ok((s.x.index_select(0, &ix), s.digits.index_select(0, &ix)))
     };
-    let source = pick(&|i| s.speakers[i] != target && !s.test[i]);
+    let source = pick("training takes of the other speakers", &|i| {
+        s.speakers[i] != target && !s.test[i]
+    })?;
     // Per band over every source recording and frame: [1, 40, 1].
     let mean = source.0.mean_dim([0, 2].as_slice(), true, Kind::Float);
     let std = source.0.std_dim([0, 2].as_slice(), false, true) + 1e-5;
     let norm = |p: Pair| ((p.0 - &mean) / &std, p.1);
-    SpeakerSplit {
-        target: norm(pick(&|i| s.speakers[i] == target && !s.test[i])),
-        test: norm(pick(&|i| s.speakers[i] == target && s.test[i])),
-        all: norm(pick(&|i| s.speakers[i] == target)),
+    Ok(SpeakerSplit {
+        target: norm(pick("training takes", &|i| s.speakers[i] == target && !s.test[i])?),
+        test: norm(pick("test takes", &|i| s.speakers[i] == target && s.test[i])?),
+        all: norm(pick("recordings", &|i| s.speakers[i] == target)?),
         source: norm(source),
-    }
+    })
 }
 
 /// The folder name of a target speaker's runs: `fsdd-theo`.
@@ -188,6 +197,62 @@ pub fn table(title: &str, speakers: &[usize], cells: &Cells) -> Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Spectrograms of 6 speakers x 2 recordings (take 0 test, take 7 training), speaker `k`'s bands offset by
+    /// `10 k` and scaled by `k + 1`.
+    fn spectrograms(target_offset: f64) -> Spectrograms {
+        let mut parts = Vec::new();
+        let (mut speakers, mut test) = (Vec::new(), Vec::new());
+        for k in 0..6 {
+            for take_is_test in [true, false] {
+                let mut x = Tensor::randn([1, 40, 101], (Kind::Float, Device::Cpu)) * (k + 1) as f64 + 10.0 * k as f64;
+                if k == 4 {
+                    x += target_offset;
+                }
+                parts.push(x);
+                speakers.push(k);
+                test.push(take_is_test);
+            }
+        }
+        Spectrograms {
+            x: Tensor::cat(&parts, 0),
+            digits: Tensor::arange(12, (Kind::Int64, Device::Cpu)).remainder(10),
+            speakers,
+            test,
+        }
+    }
+
+    #[test]
+    fn a_split_normalises_by_the_labelled_source_alone_and_refuses_an_empty_part() {
+        shift_tensor::seed_everything(0);
+        let a = split(&spectrograms(0.0), 4).unwrap();
+        shift_tensor::seed_everything(0);
+        let b = split(&spectrograms(100.0), 4).unwrap();
+        // The target speaker's recordings move; the source, and how it is normalised, do not.
+        assert!(a.source.0.equal(&b.source.0));
+        assert!((&b.target.0 - &a.target.0).abs().min().double_value(&[]) > 1.0);
+        let per_band_mean = a.source.0.mean_dim([0, 2].as_slice(), false, Kind::Float);
+        let per_band_std = a.source.0.std_dim([0, 2].as_slice(), false, false);
+        assert!(per_band_mean.abs().max().double_value(&[]) < 1e-4);
+        assert!((per_band_std - 1.0).abs().max().double_value(&[]) < 1e-3);
+        assert_eq!(
+            (
+                a.source.0.size()[0],
+                a.target.0.size()[0],
+                a.test.0.size()[0],
+                a.all.0.size()[0]
+            ),
+            (5, 1, 1, 2)
+        );
+        let mut only_tests = spectrograms(0.0);
+        only_tests.test = vec![true; 12];
+        let e = split(&only_tests, 4).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "fsdd theo: no training takes of the other speakers among the installed recordings (takes 0-4 are the \
+             test split, 5-49 training)"
+        );
+    }
 
     #[test]
     fn the_table_averages_each_seed_over_the_speakers_then_spreads_over_seeds() {

@@ -1,4 +1,5 @@
-//! Synthetic data on the device: digit-shaped noise (random 3x32x32 images, random labels) for the train-step
+//! Synthetic data on the device: digit-shaped noise (random 3x32x32 images, or inputs of another shape, random
+//! labels) for the train-step
 //! benchmark and the fast step's self-test, and a small 2-D domain shift for the methods' adapts tests.
 
 use crate::IndexedBatch;
@@ -16,7 +17,13 @@ pub struct SyntheticDigits {
 impl SyntheticDigits {
     /// `n` source and `n` target images on `device`, served `batch` at a time in a fixed order.
     pub fn new(n: i64, batch: i64, device: Device) -> Self {
-        let images = || Tensor::rand([n, 3, 32, 32], (Kind::Float, device));
+        Self::with_shape(n, batch, &[3, 32, 32], device)
+    }
+
+    /// The same with inputs of `shape` (`[40, 101]`: a second of log-mel frames).
+    pub fn with_shape(n: i64, batch: i64, shape: &[i64], device: Device) -> Self {
+        let dims: Vec<i64> = std::iter::once(n).chain(shape.iter().copied()).collect();
+        let images = || Tensor::rand(dims.as_slice(), (Kind::Float, device));
         Self {
             source: DigitBatcher::new(images(), Tensor::randint(10, [n], (Kind::Int64, device))),
             target: DigitBatcher::new(images(), Tensor::zeros([n], (Kind::Int64, device))),

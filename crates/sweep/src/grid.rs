@@ -143,10 +143,19 @@ impl Sweep {
         let assign = |pairs: &[(String, serde_json::Value)]| -> Vec<String> {
             pairs.iter().map(|(k, v)| format!("{k}={v}")).collect()
         };
-        let mut template = config::set(&ExperimentConfig::default(), &assign(&base)).context("[base]")?;
-        template.methods.clear();
+        let base_config = config::set(&ExperimentConfig::default(), &assign(&base)).context("[base]")?;
         let mut jobs = Vec::new();
         for task in &f.tasks {
+            // The task's own schedule (as `shift experiment dann --task` takes it), read with [base] set (the
+            // Amazon reviews' rate follows `features`), then [base] over it.
+            let own = shift_experiments::Task::parse(task)
+                .with_context(|| format!("tasks: `{task}`"))?
+                .defaults(ExperimentConfig {
+                    task: task.clone(),
+                    ..base_config.clone()
+                });
+            let mut template = config::set(&own, &assign(&base)).context("[base]")?;
+            template.methods.clear();
             for setting in product(&grid) {
                 for &method in &methods {
                     for &seed in &f.seeds {
@@ -302,6 +311,51 @@ device = "cpu"
         assert_eq!(load(GRID).unwrap().jobs, s.jobs);
     }
 
+    /// A task's own schedule is each job's start, as `shift experiment dann --task` takes it; [base] and [grid]
+    /// set keys over it.
+    #[test]
+    fn a_tasks_own_schedule_is_the_start_and_the_file_sets_keys_over_it() {
+        let s = load(
+            "tasks = [\"fsdd:theo\", \"mnist:mnist-m\"]\nmethods = [\"daae\"]\nseeds = [0]\nname = \"t\"\n\
+             [base]\n\"train.epochs\" = 3\n[grid]\n\"train.lr.lr0\" = [0.02]\n",
+        );
+        let e = format!("{:#}", s.unwrap_err());
+        assert!(
+            e.contains("the job mnist:mnist-m daae seed 0") && e.contains("latent sequence"),
+            "{e}"
+        );
+        let s = load(
+            "tasks = [\"fsdd:theo\"]\nmethods = [\"daae\"]\nseeds = [0]\nname = \"t\"\n[base]\n\"train.epochs\" = 3\n",
+        )
+        .unwrap();
+        let c = &s.jobs[0].experiment;
+        assert_eq!(
+            (
+                c.backbone.as_deref(),
+                c.train.batch,
+                c.train.epochs,
+                c.validation.source_split
+            ),
+            (Some("audio-cnn"), 32, 3, 0.1)
+        );
+        let e = load("tasks = [\"fsdd:bob\"]\nmethods = [\"dann\"]\nseeds = [0]\nname = \"t\"\n").unwrap_err();
+        assert!(format!("{e:#}").contains("tasks: `fsdd:bob`"), "{e:#}");
+    }
+
+    /// The sweep files shipped in sweeps/ expand: the README's example and the spoken digits' table.
+    #[test]
+    fn the_shipped_sweep_files_expand() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sweeps");
+        let example = Sweep::load(&dir.join("example.toml"), None).unwrap();
+        assert_eq!(example.jobs.len(), 8);
+        let fsdd = Sweep::load(&dir.join("fsdd.toml"), None).unwrap();
+        assert_eq!(fsdd.jobs.len(), 72);
+        assert!(fsdd
+            .jobs
+            .iter()
+            .all(|j| j.experiment.backbone.as_deref() == Some("audio-cnn")));
+    }
+
     #[test]
     fn the_hash_is_that_of_the_configuration() {
         let a = ExperimentConfig::default();
@@ -358,7 +412,7 @@ device = "cpu"
             ),
             (
                 "tasks = [\"mnist:svhn\"]\nmethods = [\"dann\"]\nseeds = [0]\n",
-                "the job mnist:svhn dann seed 0",
+                "tasks: `mnist:svhn`: `task`: unknown task `mnist:svhn`",
             ),
             (&format!("{head}name = \"a b\"\n"), "`name = \"a b\"`"),
             (&format!("{head}[slurm]\ncpus_per_task = 0\n"), "cpus_per_task"),

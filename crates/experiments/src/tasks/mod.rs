@@ -271,7 +271,8 @@ impl ExperimentConfig {
         if task.inputs() != Inputs::Audio {
             if let Some((m, why)) = self.methods.iter().find_map(|m| m.data().sequence.map(|why| (m, why))) {
                 bail!(
-                    "`methods`: {m} needs a latent sequence over time ({why}; the audio-cnn backbone of fsdd: has                      one); {} is a task of {}",
+                    "`methods`: {m} needs a latent sequence over time ({why}; the audio-cnn backbone of fsdd: has one); {} \
+                     is a task of {}",
                     self.task,
                     task.inputs().describe()
                 );
