@@ -153,20 +153,21 @@ fn fsdd(args: &BenchDataArgs, threads: usize) -> Result<()> {
 
 fn print_rows(title: &str, rows: &[Row], threads: usize, json: &Option<PathBuf>) -> Result<()> {
     println!("\n{title}\n");
+    let w = rows.iter().map(|r| r.what.len()).chain([50]).max().unwrap_or(50);
     println!(
-        "| {:<50} | {:>10} | {:<6} | {:<8} |",
+        "| {:<w$} | {:>10} | {:<6} | {:<8} |",
         "measure", "value", "unit", "target"
     );
     println!(
         "|{}|{}|{}|{}|",
-        "-".repeat(52),
+        "-".repeat(w + 2),
         "-".repeat(12),
         "-".repeat(8),
         "-".repeat(10)
     );
     for r in rows {
         println!(
-            "| {:<50} | {:>10.2} | {:<6} | {:<8} |",
+            "| {:<w$} | {:>10.2} | {:<6} | {:<8} |",
             r.what, r.value, r.unit, r.target
         );
     }

@@ -2,8 +2,8 @@
 //! gradient reversal), eager and fast (flat optimiser, device-side schedules, CUDA graph on CUDA); with
 //! `--backbone audio-cnn`, the spoken digits' step (the audio CNN, batch 32 + 32 log-mel spectrograms of 40 bands
 //! and 101 frames, eager).
-//! 1. Steps/s and images/s on synthetic device-resident data, like `bench/reference_dann.py --mode speed`: after
-//!    warm-up, the median of several timed windows.
+//! 1. Steps/s and images (or recordings)/s on synthetic device-resident data, like `bench/reference_dann.py
+//!    --mode speed`: after warm-up, the median of several timed windows.
 //! 2. With `--data DIR` (MNIST + MNIST-M installed): one full epoch (937 steps with on-device batch drawing, the
 //!    metrics read and the test evaluation), and with `--to-accuracy A` the wall time until MNIST-M test accuracy
 //!    reaches A under the paper's 20-epoch schedule (evaluated every quarter epoch, evaluations included).
@@ -308,7 +308,11 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
                 "| {label} | steps/s (median of {} x {} steps) | {median:.1} |",
                 args.windows, args.steps
             ));
-            rows.push(format!("| {label} | images/s | {images:.0} |"));
+            let unit = match args.backbone {
+                BenchBackbone::Digit(_) => "images/s",
+                BenchBackbone::AudioCnn => "recordings/s",
+            };
+            rows.push(format!("| {label} | {unit} | {images:.0} |"));
             doc[&name] = serde_json::json!({ "steps_per_s": median, "images_per_s": images, "windows": windows });
         }
     }

@@ -93,7 +93,10 @@ fn results(a: ResultsArgs) -> Result<()> {
                 );
             }
         }
-        let parsed = Task::parse(&first.task)?;
+        // Runs of an experiment over several tasks (amazon:all, fsdd:all) sit in one folder per part: each
+        // part's table takes that part's name and published numbers.
+        let whole = Task::parse(&first.task)?;
+        let parsed = whole.part(task).unwrap_or(whole);
         let methods: Vec<MethodName> = MethodName::all()
             .filter(|m| of_task.iter().any(|r| r.result.method == m.as_str()))
             .collect();

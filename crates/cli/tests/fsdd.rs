@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{dann_on, numbers, run_err, run_ok};
+use common::{dann_on, numbers, run_err, run_ok, shift};
 use shift_data::fsdd::SPEAKERS;
 use shift_strategies::MethodName;
 use std::path::{Path, PathBuf};
@@ -116,6 +116,14 @@ fn every_method_without_images_runs_on_the_audio_cnn_and_fsdd_all_prints_a_colum
             "{speaker}"
         );
     }
+    // The report of the folder gives each target speaker's own table, by name.
+    let report = run_ok(shift().args(["report", "results"]).arg(&all));
+    let report = String::from_utf8_lossy(&report.stdout);
+    for speaker in SPEAKERS {
+        let title = format!("Target test accuracy, fsdd-{speaker} (last epoch");
+        assert_eq!(report.matches(&title).count(), 1, "{title} in:\n{report}");
+    }
+    assert!(!report.contains("fsdd-all"), "{report}");
 }
 
 #[test]

@@ -103,6 +103,13 @@ impl TaskKind for Amazon {
         self.pair.map_or_else(|| "amazon-all".into(), |(s, t)| slug(s, t))
     }
 
+    fn part(&self, folder: &str) -> Option<Task> {
+        let pair = Domain::pairs().into_iter().find(|&(s, t)| slug(s, t) == folder)?;
+        self.pair
+            .is_none()
+            .then(|| Task::new(Amazon { pair: Some(pair) }))
+    }
+
     fn inputs(&self) -> Inputs {
         Inputs::Vectors
     }

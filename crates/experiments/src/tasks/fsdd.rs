@@ -53,6 +53,11 @@ impl TaskKind for Fsdd {
         self.target.map_or_else(|| "fsdd-all".into(), fsdd::slug)
     }
 
+    fn part(&self, folder: &str) -> Option<Task> {
+        let target = (0..SPEAKERS.len()).find(|&t| fsdd::slug(t) == folder)?;
+        self.target.is_none().then(|| Task::new(Fsdd { target: Some(target) }))
+    }
+
     fn inputs(&self) -> Inputs {
         Inputs::Audio
     }

@@ -118,6 +118,13 @@ pub trait TaskKind: std::fmt::Debug + Send + Sync {
     /// requested (every run's checkpoint is saved).
     fn run(&self, s: &Setting) -> Result<Option<Outcome>>;
 
+    /// The one task whose runs an experiment over several (an Amazon pair of `amazon:all`, a target speaker of
+    /// `fsdd:all`) keeps in the folder `slug`, so that `shift report results` sets that part's own numbers and
+    /// name beside them; None where no part has that folder (default: none).
+    fn part(&self, _slug: &str) -> Option<Task> {
+        None
+    }
+
     /// The notes that qualify the results table of `runs` under `cfg` (default: none).
     fn notes(&self, _cfg: &ExperimentConfig, _runs: &[RunResult], _summaries: &[Summary]) -> Vec<String> {
         Vec::new()
@@ -381,6 +388,29 @@ fn refuse_backbone(cfg: &ExperimentConfig, known: &[&str], what: &str) -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// An experiment over several tasks names each part by its folder, with that part's published numbers.
+    #[test]
+    fn the_parts_of_amazon_all_and_fsdd_all_are_found_by_their_folders() {
+        let all = Task::parse("amazon:all").unwrap();
+        let pair = all.part("amazon-books-dvd").unwrap();
+        assert_eq!(pair, Task::parse("amazon:books:dvd").unwrap());
+        let paper = pair.anchors(MethodName::DANN, Features::Raw).published.unwrap();
+        assert_eq!(paper.accuracy, 0.784);
+        assert!(all.anchors(MethodName::DANN, Features::Raw).published.is_none());
+        let fsdd = Task::parse("fsdd:all").unwrap();
+        assert_eq!(fsdd.part("fsdd-theo").unwrap(), Task::parse("fsdd:theo").unwrap());
+        for (task, folder) in [
+            ("amazon:all", "amazon-books-books"),
+            ("amazon:all", "fsdd-theo"),
+            ("fsdd:all", "fsdd-bob"),
+            ("amazon:books:dvd", "amazon-books-dvd"),
+            ("fsdd:theo", "fsdd-theo"),
+            ("mnist:mnist-m", "mnist-mnistm"),
+        ] {
+            assert!(Task::parse(task).unwrap().part(folder).is_none(), "{task} {folder}");
+        }
+    }
 
     #[test]
     fn every_task_name_parses_by_its_registry_entry_and_an_unknown_one_lists_them_all() {
