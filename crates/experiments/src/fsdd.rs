@@ -12,7 +12,6 @@ use anyhow::{Context, Result};
 use shift_data::fsdd::{self, SPEAKERS};
 use shift_data::log_mel::LogMel;
 use shift_models::audio_cnn::AudioCnn;
-use shift_models::AdaptNet;
 use shift_strategies::MethodName;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use std::path::Path;
@@ -150,14 +149,7 @@ pub fn accuracy_on(run_dir: &Path, all: &Pair, device: Device) -> Result<f64> {
     let net = AudioCnn::new(device, 10);
     shift_strategies::load_model_state(&net, &named)
         .with_context(|| format!("{}: not an audio-cnn network", path.display()))?;
-    let correct = shift_tensor::tch::no_grad(|| {
-        net.classify(&net.features(&all.0, false), false)
-            .argmax(-1, false)
-            .eq_tensor(&all.1)
-            .sum(Kind::Int64)
-            .int64_value(&[])
-    });
-    Ok(correct as f64 / all.1.size()[0] as f64)
+    Ok(shift_strategies::evaluate::accuracy(&net, &all.0, &all.1, 1000)?)
 }
 
 /// One table cell's values: per method and target speaker, a value per seed.

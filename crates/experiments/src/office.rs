@@ -322,8 +322,13 @@ fn accuracy(strategy: &dyn Strategy, test: &ImagePipeline, device: Device) -> Re
     for b in test.epoch(0) {
         let (x, y) = b.map_err(|e| StrategyError::Other(e.to_string()))?;
         let len = y.size()[0] as usize;
-        correct += strategy.accuracy(&x.to_device(device), &y.to_device(device)) * len as f64;
+        correct += strategy.accuracy(&x.to_device(device), &y.to_device(device))? * len as f64;
         n += len;
     }
-    Ok(if n == 0 { 0.0 } else { correct / n as f64 })
+    if n == 0 {
+        return Err(StrategyError::Other(
+            "the target test set gave no batch to score".into(),
+        ));
+    }
+    Ok(correct / n as f64)
 }

@@ -79,6 +79,9 @@ pub struct Standing {
     pub per_method_mean: Option<f64>,
     /// Checkpoints it scored.
     pub checkpoints: usize,
+    /// Checkpoints it could not score (NaN; each run's result.json says why in `validator_errors`): left out of
+    /// its correlations and picks.
+    pub unscored: usize,
     /// Mean over runs of the target accuracy of the epoch it picks in each run.
     pub per_run_pick: f64,
     /// The target accuracy of the one checkpoint it picks over all runs (method, seed and epoch).
@@ -140,12 +143,14 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
         // Each method's (score, accuracy) pairs; the pooled correlation reads them all.
         let mut by_method: BTreeMap<&str, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         let mut best: Option<(f64, f64, String)> = None;
+        let mut unscored = 0;
         for r in runs {
             // Scores past the last epoch's accuracy (a result.json edited by hand) are left out.
             let mut scores = score(r);
             scores.truncate(r.accuracy_per_epoch.len());
             for (e, (&x, &acc)) in scores.iter().zip(&r.accuracy_per_epoch).enumerate() {
                 if x.is_nan() {
+                    unscored += 1;
                     continue;
                 }
                 let m = by_method.entry(r.method.as_str()).or_default();
@@ -180,6 +185,7 @@ fn rank_task(task: &str, runs: &[&RunResult]) -> Ranking {
             per_method_mean: (!defined.is_empty()).then(|| mean(&defined)),
             per_method,
             checkpoints: s.len(),
+            unscored,
             per_run_pick: if picks.is_empty() { f64::NAN } else { mean(&picks) },
             overall_pick,
             overall_pick_at,
@@ -340,7 +346,10 @@ pub fn tables(rankings: &[Ranking]) -> Vec<Table> {
                     opt(v.weighted_spearman),
                     opt(v.per_method_mean),
                     opt(v.spearman),
-                    v.checkpoints.to_string(),
+                    match v.unscored {
+                        0 => v.checkpoints.to_string(),
+                        n => format!("{} ({n} unscored)", v.checkpoints),
+                    },
                     f(v.per_run_pick),
                     format!("{} ({})", f(v.overall_pick), v.overall_pick_at),
                 ]
@@ -380,7 +389,9 @@ pub fn tables(rankings: &[Ranking]) -> Vec<Table> {
                  Spearman: unweighted, every checkpoint alike."
                     .into(),
                 "per-run pick: each run's epoch with the validator's highest score; overall pick: the one \
-                 checkpoint of all runs (method, seed, epoch) with its highest score."
+                 checkpoint of all runs (method, seed, epoch) with its highest score. checkpoints: those it \
+                 scored; unscored: those it could not (NaN, left out; each run's result.json gives the reason in \
+                 `validator_errors`)."
                     .into(),
             ],
         });
@@ -439,6 +450,7 @@ mod tests {
                 device: "Cpu".into(),
                 accuracy_per_epoch: acc.to_vec(),
                 validators_per_epoch: scores.iter().map(|(n, s)| (n.to_string(), s.to_vec())).collect(),
+                validator_errors: Vec::new(),
                 proxy_a_distance: None,
                 step_fallback: None,
                 random_init_backbone: false,
@@ -493,6 +505,35 @@ mod tests {
         assert!(r.oracle.per_method.is_empty() && r.oracle.weighted_spearman.is_none());
         let none = rank(&runs[2..]).unwrap_err().to_string();
         assert!(none.contains("none of the 1 runs"), "{none}");
+    }
+
+    /// A checkpoint a validator could not score (NaN) is counted as such, left out of its numbers, and shown.
+    #[test]
+    fn unscored_checkpoints_are_counted_and_shown() {
+        let runs = [
+            run(
+                "dann",
+                0,
+                &[0.5, 0.7, 0.6],
+                &[("snd", &[1.0, f64::NAN, 2.0]), ("im", &[1.0, 3.0, 2.0])],
+            ),
+            run(
+                "source-only",
+                0,
+                &[0.4, 0.45],
+                &[("snd", &[f64::NAN, f64::NAN]), ("im", &[0.1, 0.2])],
+            ),
+        ];
+        let r = &rank(&runs).unwrap()[0];
+        let snd = r.validators.iter().find(|v| v.validator == "snd").unwrap();
+        let im = r.validators.iter().find(|v| v.validator == "im").unwrap();
+        assert_eq!((snd.checkpoints, snd.unscored), (2, 3));
+        assert_eq!((im.checkpoints, im.unscored), (5, 0));
+        // The pick passes the NaN over: dann's epoch 3 (score 2), not its unscored epoch 2.
+        assert_eq!(snd.overall_pick_at, "dann seed 0 epoch 3");
+        let md = tables(&rank(&runs).unwrap())[0].markdown();
+        assert!(md.contains("| 2 (3 unscored) |"), "{md}");
+        assert!(md.contains("`validator_errors`"), "{md}");
     }
 
     #[test]

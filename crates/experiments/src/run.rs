@@ -101,6 +101,7 @@ fn finish(run: &Run, history: History, wall_s: f64, step_fallback: Option<String
     let History {
         accuracy: acc,
         validators,
+        validator_errors,
     } = history;
     let Some(&last) = acc.last() else {
         bail!("{}: no epoch finished", run.folder.dir.display())
@@ -116,6 +117,7 @@ fn finish(run: &Run, history: History, wall_s: f64, step_fallback: Option<String
         device: format!("{:?}", run.device),
         accuracy_per_epoch: acc,
         validators_per_epoch: validators,
+        validator_errors,
         proxy_a_distance: None,
         step_fallback,
         random_init_backbone: run.random_init_backbone,

@@ -35,6 +35,9 @@ pub struct RunResult {
         deserialize_with = "nan_as_null::by_name"
     )]
     pub validators_per_epoch: BTreeMap<String, Vec<f64>>,
+    /// Why each NaN of `validators_per_epoch` is one: `epoch E: validator: reason`, in epoch order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub validator_errors: Vec<String>,
     /// The proxy A-distance between the final network's features of the MNIST and MNIST-M test samples (digit
     /// runs; see [`crate::analysis`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,15 +101,20 @@ pub struct Resumed {
 pub struct History {
     pub accuracy: Vec<f64>,
     pub validators: BTreeMap<String, Vec<f64>>,
+    /// `epoch E: validator: reason` for each score a validator could not give.
+    pub validator_errors: Vec<String>,
 }
 
 impl History {
-    /// Adds an epoch's target accuracy and scores.
-    pub fn push(&mut self, target_acc: f64, scores: &BTreeMap<String, f64>) {
+    /// Adds an epoch's target accuracy, scores, and the reasons for the scores that could not be given.
+    pub fn push(&mut self, target_acc: f64, scores: &BTreeMap<String, f64>, errors: &BTreeMap<String, String>) {
         self.accuracy.push(target_acc);
         for (name, &s) in scores {
             self.validators.entry(name.clone()).or_default().push(s);
         }
+        let epoch = self.accuracy.len();
+        self.validator_errors
+            .extend(errors.iter().map(|(name, why)| format!("epoch {epoch}: {name}: {why}")));
     }
 
     /// Reads one metrics.jsonl line into the history (null accuracies and scores are NaN).
@@ -122,7 +130,14 @@ impl History {
             Some(s) => s.iter().map(|(k, x)| (k.clone(), number(x))).collect(),
             None => BTreeMap::new(),
         };
-        self.push(acc, &scores);
+        let errors: BTreeMap<String, String> = match v.get("validator_errors").and_then(|s| s.as_object()) {
+            Some(e) => e
+                .iter()
+                .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("(unreadable reason)").to_string()))
+                .collect(),
+            None => BTreeMap::new(),
+        };
+        self.push(acc, &scores, &errors);
         Ok(())
     }
 }
@@ -186,7 +201,8 @@ impl RunFolder {
     /// paths that differ. Which methods and seeds a command lists does not matter: they choose the runs, not how
     /// one runs; nor do the hyper-parameters set for other methods (`params`). A folder without config.json
     /// passes; one saved before hyper-parameters were recorded counts as having none, and a configuration key
-    /// added since (`train.optimiser`) counts as its default.
+    /// added since (`train.optimiser`) counts as its default. A config.json whose `experiment` does not read as
+    /// a configuration is refused, naming the file.
     pub fn check_same_config(&self, now: &serde_json::Value) -> Result<()> {
         let path = self.file("config.json");
         let text = match std::fs::read_to_string(&path) {
@@ -199,10 +215,16 @@ impl RunFolder {
         // Which validator's pick the table shows does not change how a run trains.
         let skip = ["methods", "seeds", "params", "validation.select"];
         // A key added since the folder was saved reads as its default (the value every earlier run had).
+        // A saved configuration that no longer reads is refused, never compared raw.
         let experiment = serde_json::from_value::<crate::config::ExperimentConfig>(saved["experiment"].clone())
-            .ok()
-            .and_then(|c| serde_json::to_value(c).ok())
-            .unwrap_or_else(|| saved["experiment"].clone());
+            .with_context(|| {
+                format!(
+                    "`--resume`: {}: its `experiment` is not a configuration this build reads; run without \
+                     --resume to start over",
+                    path.display()
+                )
+            })?;
+        let experiment = serde_json::to_value(experiment)?;
         let mut diff = crate::config::differences(&experiment, &now["experiment"], &skip);
         let none = serde_json::json!({});
         let hyper = |v: &serde_json::Value| {
@@ -429,7 +451,7 @@ impl Observer for RunObserver<'_> {
             .map_err(io)?;
         let line = serde_json::to_string(r).map_err(|e| StrategyError::Other(e.to_string()))?;
         writeln!(f, "{line}").map_err(io)?;
-        self.history.push(r.target_acc, &r.validators);
+        self.history.push(r.target_acc, &r.validators, &r.validator_errors);
         self.save(next, strategy)?;
         // Domain metrics only where there is a discriminator in training.
         let domain = if r.train.domain_loss > 0.0 {
@@ -462,5 +484,72 @@ impl Observer for RunObserver<'_> {
         self.save(next, strategy)?;
         self.bar.abandon_with_message("interrupted");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ExperimentConfig;
+
+    fn folder_with(config: &str) -> (tempfile::TempDir, RunFolder) {
+        let tmp = tempfile::tempdir().unwrap();
+        let f = RunFolder::new(tmp.path(), "mnist-mnistm", "dann", 0);
+        std::fs::create_dir_all(&f.dir).unwrap();
+        std::fs::write(f.file("config.json"), config).unwrap();
+        (tmp, f)
+    }
+
+    fn now(cfg: &ExperimentConfig) -> serde_json::Value {
+        serde_json::json!({ "experiment": cfg, "hyper_parameters": {} })
+    }
+
+    /// A validator's NaN keeps its reason through metrics.jsonl, as `--resume` reads it back.
+    #[test]
+    fn the_history_keeps_why_a_validator_could_not_score() {
+        let mut h = History::default();
+        let scores = BTreeMap::from([("im".to_string(), 0.5), ("snd".to_string(), f64::NAN)]);
+        let errors = BTreeMap::from([("snd".to_string(), "non-finite logits".to_string())]);
+        h.push(
+            0.7,
+            &BTreeMap::from([("im".to_string(), 0.4), ("snd".to_string(), 0.1)]),
+            &BTreeMap::new(),
+        );
+        h.push(0.8, &scores, &errors);
+        assert_eq!(h.validator_errors, ["epoch 2: snd: non-finite logits"]);
+        let mut back = History::default();
+        back.push_line(r#"{"target_acc": 0.7, "validators": {"im": 0.4, "snd": 0.1}}"#)
+            .unwrap();
+        back.push_line(
+            r#"{"target_acc": 0.8, "validators": {"im": 0.5, "snd": null}, "validator_errors": {"snd": "non-finite logits"}}"#,
+        )
+        .unwrap();
+        assert_eq!(back.validator_errors, h.validator_errors);
+        assert!(back.validators["snd"][1].is_nan());
+    }
+
+    #[test]
+    fn resume_compares_the_saved_configuration_and_refuses_one_that_does_not_read() {
+        let cfg = ExperimentConfig::default();
+        let saved = serde_json::to_string(&now(&cfg)).unwrap();
+        let (_tmp, f) = folder_with(&saved);
+        f.check_same_config(&now(&cfg)).unwrap();
+        let mut other = cfg.clone();
+        other.train.epochs = 3;
+        let e = f.check_same_config(&now(&other)).unwrap_err().to_string();
+        assert!(e.contains("was run with another configuration: train.epochs"), "{e}");
+        // An `experiment` this build cannot read (a key of the wrong type) is refused by file, not compared raw.
+        let mut broken: serde_json::Value = serde_json::from_str(&saved).unwrap();
+        broken["experiment"]["train"]["epochs"] = serde_json::json!("twenty");
+        let (_tmp2, g) = folder_with(&broken.to_string());
+        let e = format!("{:#}", g.check_same_config(&now(&cfg)).unwrap_err());
+        assert!(
+            e.contains(&g.file("config.json").display().to_string())
+                && e.contains("not a configuration this build reads"),
+            "{e}"
+        );
+        let (_tmp3, h) = folder_with("{ not json");
+        let e = format!("{:#}", h.check_same_config(&now(&cfg)).unwrap_err());
+        assert!(e.contains("is not a run configuration"), "{e}");
     }
 }

@@ -49,15 +49,22 @@ fn parse_threads(value: Option<&str>) -> Result<Option<usize>> {
     }
 }
 
-/// A flag that Ctrl-C (or SIGTERM) sets (the loops check it after each step and save a checkpoint), or why there is none: then
-/// Ctrl-C ends the run without a checkpoint, and the caller says so.
+/// The process's stop flag, which Ctrl-C (SIGINT) or SIGTERM sets: the training loops check it after each step
+/// and save a checkpoint, and a sweep passes it on to its jobs. The handler is installed once, on the first call;
+/// every later call (the next run or job of the same process) gets the same flag. An error says why there is
+/// none (another handler holds the signals): then Ctrl-C ends the run without a checkpoint, and the caller says
+/// so.
 pub fn stop_on_ctrl_c() -> Result<Arc<AtomicBool>, String> {
-    let stop = Arc::new(AtomicBool::new(false));
-    let flag = stop.clone();
-    // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
-    ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
-        .map_err(|e| format!("cannot handle Ctrl-C ({e}): an interrupt ends the run without saving a checkpoint"))?;
-    Ok(stop)
+    static FLAG: std::sync::OnceLock<Result<Arc<AtomicBool>, String>> = std::sync::OnceLock::new();
+    FLAG.get_or_init(|| {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        // A second Ctrl-C while the checkpoint is written is ignored; the run stops at the next step.
+        ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst))
+            .map(|()| stop)
+            .map_err(|e| format!("cannot handle Ctrl-C ({e}): an interrupt ends the run without saving a checkpoint"))
+    })
+    .clone()
 }
 
 #[cfg(test)]
@@ -73,14 +80,16 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_ctrl_c_handler_is_reported() {
-        // The first handler of the process installs; a second cannot, and says what that means.
-        let first = super::stop_on_ctrl_c();
-        assert!(first.is_ok(), "{:?}", first.err());
-        let why = super::stop_on_ctrl_c().unwrap_err();
-        assert!(
-            why.contains("cannot handle Ctrl-C") && why.contains("without saving a checkpoint"),
-            "{why}"
-        );
+    fn a_failed_ctrl_c_handler_is_reported_every_time_it_is_asked_for() {
+        // Another handler holds the signals (the first of the process wins): ours cannot install, and each call
+        // says what that means. (tests/stop_flag.rs checks the installed flag in a process of its own.)
+        ctrlc::set_handler(|| {}).unwrap();
+        for _ in 0..2 {
+            let why = super::stop_on_ctrl_c().unwrap_err();
+            assert!(
+                why.contains("cannot handle Ctrl-C") && why.contains("without saving a checkpoint"),
+                "{why}"
+            );
+        }
     }
 }

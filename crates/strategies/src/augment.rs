@@ -89,9 +89,6 @@ mod tests {
     use super::*;
     use shift_tensor::tch::Device;
 
-    /// The tests that seed and draw share libtorch's process-wide generator: one runs at a time.
-    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
     fn none() -> Augmentation {
         Augmentation {
             affine_std: 0.0,
@@ -103,7 +100,7 @@ mod tests {
 
     #[test]
     fn the_identity_leaves_images_as_they_are() {
-        let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let _rng = crate::test_rng();
         let x = Tensor::randn([3, 3, 8, 8], (Kind::Float, Device::Cpu));
         assert_eq!(none().apply(&x), x);
     }
@@ -123,7 +120,7 @@ mod tests {
     /// The self-ensembling intensity change (scale 0.25..1.5, offset -0.5..0.5) of 64 all-ones 3 x 2 x 2 images,
     /// drawn from `seed` while holding the generator's lock.
     fn intensity_of_ones(seed: i64, per_channel: bool) -> Tensor {
-        let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let _rng = crate::test_rng();
         shift_tensor::tch::manual_seed(seed);
         let aug = Augmentation {
             intensity: Some(Intensity {
@@ -163,7 +160,7 @@ mod tests {
 
     #[test]
     fn vectors_get_noise_only_and_the_same_seed_draws_the_same() {
-        let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+        let _rng = crate::test_rng();
         let aug = Augmentation {
             noise_std: 0.5,
             ..none()

@@ -1,14 +1,24 @@
 //! Evaluation: the label predictor's accuracy, and the features and logits that validators score, in batches,
 //! in evaluation mode, without gradients.
 
+use crate::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Tensor};
 
-/// Fraction of examples whose arg-max class equals the label.
-pub fn accuracy(net: &dyn AdaptNet, x: &Tensor, y: &Tensor, batch: i64) -> f64 {
+/// Fraction of examples whose arg-max class equals the label. A set of no examples has no accuracy: an error,
+/// never a 0.0 that reads as a network that gets everything wrong.
+pub fn accuracy(net: &dyn AdaptNet, x: &Tensor, y: &Tensor, batch: i64) -> Result<f64, StrategyError> {
     let n = x.size()[0];
     if n == 0 {
-        return 0.0;
+        return Err(StrategyError::Other(
+            "accuracy of an empty set: there are no examples to score".into(),
+        ));
+    }
+    if y.size() != [n] {
+        return Err(StrategyError::Other(format!(
+            "accuracy: {n} examples but labels of shape {:?}",
+            y.size()
+        )));
     }
     let correct = shift_tensor::tch::no_grad(|| {
         let mut correct = Tensor::zeros([], (Kind::Int64, x.device()));
@@ -22,7 +32,7 @@ pub fn accuracy(net: &dyn AdaptNet, x: &Tensor, y: &Tensor, batch: i64) -> f64 {
         }
         correct
     });
-    correct.int64_value(&[]) as f64 / n as f64
+    Ok(correct.int64_value(&[]) as f64 / n as f64)
 }
 
 /// The features and logits of every row of `x`, in batches of `batch`, in evaluation mode.
@@ -37,4 +47,31 @@ pub fn outputs(net: &dyn AdaptNet, x: &Tensor, batch: i64) -> (Tensor, Tensor) {
         }
         (Tensor::cat(&features, 0), Tensor::cat(&logits, 0))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shift_models::digit::DigitNet;
+    use shift_tensor::tch::Device;
+
+    #[test]
+    fn accuracy_counts_arg_max_hits_and_an_empty_set_or_mismatched_labels_are_errors() {
+        let _rng = crate::test_rng();
+        let net = DigitNet::new(Device::Cpu);
+        let x = Tensor::randn([5, 3, 32, 32], (Kind::Float, Device::Cpu));
+        // The predictions in the batches accuracy evaluates in (another batch size may round a near tie apart).
+        let predicted = outputs(&net, &x, 2).1.argmax(-1, false);
+        let wrong = (&predicted + 1).remainder(10);
+        assert_eq!(accuracy(&net, &x, &predicted, 2).unwrap(), 1.0);
+        assert_eq!(accuracy(&net, &x, &wrong, 2).unwrap(), 0.0);
+        let e = accuracy(&net, &x.narrow(0, 0, 0), &predicted.narrow(0, 0, 0), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("empty set"), "{e}");
+        let e = accuracy(&net, &x, &predicted.narrow(0, 0, 4), 2)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("5 examples but labels of shape [4]"), "{e}");
+    }
 }

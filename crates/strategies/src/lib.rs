@@ -32,3 +32,11 @@ pub use schedule::LrSchedule;
 pub use state::load_model_state;
 pub use strategy::{backbone_groups, Adapt, IndexedBatch, StepBatch, Strategy};
 pub use validation::ValidationSet;
+
+/// The unit tests that draw from libtorch's process-wide generator (weights at construction included) take
+/// turns, so that a seeded test draws what it seeded.
+#[cfg(test)]
+pub(crate) fn test_rng() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}

@@ -47,8 +47,8 @@ impl DeviceMetrics {
         self.steps += 1;
     }
 
-    /// Reads and resets the accumulators (one device sync): means per step and accuracies. A failed read is an
-    /// error (never a NaN that would look like divergence).
+    /// Reads and resets the accumulators (one device sync): means per step and accuracies. A failed read, or a
+    /// read after no step, is an error (never a NaN that would look like divergence, nor losses of 0.0).
     pub fn take(&mut self) -> Result<StepMetrics, StrategyError> {
         let v = Vec::<f64>::try_from(&self.acc)
             .map_err(|e| StrategyError::Other(format!("cannot read the train metrics from the device: {e}")))?;
@@ -58,9 +58,14 @@ impl DeviceMetrics {
                 v.len()
             )));
         }
+        if self.steps == 0 {
+            return Err(StrategyError::Other(
+                "the train metrics were read after no step: an epoch of no steps has no losses".into(),
+            ));
+        }
         let _ = self.acc.zero_();
         let steps = std::mem::take(&mut self.steps);
-        let per_step = |x: f64| if steps > 0 { x / steps as f64 } else { 0.0 };
+        let per_step = |x: f64| x / steps as f64;
         let ratio = |a: f64, b: f64| if b > 0.0 { a / b } else { 0.0 };
         Ok(StepMetrics {
             steps,
@@ -85,5 +90,38 @@ impl DeviceMetrics {
         shift_tensor::tch::no_grad(|| self.acc.copy_(acc));
         self.steps = crate::state::get(named, "metrics.steps")?.int64_value(&[]) as usize;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn means_are_per_step_and_a_read_after_no_step_is_an_error() {
+        let mut m = DeviceMetrics::new(Device::Cpu);
+        let e = m.take().unwrap_err().to_string();
+        assert!(e.contains("after no step"), "{e}");
+        for (loss, correct) in [(2.0, 3.0), (1.0, 1.0)] {
+            let v: Vec<Tensor> = [loss, correct, 4.0, 0.5, 2.0, 8.0]
+                .iter()
+                .map(|&x| Tensor::from(x))
+                .collect();
+            m.add(&v);
+            m.step_done();
+        }
+        let got = m.take().unwrap();
+        assert_eq!(
+            got,
+            StepMetrics {
+                steps: 2,
+                class_loss: 1.5,
+                label_acc: 0.5,
+                domain_loss: 0.5,
+                domain_acc: 0.25,
+            }
+        );
+        // The read resets: the next epoch starts from nothing.
+        assert!(m.take().is_err());
     }
 }

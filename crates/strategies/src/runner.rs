@@ -126,6 +126,9 @@ pub struct EpochRecord {
     /// Each validator's score of the epoch's model (none where the data has no validation set).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub validators: BTreeMap<String, f64>,
+    /// Why each validator whose score is NaN could not score the epoch's model.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub validator_errors: BTreeMap<String, String>,
     pub seconds: f64,
 }
 
@@ -155,6 +158,7 @@ impl PartialEq for EpochRecord {
             && self.target_acc == o.target_acc
             && self.lr == o.lr
             && self.validators == o.validators
+            && self.validator_errors == o.validator_errors
     }
 }
 
@@ -189,9 +193,9 @@ fn end_epoch(
         }
     }
     let target_acc = data.target_accuracy(strategy)?;
-    let validators = match data.validation() {
+    let scored = match data.validation() {
         Some(v) => v.score(strategy.network())?,
-        None => BTreeMap::new(),
+        None => Default::default(),
     };
     let record = EpochRecord {
         epoch: end.epoch + 1,
@@ -200,7 +204,8 @@ fn end_epoch(
         lambda: end.lambda,
         train,
         target_acc,
-        validators,
+        validators: scored.scores,
+        validator_errors: scored.errors,
         seconds: end.started.elapsed().as_secs_f64(),
     };
     observer.on_epoch(
@@ -340,7 +345,7 @@ impl EpochData for DigitTask {
         if self.test.0.size()[0] == 0 {
             return Ok(f64::NAN);
         }
-        Ok(strategy.accuracy(&self.test.0, &self.test.1))
+        strategy.accuracy(&self.test.0, &self.test.1)
     }
 
     fn validation(&self) -> Option<&ValidationSet> {

@@ -74,8 +74,8 @@ pub trait Strategy {
     fn fallback(&self) -> Option<String> {
         None
     }
-    /// Accuracy of the label predictor on (x, y), in evaluation mode.
-    fn accuracy(&self, x: &Tensor, y: &Tensor) -> f64 {
+    /// Accuracy of the label predictor on (x, y), in evaluation mode; an error for an empty set.
+    fn accuracy(&self, x: &Tensor, y: &Tensor) -> Result<f64, StrategyError> {
         evaluate::accuracy(self.network(), x, y, 1000)
     }
     /// The network that is evaluated: its features and logits are what validators score.

@@ -28,10 +28,10 @@ impl ValidationSet {
         }
     }
 
-    /// Every validator's score of `net`, by name. A validator that cannot score this model (a diverged net's
-    /// non-finite outputs) scores NaN, said on stderr: a label-free diagnostic does not end the run, and picks
-    /// pass NaN over.
-    pub fn score(&self, net: &dyn AdaptNet) -> Result<BTreeMap<String, f64>, StrategyError> {
+    /// Every validator's score of `net`, by name, and why each validator that could not score this model (a
+    /// diverged net's non-finite outputs) could not: its score is NaN, the reason is kept beside it and said on
+    /// stderr. A label-free diagnostic does not end the run; picks pass NaN over and the ranking counts it.
+    pub fn score(&self, net: &dyn AdaptNet) -> Result<Scores, StrategyError> {
         let batch = 1000;
         let (target_features, target_logits) = evaluate::outputs(net, &self.target, batch);
         let (split_features, split_logits) = evaluate::outputs(net, &self.source_split.0, batch);
@@ -47,16 +47,57 @@ impl ValidationSet {
             source_train_features: Some(source_train_features),
             shared: Default::default(),
         };
-        Ok(shift_validators::all()
-            .iter()
-            .map(|v| (v.name().to_string(), score_one(v.as_ref(), &p)))
-            .collect())
+        Ok(score_all(&shift_validators::all(), &p))
     }
 }
 
-fn score_one(v: &dyn Validator, p: &Predictions) -> f64 {
-    v.score(p).unwrap_or_else(|e| {
-        eprintln!("shift: {e}; scored NaN for this epoch");
-        f64::NAN
-    })
+/// An epoch's validator scores, and the reason for each NaN among them.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Scores {
+    pub scores: BTreeMap<String, f64>,
+    pub errors: BTreeMap<String, String>,
+}
+
+/// Each of `validators`' score of `p`: NaN, with the reason kept, for one that cannot score it.
+pub fn score_all(validators: &[Box<dyn Validator>], p: &Predictions) -> Scores {
+    let mut out = Scores::default();
+    for v in validators {
+        let name = v.name().to_string();
+        let score = v.score(p).unwrap_or_else(|e| {
+            eprintln!("shift: {e}; scored NaN for this epoch");
+            out.errors.insert(name.clone(), e.to_string());
+            f64::NAN
+        });
+        out.scores.insert(name, score);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shift_tensor::tch::{Device, Kind};
+
+    #[test]
+    fn a_validator_that_cannot_score_gives_nan_with_its_reason_beside_it() {
+        let _rng = crate::test_rng();
+        let finite = Tensor::randn([8, 10], (Kind::Float, Device::Cpu));
+        let ok = score_all(&shift_validators::all(), &Predictions::target(finite));
+        assert!(
+            ok.scores.contains_key("entropy") && ok.scores["entropy"].is_finite(),
+            "{ok:?}"
+        );
+        // Logits only: the validators that need source labels or features cannot score, and say why.
+        assert!(
+            ok.scores
+                .iter()
+                .all(|(n, s)| s.is_finite() != ok.errors.contains_key(n)),
+            "{ok:?}"
+        );
+        assert!(
+            ok.errors.contains_key("source_accuracy") && ok.scores["source_accuracy"].is_nan(),
+            "{ok:?}"
+        );
+        assert_eq!(ok.scores.len(), shift_validators::all().len());
+    }
 }

@@ -291,6 +291,37 @@ fn every_method_optimises_all_it_trains() {
     }
 }
 
+/// A method that cannot take a batch (here: one without its target) says so under its own name, never under the
+/// name of a method whose terms it shares (DIRT-T's first phase is VADA's).
+#[test]
+fn every_method_refusing_a_batch_names_itself() {
+    let _rng = rng_lock();
+    for name in MethodName::all() {
+        let (net, x): (Box<dyn AdaptNet>, Tensor) = if name.data().sequence.is_some() {
+            let x = Tensor::randn([4, 40, 16], (Kind::Float, CPU));
+            (Box::new(shift_models::audio_cnn::AudioCnn::new(CPU, 10)), x)
+        } else {
+            (
+                Box::new(DigitNet::new(CPU)),
+                Tensor::randn([4, 3, 32, 32], (Kind::Float, CPU)),
+            )
+        };
+        let y = Tensor::from_slice(&[0i64, 1, 2, 3]);
+        let spec = MethodSpec::from(name);
+        let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
+        let batch = StepInputs {
+            labelled: (&x, &y),
+            target: None,
+            domain: None,
+            target_index: None,
+        };
+        if let Err(e) = method.loss(net.as_ref(), &batch, Lambda::Host(0.5)) {
+            let e = e.to_string();
+            assert!(e.contains(name.as_str()), "{name}: {e}");
+        }
+    }
+}
+
 #[test]
 fn a_method_given_the_wrong_number_of_optimisers_says_which_it_steps() {
     let err = shift_strategies::methods::named_optimisers(&mut [], "adda", ["source", "critic", "encoder"])

@@ -161,6 +161,7 @@ mod tests {
                 device: "Cpu".into(),
                 accuracy_per_epoch: vec![acc],
                 validators_per_epoch: Default::default(),
+                validator_errors: Vec::new(),
                 proxy_a_distance: None,
                 step_fallback: None,
                 random_init_backbone: false,

@@ -9,8 +9,7 @@ use anyhow::{bail, Context, Result};
 use shift_experiments::run_folder::write_atomic;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 
 /// Where the jobs run.
 #[derive(Debug, Clone, PartialEq)]
@@ -182,9 +181,8 @@ fn run_local(exe: &Path, jobs_file: &Path, data: &Path, count: usize, jobs: usiz
     };
     // Ctrl-C reaches every process of the terminal's group: the jobs save their checkpoints and stop, and this
     // loop starts no more of them but waits for those it started.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    let flag = interrupted.clone();
-    let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+    let interrupted = shift_experiments::session::stop_on_ctrl_c()
+        .map_err(|why| anyhow::anyhow!("the local launcher could not stop its jobs cleanly: {why}"))?;
     let mut running: Vec<(usize, Child)> = Vec::new();
     let (mut next, mut finished, mut stopped) = (0, 0, Vec::new());
     let mut limit = count;

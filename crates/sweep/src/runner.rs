@@ -5,8 +5,7 @@ use crate::folder::{Attempt, Done, JobFolder};
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How a job's process ended.
@@ -115,11 +114,9 @@ impl Runner {
         let mut child = cmd
             .spawn()
             .with_context(|| format!("cannot start {}", self.exe.display()))?;
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
-        // The first handler of this process; where one is set already (a test), signals reach the child anyway
-        // from its process group.
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        // The process's one flag, shared by every job it runs (a handler is installed once per process).
+        let stop = shift_experiments::session::stop_on_ctrl_c()
+            .map_err(|why| anyhow::anyhow!("a job could not be stopped cleanly: {why}"))?;
         let mut passed_on = false;
         let status = loop {
             if let Some(status) = child.try_wait()? {

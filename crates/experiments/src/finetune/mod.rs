@@ -353,10 +353,7 @@ fn drive<T: Target>(
             for &policy in &cfg.policies {
                 let file = dir.join(format!("{policy}.json"));
                 if resume {
-                    if let Some(r) = std::fs::read_to_string(&file)
-                        .ok()
-                        .and_then(|t| serde_json::from_str(&t).ok())
-                    {
+                    if let Some(r) = finished_result(&file)? {
                         results.push(r);
                         continue;
                     }
@@ -451,5 +448,55 @@ fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) 
         y_label: "target accuracy".into(),
         x_axis: XAxis::Named(ks.iter().map(|&k| k_label(k)).collect()),
         series,
+    }
+}
+
+/// A fine-tuning run's saved result: None where it has not finished (no file); an error naming the file where
+/// it is there but cannot be read or parsed (never silently trained again).
+fn finished_result(file: &Path) -> Result<Option<FinetuneResult>> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("`--resume`: cannot read {}", file.display())),
+    };
+    serde_json::from_str(&text).map(Some).with_context(|| {
+        format!(
+            "`--resume`: {} is not a fine-tuning result (delete it to run that policy again)",
+            file.display()
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_saved_result_is_reused_and_an_unreadable_one_is_refused_by_name() {
+        let tmp = tempfile::tempdir().unwrap();
+        let file = tmp.path().join("head.json");
+        assert!(finished_result(&file).unwrap().is_none(), "no file: not run yet");
+        let r = FinetuneResult {
+            policy: "head".into(),
+            labels_per_class: Some(3),
+            labelled_images: 30,
+            seed: 1,
+            target_acc: 0.5,
+            accuracy_per_epoch: vec![0.25, 0.5],
+            wall_s: 1.0,
+        };
+        std::fs::write(&file, serde_json::to_string(&r).unwrap()).unwrap();
+        let back = finished_result(&file).unwrap().unwrap();
+        assert_eq!((back.policy.as_str(), back.target_acc, back.seed), ("head", 0.5, 1));
+        std::fs::write(&file, "{\"policy\": \"head\"").unwrap();
+        let e = format!("{:#}", finished_result(&file).unwrap_err());
+        assert!(
+            e.contains(&file.display().to_string()) && e.contains("is not a fine-tuning result"),
+            "{e}"
+        );
+        let dir = tmp.path().join("a-folder.json");
+        std::fs::create_dir(&dir).unwrap();
+        let e = format!("{:#}", finished_result(&dir).unwrap_err());
+        assert!(e.contains("cannot read") && e.contains("a-folder.json"), "{e}");
     }
 }

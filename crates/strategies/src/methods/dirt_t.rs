@@ -125,7 +125,7 @@ impl Method for DirtT {
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {
         if !self.refining() {
-            return vada_terms(net, &self.discriminator, batch, lambda, &self.weights);
+            return vada_terms(self.name(), net, &self.discriminator, batch, lambda, &self.weights);
         }
         let xt = batch.target(self.name())?;
         let teacher = self.teacher.logits(xt, false);

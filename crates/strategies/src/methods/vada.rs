@@ -110,8 +110,10 @@ pub fn target_terms(
 }
 
 /// The VADA terms of one batch: label loss, domain loss through the reversal at `lambda * domain_weight`, and the
-/// VAT and entropy terms weighted by lambda. The metrics report the domain loss and accuracy as DANN's do.
+/// VAT and entropy terms weighted by lambda. The metrics report the domain loss and accuracy as DANN's do. An
+/// error names `method` (VADA, or DIRT-T in its first phase).
 pub fn vada_terms(
+    method: &str,
     net: &dyn AdaptNet,
     discriminator: &DomainDiscriminator,
     batch: &StepInputs,
@@ -119,8 +121,8 @@ pub fn vada_terms(
     w: &VadaWeights,
 ) -> Result<Terms, StrategyError> {
     let (xs, ys) = batch.labelled;
-    let (xt, domain) = batch.adversarial(INFO.name)?;
-    let fwd = Forward::of(net, batch, INFO.name)?;
+    let (xt, domain) = batch.adversarial(method)?;
+    let fwd = Forward::of(net, batch, method)?;
     let (_, logits_s) = fwd.source();
     let (_, logits_t) = fwd.target();
     let (lc, correct, count) = label_terms(&logits_s, ys);
@@ -165,6 +167,6 @@ impl Method for Vada {
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {
-        vada_terms(net, &self.discriminator, batch, lambda, &self.weights)
+        vada_terms(INFO.name, net, &self.discriminator, batch, lambda, &self.weights)
     }
 }
