@@ -21,7 +21,7 @@
 //! critic and encoder on one forward pass; here the encoder steps against the critic just updated. They train
 //! both phases for 10,000 steps each, hence the default share of one half.
 
-use super::registry::pytorch_domain_adaptation;
+use super::info::pytorch_domain_adaptation;
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
 use super::{groups_of, named_optimisers, phases::TwoPhases, MethodInfo, OptimiserSpec, Param, StepInputs};
 use crate::optimiser::ADAM_BETAS;

@@ -2,36 +2,52 @@
 //! Transfer-Learning-Library's loss modules. A method owns the networks it adds to a backbone (a discriminator, a
 //! critic, a second head), names its optimisers' groups, declares the data it needs, computes its loss terms
 //! from one step's batch through the backbone's features and logits, and says whether its step can be captured
-//! in a CUDA graph. One file per method; [`registry`] lists them.
+//! in a CUDA graph. One file per method; the `methods!` line below declares it and its entry in [`REGISTRY`].
 
-pub mod adda;
-pub mod bnm;
-pub mod cdan;
-pub mod coral;
-pub mod daae;
-pub mod daan;
-pub mod dan;
-pub mod dann;
-pub mod dann_alt;
-pub mod dirt_t;
-pub mod dsan;
-pub mod jan;
-pub mod mcc;
-pub mod mcd;
-pub mod mdd;
+pub mod info;
 pub mod mmd;
 pub mod phases;
 pub mod registry;
-pub mod self_ensembling;
-pub mod shot;
-pub mod source_only;
-pub mod target_only;
 pub mod teacher;
-pub mod vada;
 pub mod vat;
-pub mod wdgrl;
 
-pub use registry::{MethodInfo, MethodName, MethodSpec, Param, Protocol, Published, REGISTRY};
+/// Declares each method's module and its registry entries together, in the order tables list them: a method is
+/// one file in `methods/` and one line here.
+macro_rules! methods {
+    ($($module:ident => [$($info:ident),+]),+ $(,)?) => {
+        $(pub mod $module;)+
+
+        /// Every method, in the order tables list them.
+        pub static REGISTRY: &[&MethodInfo] = &[$($(&$module::$info),+),+];
+    };
+}
+
+methods! {
+    source_only => [INFO],
+    dann => [INFO],
+    dann_alt => [INFO],
+    cdan => [INFO, INFO_E],
+    dan => [INFO],
+    jan => [INFO],
+    coral => [INFO],
+    bnm => [INFO],
+    mcc => [INFO],
+    mdd => [INFO],
+    dsan => [INFO],
+    wdgrl => [INFO],
+    daan => [INFO],
+    mcd => [INFO],
+    daae => [INFO],
+    adda => [INFO],
+    vada => [INFO],
+    dirt_t => [INFO],
+    self_ensembling => [INFO],
+    shot => [INFO],
+    target_only => [INFO],
+}
+
+pub use info::{MethodInfo, Param, Protocol, Published};
+pub use registry::{MethodName, MethodSpec};
 
 use crate::{GroupSpec, Optimiser, StrategyError, Update};
 use shift_models::AdaptNet;

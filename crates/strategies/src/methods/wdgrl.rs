@@ -15,7 +15,7 @@
 //! learning rate scaled by `critic_lr_mult` (0.1).
 
 use super::named_optimisers;
-use super::registry::pytorch_domain_adaptation;
+use super::info::pytorch_domain_adaptation;
 use super::{
     feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs,
