@@ -322,6 +322,46 @@ fn every_method_refusing_a_batch_names_itself() {
     }
 }
 
+/// A method that says its step is one joint loss (`Capture::Joint`, what the fast step captures) has that loss:
+/// on a whole batch of source and target it computes, where a method that steps otherwise refuses by name.
+#[test]
+fn every_joint_method_has_its_joint_loss() {
+    let _rng = rng_lock();
+    let mut joint = 0;
+    for name in MethodName::all() {
+        let (net, x): (Box<dyn AdaptNet>, Tensor) = if name.data().sequence.is_some() {
+            let x = Tensor::randn([8, 40, 16], (Kind::Float, CPU));
+            (Box::new(shift_models::audio_cnn::AudioCnn::new(CPU, 10)), x)
+        } else {
+            (
+                Box::new(DigitNet::new(CPU)),
+                Tensor::randn([8, 3, 32, 32], (Kind::Float, CPU)),
+            )
+        };
+        let y = Tensor::from_slice(&[0i64, 1, 2, 3]);
+        let (xs, xt) = (x.narrow(0, 0, 4), x.narrow(0, 4, 4));
+        let domain = domain_labels(4, 4, CPU);
+        let spec = MethodSpec::from(name);
+        let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
+        let batch = StepInputs {
+            labelled: (&xs, &y),
+            target: Some(&xt),
+            domain: Some(&domain),
+            target_index: None,
+        };
+        let loss = method.loss(net.as_ref(), &batch, Lambda::Host(0.5));
+        match method.capture() {
+            Capture::Joint => {
+                joint += 1;
+                let terms = loss.unwrap_or_else(|e| panic!("{name} is Capture::Joint but has no loss: {e}"));
+                assert!(terms.loss.double_value(&[]).is_finite(), "{name}");
+            }
+            Capture::No(_) => {}
+        }
+    }
+    assert!(joint >= 12, "{joint} joint methods");
+}
+
 #[test]
 fn a_method_given_the_wrong_number_of_optimisers_says_which_it_steps() {
     let err = shift_strategies::methods::named_optimisers(&mut [], "adda", ["source", "critic", "encoder"])

@@ -8,7 +8,7 @@
 //!
 //! as the paper writes it (Eq. 9); the authors' code divides by min(B, C) instead of B.
 
-use super::{
+use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
 use crate::StrategyError;
@@ -52,6 +52,10 @@ impl Bnm {
 impl Method for Bnm {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

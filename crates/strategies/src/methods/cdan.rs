@@ -11,7 +11,7 @@
 //! `H(g) = -sum_c g_c log g_c`, normalised over the batch so that `sum_i w_i = N`. The reversal layer and lambda's
 //! schedule are DANN's.
 
-use super::{
+use super::{Capture, 
     domain_terms, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
     StepInputs, Terms,
 };
@@ -161,6 +161,10 @@ impl Method for Cdan {
         } else {
             &INFO
         }
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {

@@ -8,7 +8,7 @@
 //!
 //! as the paper writes it (Transfer-Learning-Library's code adds a mean term and drops the 4).
 
-use super::{
+use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
 use crate::StrategyError;
@@ -62,6 +62,10 @@ impl Coral {
 impl Method for Coral {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -24,7 +24,7 @@
 //!   reconstruction outweighs the domain term on the rotated shift of tests/adapts.rs (DAAE stays below
 //!   source-only there); at 0.1 it adapts.
 
-use super::{
+use super::{Capture, 
     domain_terms, held_statistics, label_terms, BuildContext, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
     Param, StepInputs, Terms,
 };
@@ -178,6 +178,10 @@ pub fn daae_terms(
 impl Method for Daae {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {

@@ -12,7 +12,7 @@
 //! Lambda is the experiment's schedule (DANN's ramp by default; a constant 1 gives the paper's fixed weight).
 
 use super::mmd::mk_mmd;
-use super::{
+use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
 use crate::StrategyError;
@@ -60,6 +60,10 @@ impl Dan {
 impl Method for Dan {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -12,7 +12,7 @@
 //! authors' DANN.py), where lambda scales the domain regressor's update as well:
 //! `L = CE(C(F(x_s)), y_s) + lambda BCE(D(R_1(F(x))), d)`.
 
-use super::{
+use super::{Capture, 
     domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method,
     MethodInfo, OptimiserSpec, Param, Protocol, Published, StepInputs, Terms,
 };
@@ -88,6 +88,10 @@ pub fn dann_terms(
 impl Method for Dann {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {

@@ -13,7 +13,7 @@
 //! Gaussians `exp(-D / (b 2^k))`, k = -2..2, `b` the mean off-diagonal squared distance (no gradient).
 
 use super::mmd::squared_distances;
-use super::{
+use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
 use crate::StrategyError;
@@ -95,6 +95,10 @@ impl Dsan {
 impl Method for Dsan {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -10,7 +10,7 @@
 //! The predictions are not detached: the joint MMD shapes the classifier too.
 
 use super::mmd::{gaussian_kernel_fixed, gaussian_kernels, mmd_from_kernel, DAN_ALPHAS};
-use super::{
+use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
 use crate::StrategyError;
@@ -77,6 +77,10 @@ impl Jan {
 impl Method for Jan {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

@@ -8,7 +8,7 @@
 //! L     = CE(C(f_s), y_s) + trade_off * lambda * (sum_jk M~_jk - tr M~) / C
 //! ```
 
-use super::{
+use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
 use crate::StrategyError;
@@ -67,6 +67,10 @@ impl Mcc {
 impl Method for Mcc {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {

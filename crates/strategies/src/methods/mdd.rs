@@ -13,7 +13,7 @@
 //! reversal coefficient follows the experiment's lambda schedule scaled by `reversal_scale` (0.1: TLlib's warm
 //! start runs from 0 to 0.1); lambda 0 leaves the features untouched by `D`.
 
-use super::{
+use super::{Capture, 
     joint_optimiser, label_terms, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs, Terms,
 };
@@ -88,6 +88,10 @@ impl Mdd {
 impl Method for Mdd {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {

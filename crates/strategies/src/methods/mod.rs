@@ -258,10 +258,10 @@ pub trait Method: fmt::Debug {
     fn optimisers(&self, base: &[GroupSpec]) -> Vec<OptimiserSpec> {
         joint_optimiser(base, false)
     }
-    /// Whether the fast step can capture the step; the default is one joint loss.
-    fn capture(&self) -> Capture {
-        Capture::Joint
-    }
+    /// Whether the fast step can capture the step: [`Capture::Joint`] for a method whose step is its one
+    /// [`loss`](Self::loss), else why not. No default: a method that overrides [`step`](Self::step) cannot
+    /// inherit `Joint` by forgetting to say.
+    fn capture(&self) -> Capture;
     /// The joint loss of one step (what [`Capture::Joint`] methods back-propagate once). Other methods
     /// override [`step`](Self::step) instead and keep this default, an error.
     fn loss(&self, _net: &dyn AdaptNet, _batch: &StepInputs, _lambda: Lambda) -> Result<Terms, StrategyError> {

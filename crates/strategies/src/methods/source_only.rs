@@ -1,7 +1,7 @@
 //! Source only: the label predictor trained on the labelled source alone, the lower bound every method is set
 //! beside (Ganin et al., JMLR 2016, Table 2, "source only").
 
-use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
+use super::{Capture, supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
 use crate::StrategyError;
 use shift_models::AdaptNet;
 
@@ -26,6 +26,10 @@ pub struct SourceOnly;
 impl Method for SourceOnly {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, _lambda: Lambda) -> Result<Terms, StrategyError> {

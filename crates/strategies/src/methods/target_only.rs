@@ -1,7 +1,7 @@
 //! Target only: the label predictor trained on the labelled target, the upper bound (Ganin et al., JMLR 2016,
 //! Table 2, "train on target"). It uses target labels by design, and is the only method here that does.
 
-use super::{supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
+use super::{Capture, supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
 use crate::StrategyError;
 use shift_models::AdaptNet;
 
@@ -26,6 +26,10 @@ pub struct TargetOnly;
 impl Method for TargetOnly {
     fn info(&self) -> &'static MethodInfo {
         &INFO
+    }
+
+    fn capture(&self) -> Capture {
+        Capture::Joint
     }
 
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, _lambda: Lambda) -> Result<Terms, StrategyError> {
