@@ -8,13 +8,19 @@ use shift_tensor::tch::{Device, Kind, Tensor};
 /// `max_pool2d(relu(x), 2)` for an N x C x H x W tensor. On the CPU in float32 it is one pass forward and one
 /// backward (`native/relu_max_pool.cpp`) instead of libtorch's relu, generic pooling loop, zero fill, scatter and
 /// relu mask; on other devices and types (a CUDA step is launch-bound and captured whole) it is the two ops.
+///
+/// Only the documented refusal goes to the two ops: a plane smaller than the 2 x 2 window, which they reject
+/// too, with libtorch's own message. Any other failure of the kernel on an input it takes is a defect of the
+/// kernel and stops with its message, never a silent switch to the slower path.
 pub fn relu_max_pool2(x: &Tensor) -> Tensor {
-    if x.device() == Device::Cpu && x.kind() == Kind::Float && x.dim() == 4 {
-        // The kernel refuses only inputs the composed ops reject as well (smaller than the 2 x 2 window), and
-        // those then fail with libtorch's own message.
-        if let Ok(y) = native::relu_max_pool2(x) {
-            return y;
-        }
+    let size = x.size();
+    if x.device() == Device::Cpu && x.kind() == Kind::Float && size.len() == 4 && size[2] >= 2 && size[3] >= 2 {
+        return native::relu_max_pool2(x).unwrap_or_else(|e| {
+            panic!(
+                "relu_max_pool2: the native kernel failed on a {size:?} input (strides {:?}): {e}",
+                x.stride()
+            )
+        });
     }
     relu_max_pool2_composed(x)
 }

@@ -10,6 +10,11 @@ fn bits(t: &Tensor) -> Vec<u32> {
     v.into_iter().map(f32::to_bits).collect()
 }
 
+/// The native kernel itself (never the model's wrapper, so a kernel failure fails the test).
+fn kernel(x: &Tensor) -> Tensor {
+    native::relu_max_pool2(x).expect("the native kernel takes this input")
+}
+
 /// Output and input gradient of `f` for input `x` and upstream gradient `g`.
 fn run(f: fn(&Tensor) -> Tensor, x: &Tensor, g: &Tensor) -> (Tensor, Tensor) {
     let x = x.detach().set_requires_grad(true);
@@ -22,7 +27,7 @@ fn assert_same(x: &Tensor, label: &str) {
     let size = x.size();
     let out = [size[0], size[1], size[2] / 2, size[3] / 2];
     let g = Tensor::randn(out, (Kind::Float, Device::Cpu));
-    let (y_native, gx_native) = run(relu_max_pool2, x, &g);
+    let (y_native, gx_native) = run(kernel, x, &g);
     let (y_ref, gx_ref) = run(relu_max_pool2_composed, x, &g);
     assert_eq!(y_native.size(), y_ref.size(), "{label}: output shape");
     assert_eq!(bits(&y_native), bits(&y_ref), "{label}: forward values");
@@ -49,7 +54,7 @@ fn ties_and_negative_windows_match_libtorch() {
     assert_same(&constant, "constant positive");
     let negative = Tensor::full([2, 2, 8, 8], -0.25, (Kind::Float, Device::Cpu));
     let (y, gx) = run(
-        relu_max_pool2,
+        kernel,
         &negative,
         &Tensor::ones([2, 2, 4, 4], (Kind::Float, Device::Cpu)),
     );
@@ -89,7 +94,7 @@ fn nan_and_negative_zero_gradients_follow_libtorch() {
     let _ = x.get(1).get(1).get(5).get(7).fill_(f64::NAN);
     let g = Tensor::randn([2, 2, 4, 6], (Kind::Float, Device::Cpu));
     let _ = g.get(0).get(1).fill_(-0.0);
-    let (y_native, gx_native) = run(relu_max_pool2, &x, &g);
+    let (y_native, gx_native) = run(kernel, &x, &g);
     let (y_ref, gx_ref) = run(relu_max_pool2_composed, &x, &g);
     assert!(f32::try_from(y_native.get(0).get(0).get(0).get(0)).unwrap().is_nan());
     assert_eq!(bits(&y_native), bits(&y_ref));
@@ -110,7 +115,7 @@ fn channels_last_input_matches_libtorch_and_stays_channels_last() {
         let x = channels_last(&Tensor::randn(size, (Kind::Float, Device::Cpu)));
         assert!(!x.is_contiguous());
         assert_same(&x, &format!("channels last {size:?}"));
-        let y = relu_max_pool2(&x);
+        let y = kernel(&x);
         let (h, w, c) = (size[2] / 2, size[3] / 2, size[1]);
         assert_eq!(y.stride(), [h * w * c, 1, w * c, c], "{size:?}: output channels last");
     }
@@ -118,20 +123,20 @@ fn channels_last_input_matches_libtorch_and_stays_channels_last() {
     assert_same(&ties, "channels-last integer ties");
     let x = channels_last(&Tensor::randn([2, 4, 8, 8], (Kind::Float, Device::Cpu)));
     let x = x.detach().set_requires_grad(true);
-    let grads = Tensor::run_backward(&[relu_max_pool2(&x).sum(Kind::Float)], &[&x], false, false);
+    let grads = Tensor::run_backward(&[kernel(&x).sum(Kind::Float)], &[&x], false, false);
     assert_eq!(grads[0].stride(), [256, 1, 32, 4], "input gradient channels last");
 }
 
 #[test]
 fn works_without_gradient_tracking() {
     let x = Tensor::randn([2, 4, 28, 28], (Kind::Float, Device::Cpu));
-    let y = shift_tensor::tch::no_grad(|| relu_max_pool2(&x));
+    let y = shift_tensor::tch::no_grad(|| kernel(&x));
     assert!(!y.requires_grad());
     assert_eq!(bits(&y), bits(&relu_max_pool2_composed(&x)));
 }
 
 #[test]
-fn the_kernel_refuses_what_it_does_not_handle_and_the_model_falls_back() {
+fn the_kernel_refuses_what_it_does_not_handle_and_the_model_takes_the_two_ops_there() {
     let double = Tensor::randn([2, 3, 8, 8], (Kind::Double, Device::Cpu));
     let err = native::relu_max_pool2(&double).unwrap_err().to_string();
     assert!(err.contains("float32"), "{err}");
@@ -147,4 +152,7 @@ fn the_kernel_refuses_what_it_does_not_handle_and_the_model_falls_back() {
     let tiny = Tensor::randn([1, 1, 1, 5], (Kind::Float, Device::Cpu));
     let err = native::relu_max_pool2(&tiny).unwrap_err().to_string();
     assert!(err.contains("at least 2"), "{err}");
+    // The wrapper routes CPU float32 planes of at least 2 x 2 to the kernel (same bits), others to the two ops.
+    let x = Tensor::randn([2, 3, 6, 6], (Kind::Float, Device::Cpu));
+    assert_eq!(bits(&relu_max_pool2(&x)), bits(&kernel(&x)));
 }
