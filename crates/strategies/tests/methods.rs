@@ -362,6 +362,23 @@ fn every_joint_method_has_its_joint_loss() {
     assert!(joint >= 12, "{joint} joint methods");
 }
 
+/// The running statistics held for a pass come back on however the pass ends, a panic included.
+#[test]
+fn held_statistics_restores_the_switch_after_a_panic() {
+    let _rng = rng_lock();
+    let net = shift_models::digit_bn::DigitBnNet::new(CPU);
+    let switch = net.statistics().unwrap();
+    assert!(switch.tracking());
+    let inside = shift_strategies::methods::held_statistics(&net, || switch.tracking());
+    assert!(!inside, "held inside");
+    assert!(switch.tracking(), "restored after");
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        shift_strategies::methods::held_statistics(&net, || panic!("a pass that fails"))
+    }));
+    assert!(caught.is_err());
+    assert!(switch.tracking(), "restored after a panic");
+}
+
 #[test]
 fn a_method_given_the_wrong_number_of_optimisers_says_which_it_steps() {
     let err = shift_strategies::methods::named_optimisers(&mut [], "adda", ["source", "critic", "encoder"])

@@ -389,15 +389,21 @@ pub fn features_of_both(net: &dyn AdaptNet, xs: &Tensor, xt: &Tensor) -> Tensor 
 }
 
 /// `f()` with the backbone's batch-norm running statistics held (passes of labelled rows, perturbed copies):
-/// its batches are still normalised by their own statistics.
+/// its batches are still normalised by their own statistics. The switch is restored however `f` ends, a panic
+/// included.
 pub fn held_statistics<T>(net: &dyn AdaptNet, f: impl FnOnce() -> T) -> T {
+    /// Sets the switch back to what it was when dropped.
+    struct Restore<'a>(&'a shift_models::batch_norm::StatisticsSwitch, bool);
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            self.0.set(self.1);
+        }
+    }
     match net.statistics() {
         Some(switch) => {
-            let was = switch.tracking();
+            let _restore = Restore(switch, switch.tracking());
             switch.set(false);
-            let out = f();
-            switch.set(was);
-            out
+            f()
         }
         None => f(),
     }
