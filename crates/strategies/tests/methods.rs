@@ -362,6 +362,51 @@ fn every_joint_method_has_its_joint_loss() {
     assert!(joint >= 12, "{joint} joint methods");
 }
 
+/// DAAN's loss is a pure function of the batch and its state; its step adds the batch's error rates to the
+/// epoch's proxies (`discriminator.daan.dg` and `.dl`).
+#[test]
+fn daan_counts_its_proxies_in_the_step_not_in_the_loss() {
+    let _rng = rng_lock();
+    let net = DigitNet::new(CPU);
+    let name: MethodName = "daan".parse().unwrap();
+    let spec = MethodSpec::from(name);
+    let mut daan = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
+    let x = Tensor::randn([8, 3, 32, 32], (Kind::Float, CPU));
+    let (xs, xt) = (x.narrow(0, 0, 4), x.narrow(0, 4, 4));
+    let y = Tensor::from_slice(&[0i64, 1, 2, 3]);
+    let domain = domain_labels(4, 4, CPU);
+    let batch = StepInputs {
+        labelled: (&xs, &y),
+        target: Some(&xt),
+        domain: Some(&domain),
+        target_index: None,
+    };
+    let proxies = || {
+        let v = net.var_store().variables();
+        (
+            v["discriminator.daan.dg"].double_value(&[]),
+            v["discriminator.daan.dl"].double_value(&[]),
+        )
+    };
+    for _ in 0..2 {
+        daan.loss(&net, &batch, Lambda::Host(0.5)).unwrap();
+    }
+    assert_eq!(proxies(), (0.0, 0.0), "the loss left the proxies alone");
+    let specs = daan.optimisers(&backbone_groups(1.0));
+    let mut opts: Vec<_> = specs
+        .iter()
+        .map(|s| shift_strategies::Optimiser::new(net.var_store(), &s.groups, Update::sgd(0.9, 0.0)).unwrap())
+        .collect();
+    let metrics = daan.step(&net, &batch, &mut opts, 0.01, 0.5).unwrap();
+    assert!(metrics[0].double_value(&[]).is_finite());
+    let (dg, dl) = proxies();
+    // Each proxy adds 2 (1 - 2 err) for an error rate err in [0, 1]: a value in [-2, 2], and not both zero.
+    assert!(
+        (-2.0..=2.0).contains(&dg) && (-2.0..=2.0).contains(&dl) && (dg, dl) != (0.0, 0.0),
+        "{dg} {dl}"
+    );
+}
+
 /// The running statistics held for a pass come back on however the pass ends, a panic included.
 #[test]
 fn held_statistics_restores_the_switch_after_a_panic() {

@@ -19,10 +19,10 @@
 //! stays one capturable loss.
 
 use super::{
-    domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, Capture, DataNeeds, EpochStart,
-    Forward, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
+    domain_terms, feature_discriminator, joint_optimiser, label_terms, named_optimisers, BuildContext, Capture,
+    DataNeeds, EpochStart, Forward, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{GroupSpec, Optimiser, StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
 use shift_tensor::tch::{Kind, Tensor};
 
@@ -157,7 +157,36 @@ impl Method for Daan {
         Ok(())
     }
 
+    /// The step's terms; a pure function of the batch and the state (the proxies grow in [`Method::step`]).
     fn loss(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<Terms, StrategyError> {
+        self.terms(net, batch, lambda).map(|(terms, _)| terms)
+    }
+
+    /// The joint step, then the batch's discriminator error rates added to the epoch's proxies.
+    fn step(
+        &mut self,
+        net: &dyn AdaptNet,
+        batch: &StepInputs,
+        opts: &mut [Optimiser],
+        lr: f64,
+        lambda: f64,
+    ) -> Result<[Tensor; 6], StrategyError> {
+        let [opt] = named_optimisers(opts, self.name(), ["main"])?;
+        opt.zero_grad();
+        let (Terms { loss, metrics }, (global_error, local_error)) = self.terms(net, batch, Lambda::Host(lambda))?;
+        loss.backward();
+        opt.step(lr);
+        shift_tensor::tch::no_grad(|| {
+            let _ = self.dg.shallow_clone().g_add_(&((global_error * -2.0 + 1.0) * 2.0));
+            let _ = self.dl.shallow_clone().g_add_(&((local_error * -2.0 + 1.0) * 2.0));
+        });
+        Ok(metrics)
+    }
+}
+
+impl Daan {
+    /// The terms of one batch, and its global and local discriminator error rates (for the proxies).
+    fn terms(&self, net: &dyn AdaptNet, batch: &StepInputs, lambda: Lambda) -> Result<(Terms, (Tensor, Tensor)), StrategyError> {
         let (_, domain) = batch.adversarial(self.name())?;
         let fwd = Forward::of(net, batch, self.name())?;
         let (_, logits_s) = fwd.source();
@@ -172,15 +201,12 @@ impl Method for Daan {
         } = domain_losses(&self.global, &self.local, (&fwd.f, &fwd.logits), domain, |h| {
             lambda.reverse(h)
         })?;
-        shift_tensor::tch::no_grad(|| {
-            let _ = self.dg.shallow_clone().g_add_(&((global_error * -2.0 + 1.0) * 2.0));
-            let _ = self.dl.shallow_clone().g_add_(&((local_error * -2.0 + 1.0) * 2.0));
-        });
         let omega = self.omega.to_kind(Kind::Float);
         let transfer = (omega.ones_like() - &omega) * &lg + &omega * &ll;
-        Ok(Terms {
+        let terms = Terms {
             metrics: [lc.detach(), correct, count, transfer.detach(), dcorrect, dcount],
             loss: lc + transfer,
-        })
+        };
+        Ok((terms, (global_error.detach(), local_error.detach())))
     }
 }
