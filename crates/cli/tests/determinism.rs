@@ -1,5 +1,5 @@
 //! Deterministic mode reproduces, to the bit, weights hashed on another machine (the fixture), and records its
-//! CPU pins in every run's config.json.
+//! CPU pins and what deterministic mode does not promise (warn_only) in every run's config.json.
 
 mod common;
 
@@ -54,7 +54,12 @@ fn a_deterministic_run_records_its_cpu_pins() {
     .arg(&data)
     .arg("--out")
     .arg(&out);
-    run_ok(&mut c);
+    let said = run_ok(&mut c);
+    let said = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        said.contains("deterministic mode:") && said.contains("warn_only"),
+        "{said}"
+    );
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("mnist-mnistm/source-only/seed0/config.json")).unwrap())
             .unwrap();
@@ -64,4 +69,6 @@ fn a_deterministic_run_records_its_cpu_pins() {
     assert_eq!(pins["ONEDNN_MAX_CPU_ISA"], "SSE41");
     assert_eq!(pins["intra_op_threads"], "2");
     assert_eq!(cfg["experiment"]["deterministic"], true);
+    let mode = cfg["deterministic_algorithms"].as_str().unwrap_or_default();
+    assert!(mode.contains("warn_only") && mode.contains("may still vary"), "{cfg}");
 }

@@ -76,6 +76,7 @@ pub fn run_one(
         config["cpu_pins"] = serde_json::json!(shift_tensor::cpu_pins::recorded()
             .into_iter()
             .collect::<std::collections::BTreeMap<_, _>>());
+        config["deterministic_algorithms"] = shift_tensor::determinism::WARN_ONLY.into();
     }
     let Resumed {
         next: start,

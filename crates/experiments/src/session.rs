@@ -26,6 +26,9 @@ pub fn prepare(device: &str, deterministic: bool) -> Result<(Device, Arc<AtomicB
     }
     let device = device.parse::<DeviceSpec>()?.resolve()?;
     shift_tensor::set_deterministic(deterministic)?;
+    if deterministic {
+        eprintln!("shift: deterministic mode: {}", shift_tensor::determinism::WARN_ONLY);
+    }
     let stop = stop_on_ctrl_c().unwrap_or_else(|why| {
         eprintln!("shift: {why}");
         Arc::new(AtomicBool::new(false))
