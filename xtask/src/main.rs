@@ -6,6 +6,8 @@ mod cmd;
 mod convert_weights;
 mod download;
 mod experiment;
+#[cfg(test)]
+mod module_graph;
 mod python;
 mod setup;
 mod sweep;

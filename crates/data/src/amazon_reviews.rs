@@ -2,8 +2,8 @@
 //! 2016, Section 5.1, Table 1) use: four product domains, each 2,000 labelled training reviews and a test file, as
 //! 5,000 unigram and bigram counts in svmlight files (`<domain>_{train,test}.svmlight`, labels -1 / +1).
 
+use crate::error::DataError;
 use crate::svmlight::{self, Sparse, SvmlightSpec};
-use crate::DataError;
 use std::path::Path;
 
 /// The feature count of every file (the 5,000 most frequent unigrams and bigrams).

@@ -1,6 +1,6 @@
 //! BSDS500 train photos (Arbelaez et al. 2011): the backgrounds MNIST-M is blended onto.
 
-use crate::DataError;
+use crate::error::DataError;
 use image::RgbImage;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! `Digits`: a labelled split of small images held as bytes (N x H x W x C), and its conversion to tensors.
 
-use crate::DataError;
+use crate::error::DataError;
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 /// Images as interleaved bytes, N x H x W x C, with one label (0..=9) each.

@@ -3,7 +3,7 @@
 //! own split: indices 0-4 are the test set, 5-49 the training set. Decoded with `hound`, each recording padded
 //! with zeros at its end, or cut at its end, to one second (8,000 samples; 20 of the 3,000 are longer).
 
-use crate::DataError;
+use crate::error::DataError;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 

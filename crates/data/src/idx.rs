@@ -1,6 +1,6 @@
 //! The IDX format of MNIST (LeCun et al.): big-endian magic `0 0 type ndim`, dims, then the data; raw or gzip.
 
-use crate::DataError;
+use crate::error::DataError;
 use std::io::Read;
 use std::path::Path;
 

@@ -5,8 +5,8 @@
 //! named before training starts, not halfway through an epoch. Hidden files (a leading `.`, such as macOS's
 //! `.DS_Store`) are skipped.
 
+use crate::error::DataError;
 use crate::office31::ImageList;
-use crate::DataError;
 use std::path::{Path, PathBuf};
 
 /// A listed image folder: its classes (the sub-folders' names, sorted, as ImageFolder numbers them) and its

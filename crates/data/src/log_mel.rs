@@ -3,7 +3,7 @@
 //! (`2595 log10(1 + f / 700)`, unnormalised), and `ln(mel + 1e-6)`: torchaudio's `MelSpectrogram` with its
 //! defaults, then the log (fixture: `tests/fixtures/log_mel/log_mel.py`).
 
-use crate::DataError;
+use crate::error::DataError;
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 /// The floor added before the log, so that silence stays finite.

@@ -1,6 +1,6 @@
 //! MNIST (LeCun et al. 1998): 60,000 train / 10,000 test grey 28 x 28 digits from the four IDX files.
 
-use crate::{idx, DataError, Digits};
+use crate::{digits::Digits, error::DataError, idx};
 use std::path::Path;
 
 pub const TRAIN_IMAGES: &str = "train-images-idx3-ubyte.gz";

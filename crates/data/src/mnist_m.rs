@@ -2,7 +2,7 @@
 //! (`mnist_m_{train,test}/*.png` + `mnist_m_{train,test}_labels.txt`), rebuilds it with the paper's recipe,
 //! and writes the released layout.
 
-use crate::{bsds500::decode_rgb, DataError, Digits, Mnist};
+use crate::{bsds500::decode_rgb, digits::Digits, error::DataError, mnist::Mnist};
 use image::RgbImage;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

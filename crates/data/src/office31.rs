@@ -1,7 +1,7 @@
 //! Office-31 (Saenko et al., ECCV 2010): three domains of the same 31 office object classes,
 //! laid out as `<domain>/images/<class>/*.jpg`.
 
-use crate::DataError;
+use crate::error::DataError;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 

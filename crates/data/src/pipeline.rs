@@ -2,9 +2,9 @@
 //! trains (bounded prefetch), with an optional in-memory cache of decoded, resized images.
 
 use crate::bsds500::decode_rgb;
+use crate::error::DataError;
 use crate::office31::ImageList;
 use crate::transforms::{crop_normalise, resize_shorter, Transform, CROP, RESIZE};
-use crate::DataError;
 use image::RgbImage;
 use rand::{seq::SliceRandom, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -1,7 +1,7 @@
 //! svmlight / libsvm files (Joachims 1999: `<label> <index>:<value> ...`, one example a line, `#` comments): sparse
 //! rows read against a declared width, index base and label set, into dense tensors.
 
-use crate::DataError;
+use crate::error::DataError;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use std::path::Path;
 

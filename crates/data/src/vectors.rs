@@ -3,8 +3,8 @@
 //! are read from the files; source and target must agree on the features and the target's classes must be the
 //! source's. Every bad cell is refused, naming the file, the line and the column.
 
+use crate::error::DataError;
 use crate::svmlight::{self, SvmlightSpec};
-use crate::DataError;
 use shift_tensor::tch::{Device, Tensor};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};

@@ -11,6 +11,7 @@ pub mod config;
 pub mod digits;
 pub mod estimate;
 pub mod finetune;
+pub mod finetuning;
 pub mod fsdd;
 pub mod git_stamp;
 pub mod moons;

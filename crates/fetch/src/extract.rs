@@ -1,6 +1,6 @@
 //! Safe tar.gz extraction: no entry may leave the target folder (`..`, absolute paths, links are refused).
 
-use crate::FetchError;
+use crate::error::FetchError;
 use std::path::{Component, Path, PathBuf};
 
 /// Extracts `archive` into `into`, taking only entries under `select` (with that prefix removed), and

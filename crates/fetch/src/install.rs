@@ -2,11 +2,11 @@
 //! destination, verify, rename into place, and write the completion marker last. A folder without the marker
 //! is never accepted (by `xtask download` or by the loaders), so a crash leaves nothing half-usable.
 
+use crate::error::FetchError;
 use crate::extract::extract_tar_gz;
 use crate::manifest::{Archive, Artifact};
 use crate::source::{fetch, Location, Mirror};
 use crate::verify::{check_artifact, check_file};
-use crate::FetchError;
 use std::path::{Path, PathBuf};
 
 /// The completion marker's file name inside an installed artifact's folder.

@@ -1,7 +1,7 @@
 //! The data manifest (`datasets/manifest.toml`): per artifact its folder, canonical URLs, mirror paths,
 //! checksums and post-checks. Parsed with serde and validated so that a broken manifest names its problem.
 
-use crate::FetchError;
+use crate::error::FetchError;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 

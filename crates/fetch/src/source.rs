@@ -2,7 +2,7 @@
 //! a `.part` file that survives a broken connection and is resumed with a `Range` request next time (or
 //! restarted cleanly when the server ignores the range).
 
-use crate::FetchError;
+use crate::error::FetchError;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};

@@ -1,8 +1,8 @@
 //! Content checks: sha256 of bytes or of gunzipped content, recursive file counts by extension, and the layout
 //! and completeness of WAV files (decoded with `hound`).
 
+use crate::error::FetchError;
 use crate::manifest::{Artifact, CountCheck, FileEntry, WavCheck};
-use crate::FetchError;
 use sha2::{Digest, Sha256};
 use std::io::Read;
 use std::path::Path;

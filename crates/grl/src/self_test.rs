@@ -1,6 +1,6 @@
 //! Runtime checks of the gradient reversal layer on one device (what `shift info --self-test` runs).
 
-use crate::{reverse_reference, GradientReversal};
+use crate::{reversal::reverse_reference, reversal::GradientReversal};
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 /// One named check and its outcome.

@@ -15,7 +15,9 @@
 
 use crate::attention_pool::AttentionPool;
 use crate::batch_norm::{StatisticsSwitch, SwitchedBatchNorm};
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, SequenceLayout, Twin, CLASSIFIER, FEATURES};
+use crate::{
+    discriminator::DiscriminatorShape, init, AdaptNet, FeatureExtractor, SequenceLayout, Twin, CLASSIFIER, FEATURES,
+};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 /// The mel bands of the input (the front end's).

@@ -4,7 +4,7 @@
 //! `bench/reference_dann.py`.
 
 use crate::pool::{channels_last, relu_max_pool2};
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
+use crate::{discriminator::DiscriminatorShape, init, AdaptNet, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 pub const FEATURE_DIM: i64 = 1200;

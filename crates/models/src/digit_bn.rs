@@ -6,7 +6,7 @@
 
 use crate::batch_norm::{StatisticsSwitch, SwitchedBatchNorm};
 use crate::pool::{channels_last, relu_max_pool2};
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
+use crate::{discriminator::DiscriminatorShape, init, AdaptNet, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 pub const FEATURE_DIM: i64 = crate::digit::FEATURE_DIM;

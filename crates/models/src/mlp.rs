@@ -2,7 +2,7 @@
 //! Ganin et al., JMLR 2016, Section 5.1) and a linear label predictor. The methods' adapts tests train it on a
 //! synthetic shift in about a millisecond a step; [`MlpNet::shallow`] is the paper's network for the Amazon reviews.
 
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
+use crate::{discriminator::DiscriminatorShape, init, AdaptNet, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 /// The non-linearity after each feature layer.

@@ -3,7 +3,7 @@
 //! discriminator (built by the adversarial methods) 1024-1024-1 with ReLU and dropout 0.5 (the DANN setup of
 //! Transfer-Learning-Library).
 
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, CLASSIFIER, FEATURES};
+use crate::{discriminator::DiscriminatorShape, init, AdaptNet, FeatureExtractor, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, nn::ModuleT, vision::resnet, Device, Tensor};
 
 pub const BOTTLENECK: i64 = 256;

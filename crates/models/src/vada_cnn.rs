@@ -10,7 +10,7 @@
 
 use crate::batch_norm::{StatisticsSwitch, SwitchedBatchNorm};
 use crate::pool::channels_last;
-use crate::{init, AdaptNet, DiscriminatorShape, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
+use crate::{discriminator::DiscriminatorShape, init, AdaptNet, FeatureExtractor, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{nn, nn::Module, Device, Tensor};
 
 pub const WIDTH: i64 = 64;

@@ -1,7 +1,7 @@
 //! Evaluation: the label predictor's accuracy, and the features and logits that validators score, in batches,
 //! in evaluation mode, without gradients.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Tensor};
 

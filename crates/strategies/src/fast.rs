@@ -11,7 +11,10 @@ use crate::metrics::DeviceMetrics;
 use crate::replay_check::{check_replay, ReplayCheck, CHECKED_REPLAYS};
 use crate::state::{load_model_state, model_state};
 use crate::strategy::backbone_groups;
-use crate::{FlatSgd, GroupSpec, IndexedBatch, StepBatch, StepMetrics, Strategy, StrategyError, Update};
+use crate::{
+    error::StrategyError, flat_sgd::FlatSgd, metrics::StepMetrics, optimiser::GroupSpec, optimiser::Update,
+    strategy::IndexedBatch, strategy::StepBatch, strategy::Strategy,
+};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::{CudaGraph, SideStream};
@@ -20,7 +23,7 @@ use shift_tensor::{CudaGraph, SideStream};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum StepKind {
-    /// [`Adapt`](crate::Adapt): per-tensor SGD, host-side schedules.
+    /// [`Adapt`](crate::strategy::Adapt): per-tensor SGD, host-side schedules.
     #[default]
     Eager,
     /// [`FastAdapt`]: flat optimiser, device-side schedules, a CUDA graph on CUDA.
@@ -56,7 +59,7 @@ impl StepKind {
     }
 
     /// The same over the backbone's groups `base` (the method adds its own networks' groups). Freezing what
-    /// they leave out is the caller's business ([`freeze_outside`](crate::freeze_outside)).
+    /// they leave out is the caller's business ([`freeze_outside`](crate::optimiser::freeze_outside)).
     pub fn build_with<N: AdaptNet + 'static>(
         self,
         net: N,
@@ -67,7 +70,7 @@ impl StepKind {
         let spec = method.into();
         let method = spec.name.build(&BuildContext { net: &net, spec: &spec })?;
         Ok(match self {
-            Self::Eager => (Box::new(crate::Adapt::new(net, method, base, update)?), None),
+            Self::Eager => (Box::new(crate::strategy::Adapt::new(net, method, base, update)?), None),
             Self::Fast => {
                 let mut fast = FastAdapt::new(net, method, base, update)?;
                 let note = fast.take_note();
@@ -503,7 +506,7 @@ impl<N: AdaptNet> Strategy for FastAdapt<N> {
         &self.net
     }
 
-    /// The same names as [`Adapt`](crate::Adapt)'s state, so checkpoints move between the two steps.
+    /// The same names as [`Adapt`](crate::strategy::Adapt)'s state, so checkpoints move between the two steps.
     fn state(&self) -> Vec<(String, Tensor)> {
         let mut named: Vec<(String, Tensor)> = model_state(&self.net).into_iter().map(|(n, t)| (n, t.copy())).collect();
         named.extend(self.opt.state("opt.main."));

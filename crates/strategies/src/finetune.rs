@@ -1,7 +1,7 @@
 //! Fine-tuning policies (the brief's first transfer setting, both domains labelled): which parts of a
 //! pretrained network train on the labelled target examples, at which learning rate, and from which start.
 
-use crate::{GroupSpec, StrategyError};
+use crate::{error::StrategyError, optimiser::GroupSpec};
 use serde::{Deserialize, Serialize};
 use shift_models::Part;
 use std::{fmt, str::FromStr};

@@ -1,11 +1,11 @@
 //! SGD with momentum over one flat parameter buffer: the parameters, their gradients and their momentum buffers
 //! are views into three contiguous tensors, so zeroing is one kernel and an update a few (one per parameter
-//! group) instead of several per tensor. The arithmetic is [`Optimiser`](crate::Optimiser)'s, op for op, so the updates
+//! group) instead of several per tensor. The arithmetic is [`Optimiser`](crate::optimiser::Optimiser)'s, op for op, so the updates
 //! are bit-identical. The learning rate can come from a device tensor, for CUDA-graph replay.
 
 use crate::optimiser::{select, OptimiserKind, Update};
 use crate::state::get_shaped;
-use crate::{GroupSpec, StrategyError};
+use crate::{error::StrategyError, optimiser::GroupSpec};
 use shift_tensor::tch::{nn::VarStore, Kind, Tensor};
 
 /// One parameter's place in the flat buffers.
@@ -137,7 +137,7 @@ impl FlatSgd {
         let _ = self.bufs.g_mul_scalar_(m).g_add_(&g);
     }
 
-    /// One update with base learning rate `lr`: bit-identical to [`Optimiser::step`](crate::Optimiser::step).
+    /// One update with base learning rate `lr`: bit-identical to [`Optimiser::step`](crate::optimiser::Optimiser::step).
     pub fn step(&mut self, lr: f64) {
         shift_tensor::tch::no_grad(|| {
             self.momentum_update();
@@ -166,7 +166,7 @@ impl FlatSgd {
         });
     }
 
-    /// Momentum buffers as named tensors (copies; same names as [`Optimiser::state`](crate::Optimiser::state)).
+    /// Momentum buffers as named tensors (copies; same names as [`Optimiser::state`](crate::optimiser::Optimiser::state)).
     pub fn state(&self, prefix: &str) -> Vec<(String, Tensor)> {
         self.slots
             .iter()
@@ -177,7 +177,7 @@ impl FlatSgd {
             .collect()
     }
 
-    /// Restores momentum buffers saved by [`state`](Self::state) or by [`Optimiser::state`](crate::Optimiser::state).
+    /// Restores momentum buffers saved by [`state`](Self::state) or by [`Optimiser::state`](crate::optimiser::Optimiser::state).
     pub fn load_state(&mut self, prefix: &str, named: &[(String, Tensor)]) -> Result<(), StrategyError> {
         for s in &self.slots {
             let t = get_shaped(named, &format!("{prefix}{}", s.name), &s.shape)?;

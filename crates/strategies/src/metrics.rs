@@ -2,7 +2,7 @@
 //! that a step never waits for the device. The transfer term's slots hold a method's discriminator loss and
 //! accuracy (`domain_loss`, `domain_acc`), zero for methods without one.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 /// Means over the steps since the last read.

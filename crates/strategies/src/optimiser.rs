@@ -2,8 +2,8 @@
 //! (`buf = m * buf + g; p -= lr * buf`) or PyTorch's Adam (Kingma & Ba, ICLR 2015), weight decay added to g in
 //! both. The optimiser keeps state only for what its groups select; [`freeze_outside`] stops gradients for the rest.
 
+use crate::error::StrategyError;
 use crate::state::get_shaped;
-use crate::StrategyError;
 use serde::{Deserialize, Serialize};
 use shift_models::Part;
 use shift_tensor::tch::{nn::VarStore, Tensor};

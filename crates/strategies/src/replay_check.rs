@@ -2,7 +2,7 @@
 //! state, so that a graph that replays something else (a value baked in at capture, a stale input) is caught
 //! before it trains, and the run falls back to the eager step instead.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_tensor::tch::Tensor;
 
 /// Replays checked after each capture. Two, so that the check sees two different steps (batch, learning rate and

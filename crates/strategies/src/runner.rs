@@ -3,7 +3,8 @@
 
 use crate::methods::EpochStart;
 use crate::{
-    IndexedBatch, LrSchedule, OptimiserKind, StepBatch, StepMetrics, Strategy, StrategyError, Update, ValidationSet,
+    error::StrategyError, metrics::StepMetrics, optimiser::OptimiserKind, optimiser::Update, schedule::LrSchedule,
+    strategy::IndexedBatch, strategy::StepBatch, strategy::Strategy, validation::ValidationSet,
 };
 use serde::{Deserialize, Serialize};
 use shift_data::DigitBatcher;

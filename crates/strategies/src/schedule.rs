@@ -1,6 +1,6 @@
 //! Learning-rate annealing; `Paper` is Ganin & Lempitsky (ICML 2015): `lr0 / (1 + alpha p)^beta`.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]

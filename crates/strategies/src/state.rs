@@ -1,7 +1,7 @@
 //! Checkpoint names: a network's variables under `model.`, and lookups of named tensors that say which name is
 //! missing or misshapen. The optimisers, the metrics and the strategies all read their state through here.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::pretrained::{copy_named, CopyError};
 use shift_models::AdaptNet;
 use shift_tensor::tch::Tensor;

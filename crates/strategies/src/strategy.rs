@@ -4,7 +4,9 @@
 use crate::methods::{domain_labels, BuildContext, EpochStart, Method, MethodSpec, StepInputs};
 use crate::metrics::DeviceMetrics;
 use crate::state::{load_model_state, model_state};
-use crate::{evaluate, GroupSpec, Optimiser, StepMetrics, StrategyError, Update};
+use crate::{
+    error::StrategyError, evaluate, metrics::StepMetrics, optimiser::GroupSpec, optimiser::Optimiser, optimiser::Update,
+};
 use shift_data::DigitBatcher;
 use shift_models::AdaptNet;
 use shift_tensor::tch::Tensor;

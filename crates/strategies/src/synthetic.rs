@@ -2,7 +2,7 @@
 //! labels) for the train-step
 //! benchmark and the fast step's self-test, and a small 2-D domain shift for the methods' adapts tests.
 
-use crate::IndexedBatch;
+use crate::strategy::IndexedBatch;
 use shift_data::DigitBatcher;
 use shift_tensor::tch::{Device, Kind, Tensor};
 

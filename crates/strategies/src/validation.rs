@@ -1,7 +1,7 @@
 //! Label-free model selection in the epoch loop: after each epoch, every validator of [`shift_validators`]
 //! scores the model on unlabelled target images, a held-out source split and a sample of source training images.
 
-use crate::{evaluate, StrategyError};
+use crate::{error::StrategyError, evaluate};
 use shift_models::AdaptNet;
 use shift_tensor::tch::Tensor;
 use shift_validators::{Predictions, SourceSplit, Validator};

@@ -1,6 +1,6 @@
 //! Checkpoint IO: named tensors written atomically (temporary file, then rename), read back with clear errors.
 
-use crate::TensorError;
+use crate::error::TensorError;
 use std::path::Path;
 use tch::Tensor;
 

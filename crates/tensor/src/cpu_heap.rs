@@ -8,7 +8,7 @@
 //! every time with address randomisation off), with a fifth of its time in the kernel's page-fault path.
 //! [`keep_freed_memory`] fixes both thresholds, so blocks up to 32 MiB come from the heap and stay there.
 
-use crate::TensorError;
+use crate::error::TensorError;
 use std::fmt;
 use std::sync::OnceLock;
 

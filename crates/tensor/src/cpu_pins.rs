@@ -4,7 +4,7 @@
 //! pins are environment variables the libraries read once, at their start, so a process that lacks them
 //! starts itself again with them ([`restart_pinned`]).
 
-use crate::TensorError;
+use crate::error::TensorError;
 
 /// The environment each library reads, and the value that pins it: ATen's baseline kernels (no AVX2/AVX-512
 /// dispatch), MKL's conditional numerical reproducibility in its strictest mode, oneDNN's ISA capped at SSE4.1,

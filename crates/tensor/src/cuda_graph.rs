@@ -1,8 +1,8 @@
 //! CUDA graphs through libtorch's `at::cuda::CUDAGraph`: record the kernels a closure launches once, then replay
 //! them with one launch. Inputs and outputs must live at fixed addresses (static tensors updated in place).
 
+use crate::error::TensorError;
 use crate::native::{self, take_error};
-use crate::TensorError;
 use std::ffi::c_void;
 use tch::Device;
 

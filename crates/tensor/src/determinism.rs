@@ -1,6 +1,6 @@
 //! The deterministic switch: cuDNN deterministic without benchmarking, deterministic kernels where libtorch has them.
 
-use crate::{native, TensorError};
+use crate::{error::TensorError, native};
 
 /// What deterministic mode promises and what it does not, as a run records it (config.json's
 /// `deterministic_algorithms`) and says it: libtorch is asked for its deterministic kernels with `warn_only`, so

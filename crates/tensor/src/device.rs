@@ -1,6 +1,6 @@
 //! Device choice: `auto`, `cpu`, `cuda`, `cuda:N`. Asking for CUDA where there is none is an error, never a fallback.
 
-use crate::TensorError;
+use crate::error::TensorError;
 use std::{fmt, str::FromStr};
 use tch::Device;
 

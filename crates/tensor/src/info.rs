@@ -17,7 +17,7 @@ pub struct RuntimeInfo {
     pub cudnn_version: Option<i64>,
     pub cuda_devices: Vec<String>,
     pub threads: i32,
-    pub cpu_heap: crate::CpuHeap,
+    pub cpu_heap: crate::cpu_heap::CpuHeap,
 }
 
 /// tch's version, as pinned in the workspace.

@@ -1,6 +1,6 @@
 //! Safe wrappers over the native C++ extension (`native/shift_native.cpp`), built against the linked libtorch.
 
-use crate::TensorError;
+use crate::error::TensorError;
 use std::ffi::{c_char, c_double, c_int, c_long, c_void, CStr};
 use tch::Tensor;
 use torch_sys::C_tensor;

@@ -2,7 +2,7 @@
 //! Unsupervised Domain Adaptation", ICML 2019), and DEVN, its form with max-normalised importance weights
 //! (Musgrave, Belongie & Lim, 2022).
 
-use crate::{features, Logistic, Predictions, Validator, ValidatorError};
+use crate::{features, logistic::Logistic, Predictions, Validator, ValidatorError};
 use shift_tensor::tch::{Kind, Tensor};
 
 /// The importance-weighted source risk with a control variate, negated (higher is better).

@@ -4,9 +4,9 @@
 use anyhow::Result;
 use clap::Args;
 use shift_experiments::config::{self, ExperimentConfig};
-use shift_experiments::finetune::{self, FinetuneConfig};
+use shift_experiments::finetune::FinetuneConfig;
 use shift_experiments::Task;
-use shift_experiments::{adaptation, Invocation};
+use shift_experiments::{adaptation, finetuning, Invocation};
 use shift_strategies::finetune::Policy;
 use shift_strategies::{MethodName, StepKind};
 use std::path::PathBuf;
@@ -263,7 +263,7 @@ impl FinetuneArgs {
         }
         let task = Task::parse(&c.task)?;
         if self.common.quick {
-            finetune::quick(&mut c, &task);
+            finetuning::quick(&mut c, &task);
         }
         if let Some(v) = &self.common.seeds {
             c.seeds = v.clone();
@@ -301,7 +301,7 @@ impl FinetuneArgs {
         c.deterministic |= self.common.deterministic;
         let mut c = config::set(&c, &self.common.set)?;
         let task = Task::parse(&c.task)?;
-        finetune::default_ks(&mut c, &task);
+        finetuning::default_ks(&mut c, &task);
         Ok((c, task))
     }
 }
@@ -310,7 +310,7 @@ impl FinetuneArgs {
 pub fn run_finetune(args: FinetuneArgs) -> Result<()> {
     let (cfg, _) = args.config()?;
     let at = args.common.invocation("runs/finetune");
-    let Some(done) = finetune::run(&cfg, &at)? else {
+    let Some(done) = finetuning::run(&cfg, &at)? else {
         eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
         std::process::exit(130);
     };

@@ -1,15 +1,14 @@
-//! `shift experiment finetune`: pretrain (source only, and DANN with the unlabelled target), then fine-tune
-//! on k labelled target images per class under each policy, over seeds; a table and a plot of target test
-//! accuracy against k. MNIST -> MNIST-M with the digit net, or an Office-31 pair with the ResNet-50.
+//! Fine-tuning runs: pretrain (source only, and DANN with the unlabelled target), then fine-tune on k labelled
+//! target images per class under each policy, over seeds; the table and the plot of target test accuracy
+//! against k. MNIST -> MNIST-M with the digit net, or an Office-31 pair with the ResNet-50. The experiment that
+//! drives them from a task is [`crate::finetuning`].
 
 mod digits;
 mod office;
 
 use crate::plot::{LineChart, Series, XAxis};
-use crate::report::Finished;
 use crate::report::{mean_std, mean_std_cell};
 use crate::run_folder::write_atomic;
-use crate::tasks::{FinetuneSetting, Task};
 use crate::Invocation;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -99,7 +98,7 @@ impl FinetuneConfig {
     }
 }
 
-fn parse_k(k: &str) -> Result<Option<usize>> {
+pub(crate) fn parse_k(k: &str) -> Result<Option<usize>> {
     if k == "all" {
         return Ok(None);
     }
@@ -109,17 +108,12 @@ fn parse_k(k: &str) -> Result<Option<usize>> {
     }
 }
 
-/// `--quick`: the task's short schedule, a few minutes on two CPU cores for the digits. Office-31 gets a short
-/// schedule too, but a ResNet-50 step on two cores takes seconds, so it is a smoke run rather than a result.
-pub fn quick(c: &mut FinetuneConfig, task: &Task) {
-    task.finetune_quick(c);
-}
-
-/// The k values a task runs when `labels_per_class` is unset: 1, 5, 10, 50, 100, all for digits; 1, 3, 5, 10 for
-/// Office-31 (whose unlabelled rest is the test set).
-pub fn default_ks(c: &mut FinetuneConfig, task: &Task) {
-    c.labels_per_class
-        .get_or_insert_with(|| task.finetune_ks().iter().map(|k| k.to_string()).collect());
+/// Where a fine-tuning experiment's runs go and how they run.
+#[derive(Debug, Clone, Copy)]
+pub struct FinetuneSetting<'a> {
+    pub at: &'a Invocation,
+    pub device: shift_tensor::tch::Device,
+    pub stop: &'a AtomicBool,
 }
 
 /// What a task's fine-tuning comes to: the table's title and every result; None when interrupted.
@@ -252,63 +246,6 @@ fn policy_strategy<N: AdaptNet + 'static>(
     Ok(strategy)
 }
 
-/// Runs the fine-tuning experiment `cfg` (validated first: errors name the key) and writes its report into
-/// `at.out`. None when a stop was requested (finished runs are kept; `--resume` continues).
-pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
-    let task = Task::parse(&cfg.task)?;
-    let mut cfg = cfg.clone();
-    default_ks(&mut cfg, &task);
-    let cfg = &cfg;
-    let ks: Vec<Option<usize>> = cfg
-        .labels_per_class
-        .iter()
-        .flatten()
-        .map(|k| parse_k(k))
-        .collect::<Result<_>>()?;
-    if cfg.policies.is_empty() || cfg.seeds.is_empty() || ks.is_empty() {
-        bail!("`policies`, `seeds` and `labels_per_class` each need at least one value");
-    }
-    if cfg.finetune_steps <= 0 || cfg.finetune_epochs == 0 {
-        bail!("`finetune_steps` and `finetune_epochs` must be at least 1");
-    }
-    cfg.pretrain.validate_at("pretrain")?;
-    cfg.finetune_lr.validate_at("finetune_lr")?;
-    task.check_finetune(&ks)?;
-    for (flag, path) in [("from", &cfg.from), ("from_dann", &cfg.from_dann)] {
-        if let Some(p) = path.as_ref().filter(|p| !p.is_file()) {
-            bail!(
-                "`{flag}`: {} is not a file (give an earlier run's checkpoint.pt)",
-                p.display()
-            );
-        }
-    }
-    task.check_step(cfg.step)?;
-    let (device, stop) = crate::session::prepare(&cfg.device, cfg.deterministic)?;
-    let started = Instant::now();
-    let out = &at.out;
-    let setting = FinetuneSetting {
-        at,
-        device,
-        stop: &stop,
-    };
-    let results = task.finetune(cfg, &ks, setting)?;
-    let Some((title, results)) = results else {
-        return Ok(None);
-    };
-    let table = table(&title, cfg, &ks, &results);
-    write_atomic(&out.join("results.md"), &table)?;
-    let doc = serde_json::json!({ "config": cfg, "runs": results });
-    write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&doc)?)?;
-    let chart = plot(cfg, &ks, &results);
-    write_atomic(&out.join("accuracy_vs_k.svg"), &chart.svg()?)?;
-    chart.png(&out.join("accuracy_vs_k.png"))?;
-    Ok(Some(Finished {
-        table,
-        seconds: started.elapsed().as_secs_f64(),
-        files: "results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg".into(),
-    }))
-}
-
 /// Every seed: the pretrained starts the policies need, then every k and policy. None when interrupted.
 fn drive<T: Target>(
     target: &T,
@@ -401,7 +338,7 @@ fn cell(results: &[FinetuneResult], policy: Policy, k: Option<usize>) -> Option<
     })
 }
 
-fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> String {
+pub(crate) fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{title}");
     let _ = writeln!(
@@ -429,7 +366,7 @@ fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[Fin
 }
 
 /// Target accuracy against k, mean over seeds, one line per policy.
-fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> LineChart {
+pub(crate) fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> LineChart {
     let series = cfg
         .policies
         .iter()

@@ -4,6 +4,7 @@
 
 use crate::anchors::Anchors;
 use crate::config::{self, ExperimentConfig, Features};
+pub use crate::finetune::FinetuneSetting;
 use crate::finetune::{FinetuneConfig, Finetuned};
 use crate::report::{Finished, Summary};
 use crate::run_folder::RunResult;
@@ -165,14 +166,6 @@ pub trait TaskKind: std::fmt::Debug + Send + Sync {
             self.slug()
         )
     }
-}
-
-/// Where a fine-tuning experiment's runs go and how they run.
-#[derive(Debug, Clone, Copy)]
-pub struct FinetuneSetting<'a> {
-    pub at: &'a Invocation,
-    pub device: Device,
-    pub stop: &'a AtomicBool,
 }
 
 /// A parsed task: one of the [`REGISTRY`]'s.

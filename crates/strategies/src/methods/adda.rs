@@ -25,7 +25,7 @@ use super::info::pytorch_domain_adaptation;
 use super::{domain_labels, domain_terms, label_terms, BuildContext, Capture, DataNeeds, EpochStart, Method};
 use super::{groups_of, named_optimisers, phases::TwoPhases, MethodInfo, OptimiserSpec, Param, StepInputs};
 use crate::optimiser::ADAM_BETAS;
-use crate::{GroupSpec, Optimiser, StrategyError, Update};
+use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError, optimiser::Update};
 use shift_models::{
     AdaptNet, DiscriminatorShape, DomainDiscriminator, FeatureExtractor, Part, DISCRIMINATOR, FEATURES,
 };

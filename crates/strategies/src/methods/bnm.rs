@@ -11,7 +11,7 @@
 use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Tensor};
 

@@ -15,7 +15,7 @@ use super::{Capture,
     domain_terms, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
     StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{optimiser::GroupSpec, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
 use shift_tensor::tch::{nn, Tensor};
 

@@ -28,7 +28,7 @@ use super::{Capture,
     domain_terms, held_statistics, label_terms, BuildContext, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
     Param, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{optimiser::GroupSpec, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, SequenceLayout, DISCRIMINATOR};
 use shift_tensor::tch::{nn, nn::Module, Tensor};
 

@@ -22,7 +22,7 @@ use super::{
     domain_terms, feature_discriminator, joint_optimiser, label_terms, named_optimisers, BuildContext, Capture,
     DataNeeds, EpochStart, Forward, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
 };
-use crate::{GroupSpec, Optimiser, StrategyError};
+use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, DISCRIMINATOR};
 use shift_tensor::tch::{Kind, Tensor};
 

@@ -15,7 +15,7 @@ use super::mmd::mk_mmd;
 use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 
 /// The registry entry. No DAN number on MNIST -> MNIST-M is published.

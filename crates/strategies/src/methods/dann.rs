@@ -16,7 +16,7 @@ use super::{Capture,
     domain_terms, feature_discriminator, joint_optimiser, label_terms, BuildContext, DataNeeds, Lambda, Method,
     MethodInfo, OptimiserSpec, Param, Protocol, Published, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{optimiser::GroupSpec, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
 use shift_tensor::tch::Tensor;
 

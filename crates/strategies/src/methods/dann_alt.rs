@@ -13,7 +13,7 @@ use super::{
     domain_terms, feature_discriminator, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, Method,
     MethodInfo, OptimiserSpec, StepInputs,
 };
-use crate::{GroupSpec, Optimiser, StrategyError};
+use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, Part};
 use shift_tensor::tch::{Reduction, Tensor};
 

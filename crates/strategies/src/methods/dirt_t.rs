@@ -19,7 +19,7 @@ use super::{
     feature_discriminator, joint_optimiser, BuildContext, Capture, DataNeeds, EpochStart, Lambda, Method, MethodInfo,
     OptimiserSpec, Param, Protocol, Published, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{optimiser::GroupSpec, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
 use shift_tensor::tch::{Kind, Tensor};
 

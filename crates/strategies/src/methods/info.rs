@@ -3,7 +3,7 @@
 //! it is set beside, each with its source and protocol ([`Published`]).
 
 use super::{BuildContext, DataNeeds, Method};
-use crate::StrategyError;
+use crate::error::StrategyError;
 
 /// A published target accuracy: the task (`mnist:mnist-m`), the number, where it is printed, and under which
 /// protocol it was measured.

@@ -13,7 +13,7 @@ use super::mmd::{gaussian_kernel_fixed, gaussian_kernels, mmd_from_kernel, DAN_A
 use super::{Capture, 
     label_plus_transfer, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, Param, StepInputs, Terms,
 };
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::Tensor;
 

@@ -21,7 +21,7 @@ use super::{
     groups_of, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec,
     Param, StepInputs,
 };
-use crate::{GroupSpec, Optimiser, StrategyError};
+use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError};
 use shift_models::head::ClassifierHead;
 use shift_models::{AdaptNet, Part, DISCRIMINATOR};
 use shift_tensor::tch::{Kind, Tensor};

@@ -17,7 +17,7 @@ use super::{Capture,
     joint_optimiser, label_terms, BuildContext, DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{optimiser::GroupSpec, error::StrategyError};
 use shift_models::{AdaptNet, DISCRIMINATOR};
 use shift_tensor::tch::{nn, nn::Module, Kind, Tensor};
 

@@ -12,7 +12,7 @@
 //! Transfer-Learning-Library's estimators add the constant `2/(B-1)` (no gradient) to keep the value positive;
 //! these do not, so they are the published unbiased estimates.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_tensor::tch::Tensor;
 
 /// Pairwise squared distances between the rows of `z`, as `|z_i|^2 + |z_j|^2 - 2 z_i . z_j` (one matrix product,

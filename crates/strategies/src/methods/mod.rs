@@ -49,7 +49,7 @@ methods! {
 pub use info::{MethodInfo, Param, Protocol, Published};
 pub use registry::{MethodName, MethodSpec};
 
-use crate::{GroupSpec, Optimiser, StrategyError, Update};
+use crate::{error::StrategyError, optimiser::GroupSpec, optimiser::Optimiser, optimiser::Update};
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Reduction, Tensor};
 use std::fmt;

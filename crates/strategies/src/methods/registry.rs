@@ -3,7 +3,7 @@
 //! ([`MethodSpec`]).
 
 use super::{BuildContext, DataNeeds, Method, MethodInfo, Protocol, Published, REGISTRY};
-use crate::StrategyError;
+use crate::error::StrategyError;
 use std::{fmt, str::FromStr};
 
 /// A method with its hyper-parameters: the registry's defaults, with the values a configuration sets.

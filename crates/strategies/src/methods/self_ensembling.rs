@@ -21,7 +21,7 @@ use super::{
     Terms,
 };
 use crate::augment::{Augmentation, Intensity};
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 use shift_tensor::tch::{Kind, Tensor};
 

@@ -22,7 +22,7 @@ use super::{
     groups_of, label_terms, named_optimisers, BuildContext, Capture, DataNeeds, EpochStart, Method, MethodInfo,
     OptimiserSpec, Param, StepInputs,
 };
-use crate::{GroupSpec, Optimiser, StrategyError};
+use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError};
 use shift_models::{AdaptNet, Part};
 use shift_tensor::tch::{no_grad, Kind, Tensor};
 

@@ -2,7 +2,7 @@
 //! beside (Ganin et al., JMLR 2016, Table 2, "source only").
 
 use super::{Capture, supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 
 /// The registry entry.

@@ -2,7 +2,7 @@
 //! Table 2, "train on target"). It uses target labels by design, and is the only method here that does.
 
 use super::{Capture, supervised_terms, DataNeeds, Lambda, Method, MethodInfo, Protocol, Published, StepInputs, Terms};
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::AdaptNet;
 
 /// The registry entry.

@@ -3,7 +3,7 @@
 //! refreshed by copying the student (DIRT-T's previous model, SHOT's model at an epoch's start) or by an
 //! exponential moving average of it (self-ensembling's mean teacher).
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_models::{AdaptNet, Twin, CLASSIFIER, FEATURES};
 use shift_tensor::tch::{no_grad, Kind, Tensor};
 

@@ -17,7 +17,7 @@ use super::{
     domain_terms, feature_discriminator, held_statistics, joint_optimiser, label_terms, BuildContext, Capture,
     DataNeeds, Forward, Lambda, Method, MethodInfo, OptimiserSpec, Param, Protocol, Published, StepInputs, Terms,
 };
-use crate::{GroupSpec, StrategyError};
+use crate::{optimiser::GroupSpec, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator};
 use shift_tensor::tch::Tensor;
 

@@ -13,7 +13,7 @@
 //! xi is the finite-difference step of the one power iteration (1e-6 in the reference code) and eps the radius
 //! of the ball.
 
-use crate::StrategyError;
+use crate::error::StrategyError;
 use shift_tensor::tch::{Kind, Tensor};
 
 /// `-mean_i sum_c p_ic log p_ic` of `logits`, through log-softmax (a zero probability adds zero).

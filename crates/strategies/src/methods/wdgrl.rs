@@ -20,7 +20,7 @@ use super::{
     feature_discriminator, label_terms, BuildContext, Capture, DataNeeds, Method, MethodInfo, OptimiserSpec, Param,
     StepInputs,
 };
-use crate::{GroupSpec, Optimiser, StrategyError};
+use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError};
 use shift_models::{AdaptNet, DomainDiscriminator, Part};
 use shift_tensor::tch::{Kind, Tensor};
 
