@@ -19,7 +19,7 @@
 //! stays one capturable loss.
 
 use super::{
-    domain_terms, feature_discriminator, joint_optimiser, label_terms, named_optimisers, BuildContext, Capture,
+    domain_terms, feature_discriminator, joint_optimiser, joint_update, label_terms, BuildContext, Capture,
     DataNeeds, EpochStart, Forward, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
 };
 use crate::{optimiser::GroupSpec, optimiser::Optimiser, error::StrategyError};
@@ -171,11 +171,8 @@ impl Method for Daan {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let [opt] = named_optimisers(opts, self.name(), ["main"])?;
-        opt.zero_grad();
-        let (Terms { loss, metrics }, (global_error, local_error)) = self.terms(net, batch, Lambda::Host(lambda))?;
-        loss.backward();
-        opt.step(lr);
+        let (terms, (global_error, local_error)) = self.terms(net, batch, Lambda::Host(lambda))?;
+        let metrics = joint_update(opts, self.name(), terms, lr)?;
         shift_tensor::tch::no_grad(|| {
             let _ = self.dg.shallow_clone().g_add_(&((global_error * -2.0 + 1.0) * 2.0));
             let _ = self.dl.shallow_clone().g_add_(&((local_error * -2.0 + 1.0) * 2.0));

@@ -281,18 +281,8 @@ pub trait Method: fmt::Debug {
         lr: f64,
         lambda: f64,
     ) -> Result<[Tensor; 6], StrategyError> {
-        let [opt] = opts else {
-            return Err(StrategyError::Other(format!(
-                "{}: a joint step has one optimiser, got {}",
-                self.name(),
-                opts.len()
-            )));
-        };
-        opt.zero_grad();
-        let Terms { loss, metrics } = self.loss(net, batch, Lambda::Host(lambda))?;
-        loss.backward();
-        opt.step(lr);
-        Ok(metrics)
+        let terms = self.loss(net, batch, Lambda::Host(lambda))?;
+        joint_update(opts, self.name(), terms, lr)
     }
     /// Before each epoch's first step (e.g. pseudo-labels of the target).
     fn on_epoch_start(&mut self, _net: &dyn AdaptNet, _at: &EpochStart) -> Result<(), StrategyError> {
@@ -308,6 +298,22 @@ pub trait Method: fmt::Debug {
     fn stepped_lr(&self, scheduled: f64) -> f64 {
         scheduled
     }
+}
+
+/// The joint step's update for `terms` (computed on the current parameters): the one optimiser's gradients
+/// zeroed, the loss back-propagated, one step at `lr`; returns the metrics. An error names `method` where there
+/// is not exactly one optimiser.
+pub fn joint_update(opts: &mut [Optimiser], method: &str, terms: Terms, lr: f64) -> Result<[Tensor; 6], StrategyError> {
+    let [opt] = opts else {
+        return Err(StrategyError::Other(format!(
+            "{method}: a joint step has one optimiser, got {}",
+            opts.len()
+        )));
+    };
+    opt.zero_grad();
+    terms.loss.backward();
+    opt.step(lr);
+    Ok(terms.metrics)
 }
 
 /// Cross-entropy of the label predictor, its correct count and the batch size (all 0-dim, on the device).
