@@ -117,6 +117,46 @@ mod tests {
         assert_eq!(y.get(0).get(0).get(0), want);
     }
 
+    /// `apply` warps: a shift of up to one pixel keeps a constant image's interior (bilinear of a constant) and
+    /// pulls zeros in at the edges it moves away from; the same seed draws the same warp.
+    #[test]
+    fn apply_shifts_each_image_by_its_own_draw_and_zeros_come_in_at_the_edges() {
+        let _rng = crate::test_rng();
+        let aug = Augmentation {
+            translate: 1.0,
+            ..none()
+        };
+        let x = Tensor::ones([16, 1, 8, 8], (Kind::Float, Device::Cpu));
+        shift_tensor::tch::manual_seed(11);
+        let y = aug.apply(&x);
+        shift_tensor::tch::manual_seed(11);
+        assert_eq!(aug.apply(&x), y, "the same seed, the same warp");
+        let interior = y.narrow(2, 1, 6).narrow(3, 1, 6);
+        assert!((interior - 1.0).abs().max().double_value(&[]) < 1e-6);
+        // Every image loses some of its border to the zeros outside, and the images differ from each other.
+        let lost = (&x - &y).sum_dim_intlist([1i64, 2, 3].as_slice(), false, Kind::Float);
+        assert!(lost.min().double_value(&[]) > 0.0, "{lost}");
+        assert!((&y.get(0) - &y.get(1)).abs().max().double_value(&[]) > 0.0);
+        // The affine part moves a pattern's interior too.
+        let warped = Augmentation {
+            affine_std: 0.2,
+            ..none()
+        };
+        let pattern = Tensor::arange(64, (Kind::Float, Device::Cpu))
+            .view([1, 1, 8, 8])
+            .repeat([4, 1, 1, 1]);
+        let z = warped.apply(&pattern);
+        assert!(
+            (z - &pattern)
+                .narrow(2, 2, 4)
+                .narrow(3, 2, 4)
+                .abs()
+                .max()
+                .double_value(&[])
+                > 0.1
+        );
+    }
+
     /// The self-ensembling intensity change (scale 0.25..1.5, offset -0.5..0.5) of 64 all-ones 3 x 2 x 2 images,
     /// drawn from `seed` while holding the generator's lock.
     fn intensity_of_ones(seed: i64, per_channel: bool) -> Tensor {
