@@ -6,7 +6,7 @@
 
 use crate::download::{self, DataPlace};
 use crate::{cmd, setup};
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -126,17 +126,8 @@ fn train(args: &BenchArgs) -> Result<()> {
     }
     // The reference imports numpy, which torch does not pull in.
     let python = crate::python::ensure()?;
-    let device = match shift["device"].as_str().unwrap_or("Cpu") {
-        "Cpu" => "cpu".to_string(),
-        d => d
-            .trim_start_matches("Cuda(")
-            .trim_end_matches(')')
-            .parse::<usize>()
-            .map(|i| format!("cuda:{i}"))
-            .unwrap_or("cuda".into()),
-    };
-    let mut rates = Vec::new();
-    for _ in 0..3 {
+    let device = peer_device(&shift)?;
+    let reference = median_of_3(|| {
         let out = std::process::Command::new(&python)
             .arg(&script)
             .args(["--mode", "speed", "--device", &device, "--steps", &steps])
@@ -147,16 +138,12 @@ fn train(args: &BenchArgs) -> Result<()> {
             "reference failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let rate = text
-            .split(" = ")
+        text.split(" = ")
             .nth(1)
             .and_then(|r| r.split_whitespace().next())
             .and_then(|r| r.parse::<f64>().ok())
-            .ok_or_else(|| anyhow::anyhow!("cannot read the reference's output: {text}"))?;
-        rates.push(rate);
-    }
-    rates.sort_by(f64::total_cmp);
-    let reference = rates[1];
+            .ok_or_else(|| anyhow::anyhow!("cannot read the reference's output: {text}"))
+    })?;
     // The peers beside the reference: the same step with a fused (foreach) SGD, eager and (CUDA) captured in one
     // CUDA graph.
     let peer = |mode: &str, extra: &[String]| -> Result<Vec<serde_json::Value>> {
@@ -287,17 +274,12 @@ fn train_audio(args: &BenchArgs) -> Result<()> {
     let ours = shift["eager"]["steps_per_s"]
         .as_f64()
         .ok_or_else(|| anyhow::anyhow!("{}: no eager step rate", json.display()))?;
-    let device = match shift["device"].as_str() {
-        Some("Cpu") => "cpu".to_string(),
-        Some(d) if d.starts_with("Cuda(") => format!("cuda:{}", d.trim_start_matches("Cuda(").trim_end_matches(')')),
-        other => anyhow::bail!("{}: no device shift ran on ({other:?})", json.display()),
-    };
+    let device = peer_device(&shift).with_context(|| json.display().to_string())?;
     let python = crate::python::ensure()?;
     // The median of 3 runs of the peer, with glibc's default heap and with shift's heap setting as environment
     // (shift_tensor::cpu_heap: freed blocks stay in the heap), which the peer gains from as much as shift.
     let peer_rate = |heap: bool| -> Result<f64> {
-        let mut rates = Vec::new();
-        for _ in 0..3 {
+        median_of_3(|| {
             let mut peer = crate::python::script(&python, "audio_peer.py");
             peer.args(["--device", &device, "--steps", &steps]);
             if heap {
@@ -315,14 +297,10 @@ fn train_audio(args: &BenchArgs) -> Result<()> {
                 String::from_utf8_lossy(&out.stderr)
             );
             let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?;
-            rates.push(
-                line["eager"]["steps_per_s"]
-                    .as_f64()
-                    .ok_or_else(|| anyhow::anyhow!("cannot read audio_peer.py's output: {line}"))?,
-            );
-        }
-        rates.sort_by(f64::total_cmp);
-        Ok(rates[1])
+            line["eager"]["steps_per_s"]
+                .as_f64()
+                .ok_or_else(|| anyhow::anyhow!("cannot read audio_peer.py's output: {line}"))
+        })
     };
     let rows = [
         (
@@ -348,6 +326,25 @@ fn train_audio(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
+/// The device string a Python peer takes (`cpu`, `cuda:N`) for the device shift's bench JSON says it ran on.
+fn peer_device(shift: &serde_json::Value) -> Result<String> {
+    match shift["device"].as_str() {
+        Some("Cpu") => Ok("cpu".into()),
+        Some(d) if d.starts_with("Cuda(") => {
+            Ok(format!("cuda:{}", d.trim_start_matches("Cuda(").trim_end_matches(')')))
+        }
+        other => anyhow::bail!("no device shift ran on in its bench output ({other:?})"),
+    }
+}
+
+/// The median of three runs of `run` (a peer's steps/s; each run a fresh process, so one slow start does not
+/// decide).
+fn median_of_3(mut run: impl FnMut() -> Result<f64>) -> Result<f64> {
+    let mut rates = [run()?, run()?, run()?];
+    rates.sort_by(f64::total_cmp);
+    Ok(rates[1])
+}
+
 /// The fastest PyTorch side that ran (the rows named `PyTorch ...`): what "vs best PyTorch" divides by.
 fn fastest_pytorch(rows: &[(String, f64)]) -> f64 {
     rows.iter()
@@ -358,6 +355,20 @@ fn fastest_pytorch(rows: &[(String, f64)]) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::{median_of_3, peer_device};
+
+    #[test]
+    fn the_peers_device_and_the_median_of_three_runs() {
+        let dev = |d: serde_json::Value| peer_device(&serde_json::json!({ "device": d }));
+        assert_eq!(dev("Cpu".into()).unwrap(), "cpu");
+        assert_eq!(dev("Cuda(1)".into()).unwrap(), "cuda:1");
+        let e = dev(serde_json::Value::Null).unwrap_err().to_string();
+        assert!(e.contains("no device shift ran on"), "{e}");
+        let mut runs = [30.0, 10.0, 20.0].into_iter();
+        assert_eq!(median_of_3(|| Ok(runs.next().unwrap())).unwrap(), 20.0);
+        assert!(median_of_3(|| anyhow::bail!("peer failed")).is_err());
+    }
+
     #[test]
     fn vs_best_pytorch_divides_by_the_fastest_pytorch_side_that_ran() {
         let row = |n: &str, r: f64| (n.to_string(), r);

@@ -96,6 +96,24 @@ impl BenchBackbone {
             Self::AudioCnn => (2048, 32, &[40, 101]),
         }
     }
+
+    /// The network's name in the table's title, and what its examples are (the throughput row's unit).
+    fn names(self) -> (String, &'static str) {
+        match self {
+            Self::Digit(d) => (format!("{d} net"), "images/s"),
+            Self::AudioCnn => ("audio-cnn".into(), "recordings/s"),
+        }
+    }
+}
+
+/// DANN on the paper's digit net: the step the full-epoch and time-to-accuracy measurements train.
+fn paper_dann(kind: StepKind, device: Device) -> Result<Box<dyn Strategy>> {
+    strategy(
+        kind,
+        device,
+        MethodName::DANN,
+        BenchBackbone::Digit(DigitBackbone::Digit),
+    )
 }
 
 fn sync(device: Device) {
@@ -205,12 +223,7 @@ fn digits(data: &std::path::Path, device: Device) -> Result<DigitTask> {
 
 /// Wall time of one full epoch of DANN on the paper's digit net through `fit`: (seconds, steps).
 fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, i64)> {
-    let mut s = strategy(
-        kind,
-        device,
-        MethodName::DANN,
-        BenchBackbone::Digit(DigitBackbone::Digit),
-    )?;
+    let mut s = paper_dann(kind, device)?;
     let cfg = TrainConfig {
         epochs: 1,
         ..Default::default()
@@ -225,12 +238,7 @@ fn full_epoch(kind: StepKind, task: &DigitTask, device: Device) -> Result<(f64, 
 /// Wall time to `target` test accuracy under the paper schedule, evaluated every quarter epoch:
 /// (seconds, quarter-epochs, accuracy) or None when the 20 epochs end first (with the last accuracy).
 fn time_to(kind: StepKind, task: &DigitTask, device: Device, target: f64) -> Result<Result<(f64, usize, f64), f64>> {
-    let mut s = strategy(
-        kind,
-        device,
-        MethodName::DANN,
-        BenchBackbone::Digit(DigitBackbone::Digit),
-    )?;
+    let mut s = paper_dann(kind, device)?;
     let quarter = task.labelled.steps_per_epoch(64) / 4;
     let cfg = TrainConfig {
         epochs: 80,
@@ -308,10 +316,7 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
                 "| {label} | steps/s (median of {} x {} steps) | {median:.1} |",
                 args.windows, args.steps
             ));
-            let unit = match args.backbone {
-                BenchBackbone::Digit(_) => "images/s",
-                BenchBackbone::AudioCnn => "recordings/s",
-            };
+            let unit = args.backbone.names().1;
             rows.push(format!("| {label} | {unit} | {images:.0} |"));
             doc[&name] = serde_json::json!({ "steps_per_s": median, "images_per_s": images, "windows": windows });
         }
@@ -351,10 +356,7 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             }
         }
     }
-    let (net, batch) = match args.backbone {
-        BenchBackbone::Digit(d) => (format!("{d} net"), 64),
-        BenchBackbone::AudioCnn => ("audio-cnn".to_string(), 32),
-    };
+    let (net, batch) = (args.backbone.names().0, args.backbone.data().1);
     println!("\nshift bench train: {net} train step, batch {batch}+{batch}, SGD momentum 0.9, {device:?} ({card})");
     println!("CPU heap: {}\n", shift_tensor::cpu_heap::cpu_heap());
     println!("| step | measure | value |");
