@@ -130,13 +130,18 @@ impl History {
             Some(s) => s.iter().map(|(k, x)| (k.clone(), number(x))).collect(),
             None => BTreeMap::new(),
         };
-        let errors: BTreeMap<String, String> = match v.get("validator_errors").and_then(|s| s.as_object()) {
-            Some(e) => e
-                .iter()
-                .map(|(k, x)| (k.clone(), x.as_str().unwrap_or("(unreadable reason)").to_string()))
-                .collect(),
-            None => BTreeMap::new(),
-        };
+        let mut errors = BTreeMap::new();
+        for (k, x) in v
+            .get("validator_errors")
+            .and_then(|s| s.as_object())
+            .into_iter()
+            .flatten()
+        {
+            let Some(why) = x.as_str() else {
+                anyhow::bail!("metrics.jsonl line: validator_errors.{k} is not a reason (a string): {x}");
+            };
+            errors.insert(k.clone(), why.to_string());
+        }
         self.push(acc, &scores, &errors);
         Ok(())
     }
@@ -526,6 +531,11 @@ mod tests {
         .unwrap();
         assert_eq!(back.validator_errors, h.validator_errors);
         assert!(back.validators["snd"][1].is_nan());
+        let e = back
+            .push_line(r#"{"target_acc": 0.8, "validators": {"snd": null}, "validator_errors": {"snd": 3}}"#)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("validator_errors.snd is not a reason"), "{e}");
     }
 
     #[test]
