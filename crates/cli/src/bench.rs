@@ -26,11 +26,18 @@ pub struct BenchDataArgs {
     json: Option<PathBuf>,
     /// What to measure: digits (MNIST, MNIST-M, the image pipeline) or fsdd (the 3,000 recordings of the spoken
     /// digits: decoding and the log-mel front end, twice).
-    #[arg(long, default_value = "digits", value_parser = ["digits", "fsdd"])]
-    task: String,
+    #[arg(long, value_enum, default_value_t = BenchTask::Digits)]
+    task: BenchTask,
     /// `--task fsdd`: where the front end runs (cpu, cuda, auto; default cpu).
     #[arg(long)]
     device: Option<String>,
+}
+
+/// What `shift bench data` measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum BenchTask {
+    Digits,
+    Fsdd,
 }
 
 struct Row {
@@ -42,7 +49,7 @@ struct Row {
 
 pub fn run_data(args: BenchDataArgs) -> Result<()> {
     let threads = rayon::current_num_threads();
-    if args.task == "fsdd" {
+    if args.task == BenchTask::Fsdd {
         return fsdd(&args, threads);
     }
     if args.device.is_some() {
@@ -115,9 +122,9 @@ pub fn run_data(args: BenchDataArgs) -> Result<()> {
     )
 }
 
-/// The spoken digits' recordings (3,000 in the dataset): decoded with hound (on rayon's threads) and through the log-mel front end
-/// (in batches of 500, on `--device`), twice in one process. The first pass reads the files from the disk or, when
-/// they were read before, from the page cache; the second always from the page cache.
+/// The spoken digits' recordings (3,000 in the dataset): decoded with hound (on rayon's threads) and through the
+/// log-mel front end (in batches of 500, on `--device`), twice in one process. The first pass reads the files from
+/// the disk or, when they were read before, from the page cache; the second always from the page cache.
 fn fsdd(args: &BenchDataArgs, threads: usize) -> Result<()> {
     let device = args
         .device
