@@ -53,6 +53,24 @@ pub fn conv2d_padded(p: nn::Path, i: i64, o: i64, k: i64, padding: i64) -> nn::C
     )
 }
 
+/// A `k x k` convolution with `stride` and `padding` (PyTorch's `nn.Conv2d(i, o, k, stride, padding)`).
+pub fn conv2d_strided(p: nn::Path, i: i64, o: i64, k: i64, stride: i64, padding: i64) -> nn::Conv2D {
+    let b = bound(i * k * k);
+    nn::conv2d(
+        p,
+        i,
+        o,
+        k,
+        nn::ConvConfig {
+            ws_init: Init::Uniform { lo: -b, up: b },
+            bs_init: Init::Uniform { lo: -b, up: b },
+            stride,
+            padding,
+            ..Default::default()
+        },
+    )
+}
+
 /// A width-`k` convolution over time with `padding` on each side (PyTorch's `nn.Conv1d(i, o, k, padding=padding)`).
 pub fn conv1d_padded(p: nn::Path, i: i64, o: i64, k: i64, padding: i64) -> nn::Conv1D {
     let b = bound(i * k);

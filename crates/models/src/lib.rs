@@ -14,6 +14,7 @@ pub mod discriminator;
 pub mod head;
 mod init;
 pub mod mlp;
+pub mod mnist_cnn;
 pub mod office;
 pub mod pool;
 pub mod pretrained;
