@@ -280,6 +280,7 @@ impl EpochDraws for OfficeDraws<'_> {
         let (xs, ys) = (xs.to_device(self.device), ys.to_device(self.device));
         let xt = xt.map(|x| x.to_device(self.device));
         train(Batch::Tensors(&StepBatch {
+            domains: 1,
             labelled: (&xs, &ys),
             unlabelled: xt.as_ref(),
             unlabelled_index: None,

@@ -24,10 +24,15 @@ impl DomainDiscriminator {
     /// layer takes three `Sequential` slots (Linear, ReLU, Dropout), without it two: the digit net's
     /// discriminator is `0`, `2`; the Office-31 one `0`, `3`, `6`.
     pub fn new(p: &nn::Path, input: i64, shape: &DiscriminatorShape) -> Self {
+        Self::with_outputs(p, input, shape, 1)
+    }
+
+    /// The same MLP with `outputs` logits per example (a classifier over several domains: DomainBed's DANN).
+    pub fn with_outputs(p: &nn::Path, input: i64, shape: &DiscriminatorShape, outputs: i64) -> Self {
         let stride = if shape.dropout > 0.0 { 3 } else { 2 };
         let mut layers = Vec::with_capacity(shape.hidden.len() + 1);
         let mut fan_in = input;
-        for (i, &width) in shape.hidden.iter().chain([1].iter()).enumerate() {
+        for (i, &width) in shape.hidden.iter().chain([outputs].iter()).enumerate() {
             layers.push(init::linear(p / (i * stride).to_string(), fan_in, width));
             fan_in = width;
         }
@@ -37,7 +42,7 @@ impl DomainDiscriminator {
         }
     }
 
-    /// One logit per row of `h` (`train` switches dropout).
+    /// One logit per row of `h` (`train` switches dropout): `[N]`, or `[N, outputs]` with several outputs.
     pub fn forward(&self, h: &Tensor, train: bool) -> Tensor {
         let (last, hidden) = self.layers.split_last().expect("a discriminator has an output layer");
         let mut x = h.shallow_clone();
@@ -47,6 +52,11 @@ impl DomainDiscriminator {
                 x = x.dropout(self.dropout, train);
             }
         }
-        last.forward(&x).squeeze_dim(1)
+        let out = last.forward(&x);
+        if out.size()[1] == 1 {
+            out.squeeze_dim(1)
+        } else {
+            out
+        }
     }
 }

@@ -459,6 +459,7 @@ impl<N: AdaptNet> FastAdapt<N> {
         let (xs, ys, xt, domain) = inputs.batch();
         self.opt.zero_grad();
         let inputs = StepInputs {
+            domains: 1,
             labelled: (&xs, &ys),
             target: xt.as_ref(),
             domain: domain.as_ref(),

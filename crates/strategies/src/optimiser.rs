@@ -240,6 +240,20 @@ impl Optimiser {
         });
     }
 
+    /// Forgets the moving averages and step counts, as a new optimiser over the same parameters would start
+    /// (IRM's and VREx's restart of Adam where their penalty's weight jumps).
+    pub fn reset(&mut self) {
+        shift_tensor::tch::no_grad(|| {
+            for s in &mut self.slots {
+                let _ = s.buf.zero_();
+                if let Some(v) = &mut s.second {
+                    let _ = v.zero_();
+                }
+                s.steps = 0;
+            }
+        });
+    }
+
     /// The optimiser's state as named tensors (for checkpoints): `{prefix}{name}` the momentum buffer or
     /// Adam's first moment; under Adam also `{prefix}{name}.exp_avg_sq` and `{prefix}{name}.step`.
     pub fn state(&self, prefix: &str) -> Vec<(String, Tensor)> {

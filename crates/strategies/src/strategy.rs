@@ -20,6 +20,9 @@ pub struct StepBatch<'a> {
     /// Where the unlabelled rows sit in the target images an epoch starts with ([`EpochStart::target`]), when
     /// the batch was drawn from them (a method that keeps per-image pseudo-labels reads them by it).
     pub unlabelled_index: Option<&'a Tensor>,
+    /// The labelled rows are this many equal blocks, one per training domain in order (domain generalisation);
+    /// 1 on every task with one source.
+    pub domains: i64,
 }
 
 /// One step's batch as indices into device-resident data: rows `order[step*batch..(step+1)*batch]` of
@@ -62,6 +65,7 @@ pub trait Strategy {
         let ((xs, ys), xt) = batch.gather();
         let index = batch.unlabelled_index();
         let b = StepBatch {
+            domains: 1,
             labelled: (&xs, &ys),
             unlabelled: xt.as_ref(),
             unlabelled_index: index.as_ref(),
@@ -165,6 +169,7 @@ impl<N: AdaptNet> Strategy for Adapt<N> {
             target,
             domain: domain.as_ref(),
             target_index: batch.unlabelled_index.filter(|_| target.is_some()),
+            domains: batch.domains,
         };
         let values = self.method.step(&self.net, &inputs, &mut self.opts, lr, lambda)?;
         self.metrics.add(&values);

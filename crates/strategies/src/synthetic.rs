@@ -79,9 +79,62 @@ impl ShiftedBlobs {
     }
 }
 
+/// Domains where a spurious feature predicts the label better than the invariant one, until it flips: the
+/// two-feature form of ColoredMNIST (Arjovsky et al., 2019). In each domain the label is a fair coin, observed
+/// through 25% label noise; the invariant feature is the true label (+-1, noise 0.1), so it predicts the observed
+/// label 75% of the time; the spurious feature (the "colour", +-1, noise 0.1) agrees with the observed label with
+/// the domain's probability. ERM leans on the colour where it agrees more often than 75%; a domain where it
+/// mostly disagrees then undoes it.
+#[derive(Debug)]
+pub struct SpuriousDomains {
+    /// (points `[n, 2]`: invariant, spurious; observed labels `[n]`) per domain.
+    pub domains: Vec<(Tensor, Tensor)>,
+}
+
+impl SpuriousDomains {
+    /// `n` points in each domain, the colour agreeing with the observed label with probability `agree[e]` in
+    /// domain `e`; drawn from libtorch's generator (seed it first).
+    pub fn new(n: i64, agree: &[f64], device: Device) -> Self {
+        let coin = |p: f64| Tensor::rand([n], (Kind::Float, device)).lt(p).to_kind(Kind::Int64);
+        let sign = |t: &Tensor| t.to_kind(Kind::Float) * 2.0 - 1.0;
+        let noise = || Tensor::randn([n], (Kind::Float, device)) * 0.1;
+        let domains = agree
+            .iter()
+            .map(|&p| {
+                let truth = coin(0.5);
+                let observed = truth.logical_xor(&coin(0.25)).to_kind(Kind::Int64);
+                let colour = observed.logical_xor(&coin(1.0 - p)).to_kind(Kind::Int64);
+                let x = Tensor::stack(&[sign(&truth) + noise(), sign(&colour) + noise()], 1);
+                (x, observed)
+            })
+            .collect();
+        Self { domains }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_spurious_feature_agrees_with_the_label_at_each_domain_s_rate_and_the_invariant_one_at_75_percent() {
+        shift_tensor::seed_everything(1);
+        let d = SpuriousDomains::new(20_000, &[0.9, 0.1], Device::Cpu);
+        for ((x, y), want) in d.domains.iter().zip([0.9, 0.1]) {
+            let agree = |col: i64| {
+                x.select(1, col)
+                    .gt(0.0)
+                    .to_kind(Kind::Int64)
+                    .eq_tensor(y)
+                    .to_kind(Kind::Float)
+                    .mean(Kind::Float)
+                    .double_value(&[])
+            };
+            assert!((agree(0) - 0.75).abs() < 0.01, "invariant {}", agree(0));
+            assert!((agree(1) - want).abs() < 0.01, "spurious {} against {want}", agree(1));
+            assert!((y.to_kind(Kind::Float).mean(Kind::Float).double_value(&[]) - 0.5).abs() < 0.01);
+        }
+    }
 
     #[test]
     fn the_target_is_the_source_moved_along_the_second_axis() {

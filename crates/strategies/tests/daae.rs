@@ -116,6 +116,7 @@ fn the_decoder_learns_to_reconstruct_only_while_its_term_is_weighted() {
         assert_eq!(before.len(), 4);
         for _ in 0..150 {
             let batch = StepBatch {
+                domains: 1,
                 labelled: (&xs, &ys),
                 unlabelled: Some(&xt),
                 unlabelled_index: None,

@@ -63,6 +63,7 @@ fn steps(s: &mut dyn Strategy, d: &Data, from: i64, steps: i64) -> Vec<(f64, f64
             let (x, y) = d.xs.batch(&d.order, i % 8, 32);
             let (t, _) = d.xt.batch(&d.order, (i + 3) % 8, 32);
             let batch = StepBatch {
+                domains: 1,
                 labelled: (&x, &y),
                 unlabelled: Some(&t),
                 unlabelled_index: None,
@@ -156,6 +157,7 @@ fn dann_alt_and_a_missing_target_batch_are_refused() {
     let e = s
         .train_step(
             &StepBatch {
+                domains: 1,
                 labelled: (&x, &y),
                 unlabelled: None,
                 unlabelled_index: None,

@@ -183,6 +183,7 @@ fn dann_reverses_the_domain_gradient_into_the_features() {
     };
     let lambda = 0.37;
     let batch = StepInputs {
+        domains: 1,
         labelled: (&xs, &ys),
         target: Some(&xt),
         domain: Some(&domain),
@@ -219,6 +220,7 @@ fn the_shallow_algorithm_scales_the_domain_regressors_step_by_lambda() {
     let xt = Tensor::rand([8, 6], (Kind::Float, CPU)) * 3.0 + 1.0;
     let domain = domain_labels(8, 8, CPU);
     let batch = StepInputs {
+        domains: 1,
         labelled: (&xs, &ys),
         target: Some(&xt),
         domain: Some(&domain),
@@ -306,6 +308,7 @@ fn every_method_refusing_a_batch_names_itself() {
         let spec = MethodSpec::from(name);
         let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
         let batch = StepInputs {
+            domains: 1,
             labelled: (&x, &y),
             target: None,
             domain: None,
@@ -337,13 +340,27 @@ fn every_joint_method_has_its_joint_loss() {
         let y = Tensor::from_slice(&[0i64, 1, 2, 3]);
         let (xs, xt) = (x.narrow(0, 0, 4), x.narrow(0, 4, 4));
         let domain = domain_labels(4, 4, CPU);
-        let spec = MethodSpec::from(name);
+        // A method over several domains takes all 8 rows labelled, as two domains' blocks, and no target.
+        let several = name.data().domains;
+        let y8 = Tensor::from_slice(&[0i64, 1, 2, 3, 3, 2, 1, 0]);
+        let spec = MethodSpec::from(name).with_domains(if several { 2 } else { 1 });
         let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
-        let batch = StepInputs {
-            labelled: (&xs, &y),
-            target: Some(&xt),
-            domain: Some(&domain),
-            target_index: None,
+        let batch = if several {
+            StepInputs {
+                domains: 2,
+                labelled: (&x, &y8),
+                target: None,
+                domain: None,
+                target_index: None,
+            }
+        } else {
+            StepInputs {
+                domains: 1,
+                labelled: (&xs, &y),
+                target: Some(&xt),
+                domain: Some(&domain),
+                target_index: None,
+            }
         };
         let loss = method.loss(net.as_ref(), &batch, Lambda::Host(0.5));
         match method.capture() {
@@ -372,6 +389,7 @@ fn daan_counts_its_proxies_in_the_step_not_in_the_loss() {
     let y = Tensor::from_slice(&[0i64, 1, 2, 3]);
     let domain = domain_labels(4, 4, CPU);
     let batch = StepInputs {
+        domains: 1,
         labelled: (&xs, &y),
         target: Some(&xt),
         domain: Some(&domain),

@@ -46,6 +46,7 @@ fn the_shallow_dann_step_matches_algorithm_1() {
     let xt = tensor(&fx["xt"]);
     let domain = domain_labels(4, 4, Device::Cpu).to_kind(Kind::Double);
     let batch = StepInputs {
+        domains: 1,
         labelled: (&xs, &ys),
         target: Some(&xt),
         domain: Some(&domain),

@@ -379,6 +379,7 @@ fn the_head_policy_on_the_resnet_keeps_weights_and_batch_norm_statistics_bit_ide
         let x = Tensor::randn([4, 3, 64, 64], (Kind::Float, CPU));
         let y = Tensor::from_slice(&[0i64, 5, 17, 30]);
         let batch = shift_strategies::StepBatch {
+            domains: 1,
             labelled: (&x, &y),
             unlabelled: None,
             unlabelled_index: None,

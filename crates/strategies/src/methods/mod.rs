@@ -4,8 +4,10 @@
 //! from one step's batch through the backbone's features and logits, and says whether its step can be captured
 //! in a CUDA graph. One file per method; the `methods!` line below declares it and its entry in [`REGISTRY`].
 
+pub mod anneal;
 pub mod info;
 pub mod mmd;
+pub mod multi_domain;
 pub mod phases;
 pub mod registry;
 pub mod teacher;
@@ -44,6 +46,13 @@ methods! {
     self_ensembling => [INFO],
     shot => [INFO],
     target_only => [INFO],
+    erm => [INFO],
+    irm => [INFO],
+    vrex => [INFO],
+    group_dro => [INFO],
+    mixup => [INFO],
+    domain_alignment => [INFO_CORAL, INFO_MMD],
+    domain_adversarial => [INFO_DANN, INFO_CDANN],
 }
 
 pub use info::{MethodInfo, Param, Protocol, Published};
@@ -66,6 +75,9 @@ pub struct DataNeeds {
     /// Why the method needs a backbone's latent sequence over time (`AdaptNet::sequence`: the audio CNN's),
     /// where it does: tasks of other inputs refuse it.
     pub sequence: Option<&'static str>,
+    /// Whether the method needs several labelled source domains, told apart (domain generalisation: each step's
+    /// labelled batch is one block per domain, [`StepInputs::domain_blocks`]); tasks with one source refuse it.
+    pub domains: bool,
 }
 
 impl DataNeeds {
@@ -76,6 +88,7 @@ impl DataNeeds {
         labelled_target: false,
         images: None,
         sequence: None,
+        domains: false,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
@@ -84,6 +97,16 @@ impl DataNeeds {
         labelled_target: false,
         images: None,
         sequence: None,
+        domains: false,
+    };
+    /// Several labelled source domains, told apart, and no target: domain generalisation.
+    pub const DOMAINS: Self = Self {
+        labelled_source: true,
+        unlabelled_target: false,
+        labelled_target: false,
+        images: None,
+        sequence: None,
+        domains: true,
     };
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
@@ -92,6 +115,7 @@ impl DataNeeds {
         labelled_target: true,
         images: None,
         sequence: None,
+        domains: false,
     };
 }
 
@@ -129,9 +153,30 @@ pub struct StepInputs<'a> {
     pub domain: Option<&'a Tensor>,
     /// The target rows' indices into [`EpochStart::target`], where the batch was drawn from it (digit tasks).
     pub target_index: Option<&'a Tensor>,
+    /// The labelled rows are this many equal blocks, one per training domain in order (domain generalisation);
+    /// 1 on every task with one source.
+    pub domains: i64,
 }
 
 impl<'a> StepInputs<'a> {
+    /// The labelled batch as its domains' blocks, `(examples, classes)` each; an error naming `method` where the
+    /// batch is not at least two equal blocks (a task with one source domain).
+    pub fn domain_blocks(&self, method: &str) -> Result<Vec<(Tensor, Tensor)>, StrategyError> {
+        let (x, y) = self.labelled;
+        let n = x.size()[0];
+        if self.domains < 2 || n % self.domains != 0 {
+            return Err(StrategyError::Other(format!(
+                "{method} trains on several source domains, one equal block of the batch each; this batch has {n} \
+                 rows in {} block(s)",
+                self.domains
+            )));
+        }
+        Ok(x.chunk(self.domains, 0)
+            .into_iter()
+            .zip(y.chunk(self.domains, 0))
+            .collect())
+    }
+
     /// The target images, or an error naming `method`.
     pub fn target(&self, method: &str) -> Result<&'a Tensor, StrategyError> {
         self.target

@@ -11,6 +11,8 @@ use std::{fmt, str::FromStr};
 pub struct MethodSpec {
     pub name: MethodName,
     values: Vec<(&'static str, f64)>,
+    /// The training domains the method's batches are blocks of (1 on a task with one source).
+    domains: i64,
 }
 
 impl MethodSpec {
@@ -48,7 +50,21 @@ impl MethodSpec {
             .iter()
             .map(|p| (p.name, set.get(p.name).copied().unwrap_or(p.default)))
             .collect();
-        Ok(Self { name, values })
+        Ok(Self {
+            name,
+            values,
+            domains: 1,
+        })
+    }
+
+    /// The same method on batches of `domains` training domains' blocks (domain generalisation).
+    pub fn with_domains(self, domains: i64) -> Self {
+        Self { domains, ..self }
+    }
+
+    /// The training domains the method's batches are blocks of.
+    pub fn domains(&self) -> i64 {
+        self.domains
     }
 
     /// The value of `key`, or an error naming the method and the key it does not declare.
@@ -67,6 +83,7 @@ impl From<MethodName> for MethodSpec {
         Self {
             name,
             values: name.info().params.iter().map(|p| (p.name, p.default)).collect(),
+            domains: 1,
         }
     }
 }
