@@ -5,6 +5,7 @@ pub mod amazon_reviews;
 pub mod batcher;
 pub mod bsds500;
 pub mod digits;
+pub mod domainbed;
 mod error;
 pub mod fsdd;
 pub mod idx;
