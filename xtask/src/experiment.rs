@@ -1,6 +1,7 @@
-//! `cargo xtask experiment dann|finetune [FLAGS]`: sets up libtorch, downloads the data the task needs (from
+//! `cargo xtask experiment dann|finetune|dg [FLAGS]`: sets up libtorch, downloads the data the task needs (from
 //! `--mirror` or `SHIFT_MIRROR` when given), builds shift in release mode and runs `shift experiment ...`.
-//! Every flag except `--mirror` is passed on to shift (`--data` too, after the download has used it).
+//! Every flag except `--mirror` is passed on to shift (`--data` too, after the download has used it). `dg` is
+//! `dann` on a DomainBed task with `--algorithms` in DomainBed's names ([`DOMAINBED_NAMES`]).
 
 use crate::download::{self, DataPlace};
 use crate::{cmd, setup};
@@ -11,10 +12,16 @@ pub fn run(args: Vec<String>) -> Result<()> {
     let Some((which, rest)) = args.split_first() else {
         bail!("usage: cargo xtask experiment dann [FLAGS]  (see `cargo xtask experiment dann --help`)");
     };
-    if which != "dann" && which != "finetune" {
-        bail!("unknown experiment `{which}` (known: dann, finetune)");
+    if !["dann", "finetune", "dg"].contains(&which.as_str()) {
+        bail!("unknown experiment `{which}` (known: dann, finetune, dg)");
     }
     let (place, passthrough) = split_data_flags(rest)?;
+    let (which, passthrough) = if which == "dg" {
+        ("dann".to_string(), domain_generalisation(&passthrough)?)
+    } else {
+        (which.clone(), passthrough)
+    };
+    let which = &which;
     if passthrough.iter().any(|a| a == "--help" || a == "-h") {
         // The binary's own help, kept beside xtask (a shift-cli test checks it is the same): no libtorch to
         // install and nothing to build for it.
@@ -51,6 +58,8 @@ pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
         &["amazon-reviews"]
     } else if task.starts_with("fsdd:") {
         &["fsdd"]
+    } else if task.starts_with("colored-mnist") || task.starts_with("rotated-mnist") {
+        &["mnist"]
     } else if task == "moons" {
         // Generated on the fly.
         &[]
@@ -61,6 +70,59 @@ pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
     } else {
         &download::DIGITS
     }
+}
+
+/// DomainBed's algorithm names (`domainbed/algorithms.py`, as its results tables print them) and the methods
+/// shift registers them as: `dg-coral` and `dg-dann`, since `coral` and `dann` are the adaptation methods.
+pub const DOMAINBED_NAMES: [(&str, &str); 9] = [
+    ("ERM", "erm"),
+    ("IRM", "irm"),
+    ("VREx", "vrex"),
+    ("GroupDRO", "groupdro"),
+    ("Mixup", "mixup"),
+    ("CORAL", "dg-coral"),
+    ("MMD", "mmd"),
+    ("DANN", "dg-dann"),
+    ("CDANN", "cdann"),
+];
+
+/// `dg`'s flags as `dann`'s: `--algorithms A,B` (DomainBed's names, any case, or shift's) as `--methods`, and
+/// `--task` required to be one of DomainBed's (`colored-mnist...`, `rotated-mnist...`).
+fn domain_generalisation(args: &[String]) -> Result<Vec<String>> {
+    let task = flag_value(args, "--task").unwrap_or_default();
+    if !(task.starts_with("colored-mnist") || task.starts_with("rotated-mnist")) {
+        bail!(
+            "--task: `experiment dg` runs DomainBed's colored-mnist[:DOMAIN] or rotated-mnist[:DOMAIN], got `{task}`"
+        );
+    }
+    let mut out = Vec::new();
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let list = if a == "--algorithms" {
+            let Some(v) = it.next() else {
+                bail!("--algorithms needs a value")
+            };
+            v.clone()
+        } else if let Some(v) = a.strip_prefix("--algorithms=") {
+            v.to_string()
+        } else {
+            out.push(a.clone());
+            continue;
+        };
+        let names: Vec<String> = list
+            .split(',')
+            .map(|n| {
+                let n = n.trim();
+                DOMAINBED_NAMES
+                    .iter()
+                    .find(|(theirs, _)| theirs.eq_ignore_ascii_case(n))
+                    .map_or_else(|| n.to_string(), |(_, ours)| ours.to_string())
+            })
+            .collect();
+        out.push("--methods".into());
+        out.push(names.join(","));
+    }
+    Ok(out)
 }
 
 /// What `cargo xtask experiment` adds to the binary's flags.
@@ -170,6 +232,36 @@ mod tests {
 
     fn strings(v: &[&str]) -> Vec<String> {
         v.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn dg_takes_domainbed_s_algorithm_names_and_refuses_a_task_of_another_kind() {
+        let args = strings(&[
+            "--task",
+            "colored-mnist",
+            "--algorithms",
+            "ERM,irm,CORAL,dann,cdann",
+            "--seeds",
+            "0",
+        ]);
+        assert_eq!(
+            domain_generalisation(&args).unwrap(),
+            strings(&[
+                "--task",
+                "colored-mnist",
+                "--methods",
+                "erm,irm,dg-coral,dg-dann,cdann",
+                "--seeds",
+                "0"
+            ])
+        );
+        let e = domain_generalisation(&strings(&["--task", "mnist:mnist-m"]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("--task: `experiment dg` runs DomainBed's"), "{e}");
+        let e = domain_generalisation(&strings(&["--task=rotated-mnist:15", "--algorithms"])).unwrap_err();
+        assert_eq!(e.to_string(), "--algorithms needs a value");
+        assert_eq!(data_for("colored-mnist:-90%"), ["mnist"]);
     }
 
     #[test]

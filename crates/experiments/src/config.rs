@@ -45,6 +45,25 @@ pub struct ExperimentConfig {
     /// defaults (saved only where set).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub vectors: Option<VectorsConfig>,
+    /// The DomainBed tasks' keys (`--set domainbed.leave_one_out=false`); unset: the defaults (saved only where
+    /// set).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub domainbed: Option<DomainBedConfig>,
+}
+
+/// The keys of the DomainBed tasks (`colored-mnist:`, `rotated-mnist:`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DomainBedConfig {
+    /// Whether each test domain also gets the runs that leave-one-domain-out selection reads: one per further
+    /// training domain held out (D - 1 more runs per method and seed).
+    pub leave_one_out: bool,
+}
+
+impl Default for DomainBedConfig {
+    fn default() -> Self {
+        Self { leave_one_out: true }
+    }
 }
 
 /// The `vectors:` task's keys: the CSV label column, the svmlight index base, and the `mlp` backbone's layers.
@@ -109,6 +128,7 @@ impl Default for ExperimentConfig {
             validation: Default::default(),
             params: BTreeMap::new(),
             vectors: None,
+            domainbed: None,
         }
     }
 }

@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod anchors;
 pub mod config;
 pub mod digits;
+pub mod domainbed;
 pub mod estimate;
 pub mod finetune;
 pub mod finetuning;

@@ -194,10 +194,11 @@ fn end_epoch(
         }
     }
     let target_acc = data.target_accuracy(strategy)?;
-    let scored = match data.validation() {
+    let mut scored = match data.validation() {
         Some(v) => v.score(strategy.network())?,
         None => Default::default(),
     };
+    scored.scores.extend(data.selection_scores(strategy)?);
     let record = EpochRecord {
         epoch: end.epoch + 1,
         steps: end.steps,
@@ -291,6 +292,12 @@ pub trait EpochData {
     /// What the validators score after each epoch; None where the data has none.
     fn validation(&self) -> Option<&ValidationSet> {
         None
+    }
+    /// Model-selection scores read off labelled held-out splits after each epoch, recorded beside the
+    /// validators' scores under their own names (DomainBed's training-domain validation and test-domain
+    /// oracle); none by default.
+    fn selection_scores(&self, _strategy: &dyn Strategy) -> Result<BTreeMap<String, f64>, StrategyError> {
+        Ok(BTreeMap::new())
     }
 }
 

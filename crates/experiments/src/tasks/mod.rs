@@ -25,7 +25,7 @@ macro_rules! tasks {
     };
 }
 
-tasks!(mnist_mnistm, office31, folders, amazon, vectors, moons, fsdd);
+tasks!(mnist_mnistm, office31, folders, amazon, vectors, moons, fsdd, domainbed);
 
 pub use amazon::slug as amazon_slug;
 
@@ -89,6 +89,12 @@ pub trait TaskKind: std::fmt::Debug + Send + Sync {
 
     /// Refuses the keys of `cfg` this task does not take or cannot honour, naming the key.
     fn validate(&self, cfg: &ExperimentConfig) -> Result<()>;
+
+    /// Whether the task trains on several labelled source domains told apart and tests on a domain it never sees
+    /// (domain generalisation): it runs the methods over domains and no other (default: no).
+    fn domains(&self) -> bool {
+        false
+    }
 
     /// The task's own schedule, applied where no configuration file set one (default: shift's, unchanged).
     fn defaults(&self, cfg: ExperimentConfig) -> ExperimentConfig {
@@ -278,6 +284,7 @@ impl ExperimentConfig {
                 );
             }
         }
+        self.check_domains(&task)?;
         task.check_step(self.step)?;
         if self.step == shift_strategies::StepKind::Fast {
             if self.train.optimiser != shift_strategies::OptimiserKind::Sgd {
@@ -293,6 +300,45 @@ impl ExperimentConfig {
         self.train.validate()?;
         self.validation.validate()?;
         Ok(task)
+    }
+}
+
+impl ExperimentConfig {
+    /// Refuses the methods over several domains on a task with one source, the others on a task over domains,
+    /// and the `domainbed` keys off its tasks, naming the key.
+    fn check_domains(&self, task: &Task) -> Result<()> {
+        if task.domains() {
+            if let Some(m) = self.methods.iter().find(|m| !m.data().domains) {
+                let theirs = format!("dg-{m}");
+                let hint = match theirs.parse::<MethodName>() {
+                    Ok(dg) => format!(
+                        "; DomainBed's {} over the training domains is `{dg}`",
+                        m.as_str().to_uppercase()
+                    ),
+                    Err(_) => String::new(),
+                };
+                bail!(
+                    "`methods`: {m} adapts a labelled source to a target; {} trains on several source domains and                      never sees its test domain (its methods: {}){hint}",
+                    self.task,
+                    MethodName::all().filter(|m| m.data().domains).map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                );
+            }
+        } else {
+            if let Some(m) = self.methods.iter().find(|m| m.data().domains) {
+                bail!(
+                    "`methods`: {m} trains on several source domains told apart (colored-mnist:, rotated-mnist:); {} \
+                     has one source",
+                    self.task
+                );
+            }
+            if self.domainbed.is_some() {
+                bail!(
+                    "`domainbed`: the keys of the DomainBed tasks; {} reads none of them",
+                    self.task
+                );
+            }
+        }
+        Ok(())
     }
 }
 

@@ -177,7 +177,8 @@ impl Method for DomainAdversarial {
             Some(e) => &z + e.index_select(0, y),
             None => z.shallow_clone(),
         };
-        let out = self.discriminator.forward(&h, true);
+        // [N, D] (one domain's single logit comes back as [N]).
+        let out = self.discriminator.forward(&h, true).view([-1, blocks.len() as i64]);
         let mut disc_loss = discriminator_loss(&out, &domain, self.conditional.then_some(y));
         if self.grad_penalty > 0.0 {
             disc_loss += gradient_penalty(&out, &h, &domain) * self.grad_penalty;

@@ -84,8 +84,12 @@ impl Distance {
         }
     }
 
-    /// The mean of the distance over every pair of `features` (one tensor per domain).
+    /// The mean of the distance over every pair of `features` (one tensor per domain); 0 for one domain, as
+    /// DomainBed's penalty is.
     pub fn pairwise(self, features: &[Tensor]) -> Tensor {
+        if features.len() < 2 {
+            return Tensor::zeros([], (Kind::Float, features.first().map_or(shift_tensor::tch::Device::Cpu, Tensor::device)));
+        }
         let mut pairs = Vec::new();
         for i in 0..features.len() {
             for j in i + 1..features.len() {

@@ -160,14 +160,14 @@ pub struct StepInputs<'a> {
 
 impl<'a> StepInputs<'a> {
     /// The labelled batch as its domains' blocks, `(examples, classes)` each; an error naming `method` where the
-    /// batch is not at least two equal blocks (a task with one source domain).
+    /// batch does not split into `domains` equal blocks.
     pub fn domain_blocks(&self, method: &str) -> Result<Vec<(Tensor, Tensor)>, StrategyError> {
         let (x, y) = self.labelled;
         let n = x.size()[0];
-        if self.domains < 2 || n % self.domains != 0 {
+        if self.domains < 1 || n % self.domains != 0 {
             return Err(StrategyError::Other(format!(
-                "{method} trains on several source domains, one equal block of the batch each; this batch has {n} \
-                 rows in {} block(s)",
+                "{method} trains on source domains told apart, one equal block of the batch each; this batch has \
+                 {n} rows in {} block(s)",
                 self.domains
             )));
         }
