@@ -93,7 +93,10 @@ fn fast_and_eager_steps_agree_step_for_step() {
     let d = data();
     // Every method the fast step captures (on the digit net; daae's sequence backbone is not the fast step's).
     let capturable: Vec<MethodName> = MethodName::all()
-        .filter(|&m| m.data().sequence.is_none() && shift_strategies::fast::check_capturable(m).is_ok())
+        // The fast step runs the digit task, whose one source the methods over several domains do not take.
+        .filter(|&m| {
+            m.data().sequence.is_none() && !m.data().domains && shift_strategies::fast::check_capturable(m).is_ok()
+        })
         .collect();
     assert!(capturable.len() >= 12, "{capturable:?}");
     for method in capturable {

@@ -236,9 +236,13 @@ fn every_method_trains_and_the_same_seed_gives_identical_numbers() {
             a.iter().all(|r| r.train.class_loss.is_finite() && r.train.steps == 6),
             "{method}"
         );
-        // A transfer term is reported where a method has one (BNM's is a negated norm, below 0).
-        let adapts = !["source-only", "target-only"].contains(&method.as_str());
-        assert_eq!(a[1].train.domain_loss != 0.0, adapts, "{method}: {:?}", a[1]);
+        // A transfer term is reported where a method has one (BNM's is a negated norm, below 0). A method over
+        // several domains runs here on the one source as one domain, where its term may vanish (VREx's
+        // variance of one risk, ERM's none): its terms are proved on domains in tests/generalise.rs.
+        if !method.data().domains {
+            let adapts = !["source-only", "target-only"].contains(&method.as_str());
+            assert_eq!(a[1].train.domain_loss != 0.0, adapts, "{method}: {:?}", a[1]);
+        }
     }
     assert_ne!(
         run(MethodName::DANN, 3),
