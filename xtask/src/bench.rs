@@ -2,7 +2,9 @@
 //! `shift bench`. `train` also runs the PyTorch peers with the `.venv`'s PyTorch on the same device
 //! (`../shared/bench/reference_dann.py --mode speed`, and `xtask/python/dann_peer.py`: fused SGD eager and the
 //! whole step in one CUDA graph; with `--to-accuracy`, time to that accuracy) and prints the ratios. `train
-//! --backbone audio-cnn` times the spoken digits' DANN step beside its PyTorch peer (`xtask/python/audio_peer.py`).
+//! --backbone audio-cnn` times the spoken digits' DANN step beside its PyTorch peer (`xtask/python/audio_peer.py`);
+//! `train --backbone mnist-cnn` the multi-domain step of domain generalisation (ERM, IRM, CORAL, DANN as DomainBed
+//! runs them) beside its PyTorch peer (`xtask/python/domainbed_peer.py`).
 
 use crate::download::{self, DataPlace};
 use crate::{cmd, setup};
@@ -41,8 +43,9 @@ pub struct BenchArgs {
     /// cdan, mcc and dan are also timed in PyTorch (`dann_peer.py --method`).
     #[arg(long, value_delimiter = ',')]
     methods: Vec<String>,
-    /// `train`: the backbone, the digit net (default) or audio-cnn (the spoken digits' DANN step beside
-    /// `xtask/python/audio_peer.py`).
+    /// `train`: the backbone, the digit net (default), audio-cnn (the spoken digits' DANN step beside
+    /// `xtask/python/audio_peer.py`) or mnist-cnn (the multi-domain step of `--methods`, by default erm, irm,
+    /// dg-coral and dg-dann, beside `xtask/python/domainbed_peer.py`).
     #[arg(long, default_value = "digit")]
     backbone: String,
     /// `data`: digits (MNIST, MNIST-M, the image pipeline) or fsdd (the spoken digits' decoding and log-mel
@@ -54,6 +57,10 @@ pub struct BenchArgs {
 /// The methods `dann_peer.py --method` has a PyTorch step for.
 const PEER_METHODS: [&str; 3] = ["cdan", "mcc", "dan"];
 
+/// The methods over domains `domainbed_peer.py --method` has a PyTorch step for (DomainBed's ERM, IRM, CORAL and
+/// DANN), and the default of `--backbone mnist-cnn`.
+const DOMAINBED_PEER_METHODS: [&str; 4] = ["erm", "irm", "dg-coral", "dg-dann"];
+
 pub fn run(args: BenchArgs) -> Result<()> {
     if matches!(args.which, Which::Train) && args.task != "digits" {
         anyhow::bail!(
@@ -63,9 +70,10 @@ pub fn run(args: BenchArgs) -> Result<()> {
     }
     match (args.which, args.backbone.as_str()) {
         (Which::Train, "audio-cnn") => return train_audio(&args),
+        (Which::Train, "mnist-cnn") => return train_domains(&args),
         (Which::Train, "digit") => return train(&args),
         (Which::Train, other) => {
-            anyhow::bail!("--backbone {other}: `cargo xtask bench train` times digit or audio-cnn")
+            anyhow::bail!("--backbone {other}: `cargo xtask bench train` times digit, audio-cnn or mnist-cnn")
         }
         (Which::Data, "digit") => {}
         (Which::Data, other) => anyhow::bail!("--backbone {other}: a setting of `bench train`"),
@@ -323,6 +331,65 @@ fn train_audio(args: &BenchArgs) -> Result<()> {
         "| shift eager | {ours:.1} | {:.2}x of the fastest PyTorch side |",
         ours / best
     );
+    Ok(())
+}
+
+/// The multi-domain step (DomainBed's MNIST ConvNet, 64 images from each of two training domains, Adam, eager) of
+/// each of `--methods` in shift and in PyTorch (`domainbed_peer.py`, median of 3 runs), side by side.
+fn train_domains(args: &BenchArgs) -> Result<()> {
+    let methods: Vec<String> = if args.methods.is_empty() {
+        DOMAINBED_PEER_METHODS.iter().map(|m| m.to_string()).collect()
+    } else {
+        args.methods.clone()
+    };
+    let libtorch = setup::run()?;
+    let json = args
+        .json
+        .clone()
+        .unwrap_or_else(|| cmd::root().join("target/bench-train-domains.json"));
+    let steps = args.steps.to_string();
+    cmd::run(
+        cmd::shift_release(&libtorch)
+            .args(["bench", "train", "--backbone", "mnist-cnn", "--step", "eager"])
+            .args(["--device", &args.device, "--steps", &steps])
+            .arg("--methods")
+            .arg(methods.join(","))
+            .arg("--json")
+            .arg(&json),
+    )?;
+    let shift: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let device = peer_device(&shift).with_context(|| json.display().to_string())?;
+    let python = crate::python::ensure()?;
+    let card = shift["card"].as_str().unwrap_or("?");
+    println!(
+        "\n| method (mnist-cnn, 2 domains x 64, Adam, {device}, {card}) | shift eager steps/s | PyTorch eager steps/s \
+         (domainbed_peer.py, median of 3 runs) | shift / PyTorch |"
+    );
+    println!("|---|---|---|---|");
+    for m in &methods {
+        let ours = shift[format!("{m}/eager")]["steps_per_s"]
+            .as_f64()
+            .ok_or_else(|| anyhow::anyhow!("{}: no eager step rate of {m}", json.display()))?;
+        if !DOMAINBED_PEER_METHODS.contains(&m.as_str()) {
+            println!("| {m} | {ours:.1} | no PyTorch peer | - |");
+            continue;
+        }
+        let theirs = median_of_3(|| {
+            let out = crate::python::script(&python, "domainbed_peer.py")
+                .args(["--device", &device, "--steps", &steps, "--method", m])
+                .output()?;
+            anyhow::ensure!(
+                out.status.success(),
+                "domainbed_peer.py --method {m} failed: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?;
+            line["eager"]["steps_per_s"]
+                .as_f64()
+                .ok_or_else(|| anyhow::anyhow!("cannot read domainbed_peer.py's output: {line}"))
+        })?;
+        println!("| {m} | {ours:.1} | {theirs:.1} | {:.2}x |", ours / theirs);
+    }
     Ok(())
 }
 

@@ -1,7 +1,9 @@
 //! `shift bench train`: the digit DANN train step (paper net, batch 64 source + 64 target, SGD momentum 0.9,
 //! gradient reversal), eager and fast (flat optimiser, device-side schedules, CUDA graph on CUDA); with
 //! `--backbone audio-cnn`, the spoken digits' step (the audio CNN, batch 32 + 32 log-mel spectrograms of 40 bands
-//! and 101 frames, eager).
+//! and 101 frames, eager); with `--backbone mnist-cnn`, the multi-domain step of domain generalisation (DomainBed's
+//! MNIST ConvNet, 64 ColoredMNIST-shaped images from each of two training domains drawn with replacement, Adam at
+//! 1e-3, eager).
 //! 1. Steps/s and images (or recordings)/s on synthetic device-resident data, like `bench/reference_dann.py
 //!    --mode speed`: after warm-up, the median of several timed windows.
 //! 2. With `--data DIR` (MNIST + MNIST-M installed): one full epoch (937 steps with on-device batch drawing, the
@@ -14,13 +16,14 @@ use anyhow::{Context, Result};
 use clap::Args;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::audio_cnn::AudioCnn;
+use shift_models::mnist_cnn::MnistCnn;
 use shift_models::{AdaptNet, DigitBackbone};
 use shift_strategies::synthetic::SyntheticDigits;
 use shift_strategies::{
-    fit, methods::EpochStart, DigitTask, EpochRecord, FitEnd, MethodName, Observer, Position, StepKind, Strategy,
-    StrategyError, TrainConfig,
+    fit, methods::EpochStart, DigitTask, EpochRecord, FitEnd, MethodName, MethodSpec, Observer, Position, StepBatch,
+    StepKind, Strategy, StrategyError, TrainConfig,
 };
-use shift_tensor::tch::Device;
+use shift_tensor::tch::{Device, Kind, Tensor};
 use shift_tensor::DeviceSpec;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -43,8 +46,9 @@ pub struct BenchTrainArgs {
     #[arg(long, value_delimiter = ',', value_parser = crate::experiment::method_parser(), default_value = "dann")]
     methods: Vec<MethodName>,
     /// The backbone the step rates are measured on: digit (the paper's net), digit-bn, vada-cnn, vada-cnn-in
-    /// (3 x 32 x 32 inputs, batch 64 + 64), or audio-cnn (the spoken digits' net: 40 x 101 log-mel inputs, batch
-    /// 32 + 32, eager step only).
+    /// (3 x 32 x 32 inputs, batch 64 + 64), audio-cnn (the spoken digits' net: 40 x 101 log-mel inputs, batch
+    /// 32 + 32, eager step only), or mnist-cnn (DomainBed's net: 2 x 28 x 28 inputs, 64 from each of two training
+    /// domains, Adam, eager step only; for the methods over domains: erm, irm, dg-coral, dg-dann, ...).
     #[arg(long, default_value = "digit")]
     backbone: BenchBackbone,
     /// Data folder with MNIST and MNIST-M: adds the full-epoch measurement.
@@ -61,22 +65,27 @@ pub struct BenchTrainArgs {
     json: Option<PathBuf>,
 }
 
-/// A backbone of `shift bench train`: one of the digit nets, or the audio CNN.
+/// A backbone of `shift bench train`: one of the digit nets, the audio CNN, or DomainBed's MNIST ConvNet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum BenchBackbone {
     Digit(DigitBackbone),
     AudioCnn,
+    MnistCnn,
 }
+
+/// The training domains of the multi-domain step (ColoredMNIST's, testing on one of its three).
+const BENCH_DOMAINS: i64 = 2;
 
 impl std::str::FromStr for BenchBackbone {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
             "audio-cnn" => Ok(Self::AudioCnn),
+            "mnist-cnn" => Ok(Self::MnistCnn),
             other => other
                 .parse()
                 .map(Self::Digit)
-                .map_err(|e: String| format!("{e}, or audio-cnn")),
+                .map_err(|e: String| format!("{e}, audio-cnn or mnist-cnn")),
         }
     }
 }
@@ -86,7 +95,13 @@ impl BenchBackbone {
         match self {
             Self::Digit(d) => d.build(device),
             Self::AudioCnn => Box::new(AudioCnn::new(device, 10)),
+            Self::MnistCnn => Box::new(MnistCnn::new(device, 2, 2)),
         }
+    }
+
+    /// Whether the step trains on blocks of several training domains (domain generalisation).
+    fn multi_domain(self) -> bool {
+        self == Self::MnistCnn
     }
 
     /// The synthetic data: examples per domain, the batch of each domain, and an example's shape.
@@ -94,6 +109,7 @@ impl BenchBackbone {
         match self {
             Self::Digit(_) => (8192, 64, &[3, 32, 32]),
             Self::AudioCnn => (2048, 32, &[40, 101]),
+            Self::MnistCnn => (4096, 64, &[2, 28, 28]),
         }
     }
 
@@ -102,6 +118,7 @@ impl BenchBackbone {
         match self {
             Self::Digit(d) => (format!("{d} net"), "images/s"),
             Self::AudioCnn => ("audio-cnn".into(), "recordings/s"),
+            Self::MnistCnn => ("mnist-cnn".into(), "images/s"),
         }
     }
 }
@@ -122,10 +139,19 @@ fn sync(device: Device) {
     }
 }
 
-/// A strategy for `method` with the given step on a fresh `backbone` (seed 0).
+/// A strategy for `method` with the given step on a fresh `backbone` (seed 0): SGD with momentum 0.9, or on the
+/// multi-domain backbone DomainBed's Adam over its training domains.
 fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: BenchBackbone) -> Result<Box<dyn Strategy>> {
     shift_tensor::seed_everything(0);
-    let (strategy, note) = kind.build(backbone.build(device), method, shift_strategies::Update::sgd(0.9, 0.0))?;
+    let (spec, update) = if backbone.multi_domain() {
+        (
+            MethodSpec::from(method).with_domains(BENCH_DOMAINS),
+            shift_strategies::Update::adam(0.0),
+        )
+    } else {
+        (MethodSpec::from(method), shift_strategies::Update::sgd(0.9, 0.0))
+    };
+    let (strategy, note) = kind.build(backbone.build(device), spec, update)?;
     if let Some(note) = note {
         eprintln!("shift: {note}");
     }
@@ -134,6 +160,9 @@ fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: BenchB
 
 /// Median steps/s over timed windows on synthetic data, and every window's rate.
 fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
+    if args.backbone.multi_domain() {
+        return domain_step_rate(device, method, args);
+    }
     let mut s = strategy(kind, device, method, args.backbone)?;
     let (n, batch, shape) = args.backbone.data();
     let data = SyntheticDigits::with_shape(n, batch, shape, device);
@@ -153,6 +182,60 @@ fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTra
         for _ in 0..k {
             s.train_step_indexed(&data.batch(step), 0.01, 0.5)?;
             step += 1;
+        }
+        sync(device);
+        Ok(())
+    };
+    run(50, s.as_mut())?;
+    let mut rates = Vec::new();
+    for _ in 0..args.windows {
+        let t = Instant::now();
+        run(args.steps, s.as_mut())?;
+        rates.push(args.steps as f64 / t.elapsed().as_secs_f64());
+    }
+    let metrics = s.take_metrics()?;
+    anyhow::ensure!(metrics.class_loss.is_finite(), "the benchmark's loss diverged");
+    let mut sorted = rates.clone();
+    sorted.sort_by(f64::total_cmp);
+    Ok((sorted[sorted.len() / 2], rates))
+}
+
+/// The median of [`step_rate`] for the multi-domain step: each step 64 rows of each training domain's synthetic,
+/// device-resident examples (2 classes), drawn with replacement as DomainBed's loaders draw them, the domains'
+/// blocks in order, as `experiments::domainbed` gives them.
+fn domain_step_rate(device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
+    let mut s = strategy(StepKind::Eager, device, method, args.backbone)?;
+    let (n, batch, shape) = args.backbone.data();
+    let domains: Vec<(Tensor, Tensor)> = (0..BENCH_DOMAINS)
+        .map(|_| {
+            let x = Tensor::randn([&[n][..], shape].concat(), (Kind::Float, device));
+            (x, Tensor::randint(2, [n], (Kind::Int64, device)))
+        })
+        .collect();
+    s.on_epoch_start(&EpochStart {
+        epoch: 0,
+        step: 0,
+        epochs: 1,
+        steps_per_epoch: 1,
+        target: None,
+    })?;
+    let run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
+        for _ in 0..k {
+            let (xs, ys): (Vec<Tensor>, Vec<Tensor>) = domains
+                .iter()
+                .map(|(x, y)| {
+                    let rows = Tensor::randint(n, [batch], (Kind::Int64, device));
+                    (x.index_select(0, &rows), y.index_select(0, &rows))
+                })
+                .unzip();
+            let (x, y) = (Tensor::cat(&xs, 0), Tensor::cat(&ys, 0));
+            let b = StepBatch {
+                labelled: (&x, &y),
+                unlabelled: None,
+                unlabelled_index: None,
+                domains: BENCH_DOMAINS,
+            };
+            s.train_step(&b, 1e-3, 1.0)?;
         }
         sync(device);
         Ok(())
@@ -266,11 +349,28 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             "`--to-accuracy` needs `--data DIR` (MNIST and MNIST-M)"
         );
     }
-    if args.backbone == BenchBackbone::AudioCnn && (args.data.is_some() || args.step.contains(&StepKind::Fast)) {
+    if matches!(args.backbone, BenchBackbone::AudioCnn | BenchBackbone::MnistCnn)
+        && (args.data.is_some() || args.step.contains(&StepKind::Fast))
+    {
         anyhow::bail!(
-            "`--backbone audio-cnn`: the full epoch (`--data`) and the fast step (`--step fast`) are the digit \
-             task's; give `--step eager` without `--data`"
+            "`--backbone {}`: the full epoch (`--data`) and the fast step (`--step fast`) are the digit task's; \
+             give `--step eager` without `--data`",
+            args.backbone.names().0
         );
+    }
+    for &method in &args.methods {
+        let over_domains = method.data().domains;
+        if over_domains != args.backbone.multi_domain() {
+            anyhow::bail!(
+                "`--methods {method}`: {}",
+                if over_domains {
+                    "a method over several training domains; time it on `--backbone mnist-cnn`"
+                } else {
+                    "`--backbone mnist-cnn` times the methods over several training domains (erm, irm, vrex, \
+                     groupdro, mixup, dg-coral, mmd, dg-dann, cdann)"
+                }
+            );
+        }
     }
     let device = args.device.parse::<DeviceSpec>()?.resolve()?;
     // The experiments' setting: without --deterministic, cuDNN benchmarks its algorithms.
@@ -307,7 +407,9 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             let (median, windows) = step_rate(kind, device, method, &args)?;
             // A batch of labelled examples a step, and as many target examples for the methods that take them.
             let batch = args.backbone.data().1 as f64;
-            let images = if method.data().unlabelled_target {
+            let images = if args.backbone.multi_domain() {
+                BENCH_DOMAINS as f64 * batch
+            } else if method.data().unlabelled_target {
                 2.0 * batch
             } else {
                 batch
@@ -357,7 +459,14 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         }
     }
     let (net, batch) = (args.backbone.names().0, args.backbone.data().1);
-    println!("\nshift bench train: {net} train step, batch {batch}+{batch}, SGD momentum 0.9, {device:?} ({card})");
+    if args.backbone.multi_domain() {
+        println!(
+            "\nshift bench train: {net} train step over {BENCH_DOMAINS} training domains, batch {batch} per domain, \
+             Adam, {device:?} ({card})"
+        );
+    } else {
+        println!("\nshift bench train: {net} train step, batch {batch}+{batch}, SGD momentum 0.9, {device:?} ({card})");
+    }
     println!("CPU heap: {}\n", shift_tensor::cpu_heap::cpu_heap());
     println!("| step | measure | value |");
     println!("|---|---|---|");

@@ -88,6 +88,41 @@ fn bench_train_measures_each_method_and_says_which_cannot_be_captured() {
     );
 }
 
+/// The multi-domain step on DomainBed's ConvNet: one row pair per method, 64 images of each of two domains a step.
+#[test]
+fn bench_train_times_the_multi_domain_step_on_mnist_cnn() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("bench.json");
+    let out = run_ok(
+        shift()
+            .args(["bench", "train", "--device", "cpu", "--steps", "2", "--windows", "1"])
+            .args([
+                "--backbone",
+                "mnist-cnn",
+                "--step",
+                "eager",
+                "--methods",
+                "erm,dg-dann",
+                "--json",
+            ])
+            .arg(&json),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains("mnist-cnn train step over 2 training domains, batch 64 per domain, Adam"),
+        "{table}"
+    );
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in ["erm/eager", "dg-dann/eager"] {
+        let rate = doc[key]["steps_per_s"].as_f64().unwrap();
+        assert!(rate > 0.0, "{key}");
+        assert!(
+            (doc[key]["images_per_s"].as_f64().unwrap() - 128.0 * rate).abs() < 1e-6,
+            "{key}"
+        );
+    }
+}
+
 #[test]
 fn bench_train_refuses_bad_settings_naming_them() {
     for (args, says) in [
@@ -99,6 +134,18 @@ fn bench_train_refuses_bad_settings_naming_them() {
         (&["--to-accuracy", "0.75"][..], "`--to-accuracy` needs `--data DIR`"),
         (&["--step", "fastest"][..], "unknown step `fastest`"),
         (&["--device", "tpu"][..], "tpu"),
+        (
+            &["--methods", "erm"][..],
+            "`--methods erm`: a method over several training domains; time it on `--backbone mnist-cnn`",
+        ),
+        (
+            &["--backbone", "mnist-cnn", "--step", "eager", "--methods", "dann"][..],
+            "`--methods dann`: `--backbone mnist-cnn` times the methods over several training domains",
+        ),
+        (
+            &["--backbone", "mnist-cnn", "--methods", "erm"][..],
+            "`--backbone mnist-cnn`: the full epoch (`--data`) and the fast step (`--step fast`) are the digit task's",
+        ),
     ] {
         let e = run_err(shift().args(["bench", "train"]).args(args));
         assert!(e.contains(says), "{args:?}: {e}");
