@@ -1,4 +1,4 @@
-//! `cargo xtask experiment dann|finetune|dg [FLAGS]`: sets up libtorch, downloads the data the task needs (from
+//! `cargo xtask experiment dann|finetune|dg|zero-shot [FLAGS]`: sets up libtorch, downloads the data the task needs (from
 //! `--mirror` or `SHIFT_MIRROR` when given), builds shift in release mode and runs `shift experiment ...`.
 //! Every flag except `--mirror` is passed on to shift (`--data` too, after the download has used it). `dg` is
 //! `dann` on a DomainBed task with `--algorithms` in DomainBed's names ([`DOMAINBED_NAMES`]).
@@ -12,8 +12,8 @@ pub fn run(args: Vec<String>) -> Result<()> {
     let Some((which, rest)) = args.split_first() else {
         bail!("usage: cargo xtask experiment dann [FLAGS]  (see `cargo xtask experiment dann --help`)");
     };
-    if !["dann", "finetune", "dg"].contains(&which.as_str()) {
-        bail!("unknown experiment `{which}` (known: dann, finetune, dg)");
+    if !["dann", "finetune", "dg", "zero-shot"].contains(&which.as_str()) {
+        bail!("unknown experiment `{which}` (known: dann, finetune, dg, zero-shot)");
     }
     let (place, passthrough) = split_data_flags(rest)?;
     let (which, passthrough) = if which == "dg" {
@@ -142,6 +142,7 @@ runs `shift experiment ...` with the other flags.
 fn help(which: &str) -> &'static str {
     match which {
         "finetune" => include_str!("../help/experiment-finetune.txt"),
+        "zero-shot" => include_str!("../help/experiment-zero-shot.txt"),
         _ => include_str!("../help/experiment-dann.txt"),
     }
 }

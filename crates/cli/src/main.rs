@@ -30,7 +30,8 @@ enum Command {
     #[command(subcommand)]
     Data(data::DataCommand),
     /// Experiments: `dann` (the adaptation methods on a task; results beside the published numbers), `finetune`
-    /// (pretrain, then fine-tune on k labelled target images per class under freeze policies).
+    /// (pretrain, then fine-tune on k labelled target images per class under freeze policies), `zero-shot`
+    /// (digits never seen in training, from their attributes).
     #[command(subcommand)]
     Experiment(Box<ExperimentCommand>),
     /// Benchmarks that print a table: `data` (loading, MNIST-M rebuild, the image pipeline), `train` (any
@@ -57,6 +58,9 @@ enum ExperimentCommand {
     Dann(experiment::DannArgs),
     /// Pretrain on MNIST, fine-tune on k labelled MNIST-M images per class under freeze policies.
     Finetune(experiment::FinetuneArgs),
+    /// Recognise digits never seen in training from their seven-segment codes (DAP and ESZSL), on MNIST and
+    /// MNIST-M.
+    ZeroShot(experiment::ZeroShotArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -86,6 +90,9 @@ fn main() -> std::process::ExitCode {
             ExperimentCommand::Dann(args) => experiment::run(args).map(|()| std::process::ExitCode::SUCCESS),
             ExperimentCommand::Finetune(args) => {
                 experiment::run_finetune(args).map(|()| std::process::ExitCode::SUCCESS)
+            }
+            ExperimentCommand::ZeroShot(args) => {
+                experiment::run_zero_shot(args).map(|()| std::process::ExitCode::SUCCESS)
             }
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),

@@ -29,6 +29,7 @@ pub mod table;
 pub mod tasks;
 pub mod tensor_runs;
 pub mod tsne;
+pub mod zero_shot;
 
 pub use config::ExperimentConfig;
 pub use tasks::Task;

@@ -1,10 +1,11 @@
-//! `shift experiment dann|finetune`: the flags, read into the configurations of `shift_experiments`, which runs
+//! `shift experiment dann|finetune|zero-shot`: the flags, read into the configurations of `shift_experiments`, which runs
 //! them; what is printed at the end.
 
 use anyhow::Result;
 use clap::Args;
 use shift_experiments::config::{self, ExperimentConfig};
 use shift_experiments::finetune::FinetuneConfig;
+use shift_experiments::zero_shot::{self, ZeroShotConfig};
 use shift_experiments::Task;
 use shift_experiments::{adaptation, finetuning, Invocation};
 use shift_strategies::finetune::Policy;
@@ -311,6 +312,74 @@ pub fn run_finetune(args: FinetuneArgs) -> Result<()> {
     let (cfg, _) = args.config()?;
     let at = args.common.invocation("runs/finetune");
     let Some(done) = finetuning::run(&cfg, &at)? else {
+        eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
+        std::process::exit(130);
+    };
+    println!("\n{}", done.table);
+    println!(
+        "results: {} ({}); total {:.1} s",
+        at.out.display(),
+        done.files,
+        done.seconds
+    );
+    Ok(())
+}
+
+#[derive(Debug, Args)]
+pub struct ZeroShotArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// digit-segments: the ten digits described by their seven-segment codes (the only zero-shot task).
+    #[arg(long)]
+    task: Option<String>,
+    /// Digits held out of training in each split [default: 3].
+    #[arg(long)]
+    unseen: Option<usize>,
+    /// How many seen/unseen splits [default: 5].
+    #[arg(long)]
+    splits: Option<usize>,
+    /// Epochs of the digit net's training on the seen digits [default: 5].
+    #[arg(long)]
+    epochs: Option<usize>,
+}
+
+impl ZeroShotArgs {
+    fn config(&self) -> Result<ZeroShotConfig> {
+        let mut c: ZeroShotConfig = match &self.common.config {
+            Some(p) => config::load_file(p)?,
+            None => ZeroShotConfig::default(),
+        };
+        if self.common.quick {
+            c.quick();
+        }
+        if let Some(v) = &self.task {
+            c.task = v.clone();
+        }
+        if let Some(v) = &self.common.seeds {
+            c.seeds = v.clone();
+        }
+        if let Some(v) = &self.common.device {
+            c.device = v.clone();
+        }
+        if let Some(v) = self.unseen {
+            c.unseen = v;
+        }
+        if let Some(v) = self.splits {
+            c.splits = v;
+        }
+        if let Some(v) = self.epochs {
+            c.train.epochs = v;
+        }
+        c.deterministic |= self.common.deterministic;
+        config::set(&c, &self.common.set)
+    }
+}
+
+/// `shift experiment zero-shot`.
+pub fn run_zero_shot(args: ZeroShotArgs) -> Result<()> {
+    let cfg = args.config()?;
+    let at = args.common.invocation("runs/zero-shot");
+    let Some(done) = zero_shot::run(&cfg, &at)? else {
         eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
         std::process::exit(130);
     };
