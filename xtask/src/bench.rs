@@ -4,7 +4,8 @@
 //! whole step in one CUDA graph; with `--to-accuracy`, time to that accuracy) and prints the ratios. `train
 //! --backbone audio-cnn` times the spoken digits' DANN step beside its PyTorch peer (`xtask/python/audio_peer.py`);
 //! `train --backbone mnist-cnn` the multi-domain step of domain generalisation (ERM, IRM, CORAL, DANN as DomainBed
-//! runs them) beside its PyTorch peer (`xtask/python/domainbed_peer.py`).
+//! runs them) beside its PyTorch peer (`xtask/python/domainbed_peer.py`). `zero-shot` times the zero-shot methods'
+//! fits and scoring beside the same work in PyTorch (`xtask/python/zero_shot_peer.py`).
 
 use crate::download::{self, DataPlace};
 use crate::{cmd, setup};
@@ -17,6 +18,8 @@ pub enum Which {
     Data,
     /// The digit DANN train step against the PyTorch reference.
     Train,
+    /// The zero-shot methods' fits and scoring (DAP, ESZSL) against the same work in PyTorch.
+    ZeroShot,
 }
 
 #[derive(Debug, Args)]
@@ -69,6 +72,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
         );
     }
     match (args.which, args.backbone.as_str()) {
+        (Which::ZeroShot, _) => return zero_shot(&args),
         (Which::Train, "audio-cnn") => return train_audio(&args),
         (Which::Train, "mnist-cnn") => return train_domains(&args),
         (Which::Train, "digit") => return train(&args),
@@ -389,6 +393,47 @@ fn train_domains(args: &BenchArgs) -> Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("cannot read domainbed_peer.py's output: {line}"))
         })?;
         println!("| {m} | {ours:.1} | {theirs:.1} | {:.2}x |", ours / theirs);
+    }
+    Ok(())
+}
+
+/// `shift bench zero-shot` and `zero_shot_peer.py` (the CPU), side by side.
+fn zero_shot(args: &BenchArgs) -> Result<()> {
+    let libtorch = setup::run()?;
+    let json = args
+        .json
+        .clone()
+        .unwrap_or_else(|| cmd::root().join("target/bench-zero-shot.json"));
+    cmd::run(
+        cmd::shift_release(&libtorch)
+            .args(["bench", "zero-shot", "--json"])
+            .arg(&json),
+    )?;
+    let shift: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+    let python = crate::python::ensure()?;
+    let out = crate::python::script(&python, "zero_shot_peer.py").output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "zero_shot_peer.py failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let peer: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?;
+    println!(
+        "\n| measure (CPU, {} threads) | shift, s | PyTorch (zero_shot_peer.py), s | PyTorch / shift |",
+        shift["threads"]
+    );
+    println!("|---|---|---|---|");
+    for (key, what) in [
+        ("eszsl_fit_grid", "ESZSL fit, the 7 x 7 grid"),
+        ("eszsl_score", "ESZSL scoring"),
+        ("dap_fit", "DAP fit"),
+        ("dap_score", "DAP scoring"),
+    ] {
+        let (ours, theirs) = (shift[key].as_f64(), peer[key].as_f64());
+        let (Some(ours), Some(theirs)) = (ours, theirs) else {
+            anyhow::bail!("no `{key}` in shift's or the peer's output");
+        };
+        println!("| {what} | {ours:.3} | {theirs:.3} | {:.2}x |", theirs / ours);
     }
     Ok(())
 }

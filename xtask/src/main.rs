@@ -36,7 +36,8 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
     },
-    /// Benchmarks that print a table: `data` (loading, rebuild, image pipeline).
+    /// Benchmarks that print a table: `data` (loading, rebuild, image pipeline), `train` (a train step beside
+    /// its PyTorch peer), `zero-shot` (the zero-shot methods beside PyTorch).
     Bench(bench::BenchArgs),
     /// A sweep: `cargo xtask sweep FILE.toml` launches it (`--launcher local|slurm`); `status`, `resubmit`,
     /// `collect` FILE. Flags go to `shift sweep`.

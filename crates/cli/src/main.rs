@@ -3,6 +3,7 @@
 mod analyse;
 mod bench;
 mod bench_train;
+mod bench_zero_shot;
 mod data;
 mod experiment;
 mod info;
@@ -70,6 +71,8 @@ enum BenchCommand {
     /// The train step of any registered method (`--methods`; DANN by default) on a backbone: steps/s and
     /// images/s (`cargo xtask bench train` sets them beside the PyTorch peers).
     Train(bench_train::BenchTrainArgs),
+    /// The zero-shot methods' fits and scoring (DAP, ESZSL) at the digit experiment's size, on the CPU.
+    ZeroShot(bench_zero_shot::BenchZeroShotArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -97,6 +100,9 @@ fn main() -> std::process::ExitCode {
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),
         Command::Bench(BenchCommand::Train(args)) => bench_train::run(args).map(|()| std::process::ExitCode::SUCCESS),
+        Command::Bench(BenchCommand::ZeroShot(args)) => {
+            bench_zero_shot::run(args).map(|()| std::process::ExitCode::SUCCESS)
+        }
         Command::Sweep(cmd) => sweep::run(cmd),
         Command::Analyse(cmd) => analyse::run(cmd).map(|()| std::process::ExitCode::SUCCESS),
         Command::Report(cmd) => report::run(cmd).map(|()| std::process::ExitCode::SUCCESS),

@@ -151,3 +151,29 @@ fn bench_train_refuses_bad_settings_naming_them() {
         assert!(e.contains(says), "{args:?}: {e}");
     }
 }
+
+/// The zero-shot methods' fits and scoring: every row timed, the JSON keys `cargo xtask bench zero-shot` reads,
+/// and the settings it refuses.
+#[test]
+fn bench_zero_shot_times_both_methods_and_refuses_bad_settings() {
+    let tmp = tempfile::tempdir().unwrap();
+    let json = tmp.path().join("zs.json");
+    let out = run_ok(
+        shift()
+            .args(["bench", "zero-shot", "--repeats", "1", "--examples", "420", "--json"])
+            .arg(&json),
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("420 x 1200 features (DAP 70 x 1200)"), "{table}");
+    let doc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    for key in ["eszsl_fit_grid", "eszsl_score", "dap_fit", "dap_score"] {
+        assert!(doc[key].as_f64().unwrap() > 0.0, "{key}");
+    }
+    for (args, says) in [
+        (&["--repeats", "0"][..], "`--repeats` must be at least 1"),
+        (&["--examples", "41"][..], "`--examples` must be at least 42"),
+    ] {
+        let e = run_err(shift().args(["bench", "zero-shot"]).args(args));
+        assert!(e.contains(says), "{args:?}: {e}");
+    }
+}

@@ -217,9 +217,7 @@ fn candidates(cfg: &ZeroShotConfig, x: &Tensor, rows: &Tensor, s: &Tensor) -> Re
     let (dx, drows) = first_of_each(x, rows, s.size()[0], cfg.dap_per_class);
     let mut dap = Vec::new();
     for &l2 in &cfg.dap_l2 {
-        let fitted = Dap::fit(&dx, &drows, s, DapFit { l2, ..cfg.dap })?;
-        let scorer: Scorer = Box::new(move |x, s| Ok(fitted.scores(x, s)?));
-        dap.push((vec![("l2".to_string(), l2)], scorer));
+        dap.push((vec![("l2".to_string(), l2)], dap_scorer(cfg, l2, &dx, &drows, s)?));
     }
     let problem = EszslProblem::new(x, rows, s)?;
     let mut eszsl = Vec::new();
@@ -234,6 +232,36 @@ fn candidates(cfg: &ZeroShotConfig, x: &Tensor, rows: &Tensor, s: &Tensor) -> Re
         }
     }
     Ok(vec![("dap", dap), ("eszsl", eszsl)])
+}
+
+/// DAP with L2 weight `l2` fitted to `(x, rows)` (already limited to `dap_per_class`).
+fn dap_scorer(cfg: &ZeroShotConfig, l2: f64, x: &Tensor, rows: &Tensor, s: &Tensor) -> Result<Scorer> {
+    let fitted = Dap::fit(x, rows, s, DapFit { l2, ..cfg.dap })?;
+    Ok(Box::new(move |x, s| Ok(fitted.scores(x, s)?)))
+}
+
+/// `method` refitted at its chosen hyper-parameters `point` to `(x, rows)` of the classes whose codes are `s`.
+fn refit(
+    cfg: &ZeroShotConfig,
+    method: &str,
+    point: &[(String, f64)],
+    x: &Tensor,
+    rows: &Tensor,
+    s: &Tensor,
+) -> Result<Scorer> {
+    let value = |name: &str| {
+        point
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|&(_, v)| v)
+            .with_context(|| format!("{method}: no `{name}` among its hyper-parameters"))
+    };
+    if method == "dap" {
+        let (dx, drows) = first_of_each(x, rows, s.size()[0], cfg.dap_per_class);
+        return dap_scorer(cfg, value("l2")?, &dx, &drows, s);
+    }
+    let fitted = EszslProblem::new(x, rows, s)?.solve(value("gamma")?, value("lambda")?)?;
+    Ok(Box::new(move |x, s| Ok(fitted.scores(x, s)?)))
 }
 
 /// The first `limit` rows of each of the `classes` classes in `rows` (and their features `x`), in their order.
@@ -290,14 +318,9 @@ fn fit_and_score(
         &rows_in(&fold_train.1, &fold.seen),
         &codes(&fold.seen, device),
     )?;
-    let on_all = candidates(
-        cfg,
-        &train.0,
-        &rows_in(&train.1, &split.seen),
-        &codes(&split.seen, device),
-    )?;
+    let (all_rows, all_codes) = (rows_in(&train.1, &split.seen), codes(&split.seen, device));
     let mut results = Vec::new();
-    for ((method, points), (_, refitted)) in on_fold.iter().zip(on_all) {
+    for (method, points) in &on_fold {
         // The first point of the highest validation accuracy.
         let mut best: Option<(usize, f64)> = None;
         for (i, (_, scorer)) in points.iter().enumerate() {
@@ -307,13 +330,14 @@ fn fit_and_score(
             }
         }
         let (i, validation_zsl) = best.context("an empty hyper-parameter grid")?;
-        let (chosen, scorer) = &refitted[i];
+        let chosen = points[i].0.clone();
+        let scorer = refit(cfg, method, &chosen, &train.0, &all_rows, &all_codes)?;
         results.push(MethodResult {
             method: method.to_string(),
-            chosen: chosen.clone(),
+            chosen,
             validation_zsl,
-            mnist: score(scorer, mnist, split)?,
-            mnist_m: score(scorer, mnist_m, split)?,
+            mnist: score(&scorer, mnist, split)?,
+            mnist_m: score(&scorer, mnist_m, split)?,
         });
     }
     Ok(results)
@@ -430,6 +454,8 @@ pub fn run(cfg: &ZeroShotConfig, at: &Invocation) -> Result<Option<Finished>> {
         mnist_m_test: mnist_m.test.to_tensors(device)?,
     };
     let mut results = Vec::new();
+    let total = splits.len() * cfg.seeds.len();
+    let mut ran = 0usize;
     for split in &splits {
         for &seed in &cfg.seeds {
             let file = at.out.join(split.name()).join(format!("zero-shot-seed{seed}.json"));
@@ -455,6 +481,17 @@ pub fn run(cfg: &ZeroShotConfig, at: &Invocation) -> Result<Option<Finished>> {
             }
             write_atomic(&file, &serde_json::to_string_pretty(&r)?)?;
             results.push(r);
+            // The time left, from the splits run so far in this call (reused ones cost nothing).
+            ran += 1;
+            let left = total - results.len();
+            if left > 0 {
+                let per = started.elapsed().as_secs_f64() / ran as f64;
+                eprintln!(
+                    "shift: zero-shot: {} of {total} splits x seeds done, about {:.0} s left",
+                    results.len(),
+                    per * left as f64
+                );
+            }
         }
     }
     let table = table(cfg, &splits, &results);
