@@ -178,7 +178,7 @@ fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTra
     let mut step = 0i64;
     // Batches as indices into the device-resident data (as the epoch loop gives them): the fast step gathers
     // inside its graph, the eager step gathers before the step.
-    let mut run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
+    let run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
         for _ in 0..k {
             s.train_step_indexed(&data.batch(step), 0.01, 0.5)?;
             step += 1;
@@ -186,11 +186,21 @@ fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTra
         sync(device);
         Ok(())
     };
-    run(50, s.as_mut())?;
+    timed_windows(s.as_mut(), args, run)
+}
+
+/// Warms `s` up with 50 steps of `run`, then times `args.windows` windows of `args.steps` steps: the median steps/s
+/// and every window's, once the loss is seen to have stayed finite.
+fn timed_windows(
+    s: &mut dyn Strategy,
+    args: &BenchTrainArgs,
+    mut run: impl FnMut(usize, &mut dyn Strategy) -> Result<()>,
+) -> Result<(f64, Vec<f64>)> {
+    run(50, s)?;
     let mut rates = Vec::new();
     for _ in 0..args.windows {
         let t = Instant::now();
-        run(args.steps, s.as_mut())?;
+        run(args.steps, s)?;
         rates.push(args.steps as f64 / t.elapsed().as_secs_f64());
     }
     let metrics = s.take_metrics()?;
@@ -240,18 +250,7 @@ fn domain_step_rate(device: Device, method: MethodName, args: &BenchTrainArgs) -
         sync(device);
         Ok(())
     };
-    run(50, s.as_mut())?;
-    let mut rates = Vec::new();
-    for _ in 0..args.windows {
-        let t = Instant::now();
-        run(args.steps, s.as_mut())?;
-        rates.push(args.steps as f64 / t.elapsed().as_secs_f64());
-    }
-    let metrics = s.take_metrics()?;
-    anyhow::ensure!(metrics.class_loss.is_finite(), "the benchmark's loss diverged");
-    let mut sorted = rates.clone();
-    sorted.sort_by(f64::total_cmp);
-    Ok((sorted[sorted.len() / 2], rates))
+    timed_windows(s.as_mut(), args, run)
 }
 
 /// Stops the run at the first evaluation at or above `target`; records when.

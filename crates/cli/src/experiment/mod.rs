@@ -200,11 +200,13 @@ impl DannArgs {
     }
 }
 
-pub fn run(args: DannArgs) -> Result<()> {
-    let cfg = args.config()?;
-    let at = args.common.invocation("runs/dann");
-    let Some(done) = adaptation::run(&cfg, &at)? else {
-        eprintln!("shift: interrupted; the checkpoint is saved. Continue with the same command and --resume.");
+/// What an interrupted experiment of finished runs says.
+const KEPT: &str = "finished runs are kept. Continue with the same command and --resume.";
+
+/// Prints a finished experiment's table, its folder and time; an interrupted one (None) says `kept` and exits 130.
+fn finish(done: Option<shift_experiments::report::Finished>, at: &Invocation, kept: &str) -> Result<()> {
+    let Some(done) = done else {
+        eprintln!("shift: interrupted; {kept}");
         std::process::exit(130);
     };
     println!("\n{}", done.table);
@@ -215,6 +217,16 @@ pub fn run(args: DannArgs) -> Result<()> {
         done.seconds
     );
     Ok(())
+}
+
+pub fn run(args: DannArgs) -> Result<()> {
+    let cfg = args.config()?;
+    let at = args.common.invocation("runs/dann");
+    finish(
+        adaptation::run(&cfg, &at)?,
+        &at,
+        "the checkpoint is saved. Continue with the same command and --resume.",
+    )
 }
 
 #[derive(Debug, Args)]
@@ -311,18 +323,7 @@ impl FinetuneArgs {
 pub fn run_finetune(args: FinetuneArgs) -> Result<()> {
     let (cfg, _) = args.config()?;
     let at = args.common.invocation("runs/finetune");
-    let Some(done) = finetuning::run(&cfg, &at)? else {
-        eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
-        std::process::exit(130);
-    };
-    println!("\n{}", done.table);
-    println!(
-        "results: {} ({}); total {:.1} s",
-        at.out.display(),
-        done.files,
-        done.seconds
-    );
-    Ok(())
+    finish(finetuning::run(&cfg, &at)?, &at, KEPT)
 }
 
 #[derive(Debug, Args)]
@@ -379,16 +380,5 @@ impl ZeroShotArgs {
 pub fn run_zero_shot(args: ZeroShotArgs) -> Result<()> {
     let cfg = args.config()?;
     let at = args.common.invocation("runs/zero-shot");
-    let Some(done) = zero_shot::run(&cfg, &at)? else {
-        eprintln!("shift: interrupted; finished runs are kept. Continue with the same command and --resume.");
-        std::process::exit(130);
-    };
-    println!("\n{}", done.table);
-    println!(
-        "results: {} ({}); total {:.1} s",
-        at.out.display(),
-        done.files,
-        done.seconds
-    );
-    Ok(())
+    finish(zero_shot::run(&cfg, &at)?, &at, KEPT)
 }
