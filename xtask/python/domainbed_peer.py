@@ -1,10 +1,12 @@
-"""PyTorch peer of `shift bench train --backbone mnist-cnn`: the multi-domain train step of domain generalisation as
-DomainBed's `algorithms.py` writes it (ERM, IRM, CORAL, DANN `update`), on its MNIST ConvNet (`networks.MNIST_CNN`:
-conv 3x3 64 / 128 stride 2 / 128 / 128, each ReLU then GroupNorm(8), mean pool, Linear(128, 2)), restated here with
-the same batch as shift's step: 64 synthetic 2 x 28 x 28 images from each of two training domains, drawn with
-replacement from device-resident data, Adam at 1e-3 (DANN: two Adams with betas (0.5, 0.9), stepped in turn, its
-discriminator DomainBed's MLP 128-256-256-2). Steps/s as the median of --windows windows of --steps steps after 50
-warm-up steps. Prints one JSON line per method.
+"""PyTorch peer of `shift bench train --backbone mnist-cnn`: the multi-domain train step of domain generalisation on
+DomainBed's MNIST ConvNet (`networks.MNIST_CNN`: conv 3x3 64 / 128 stride 2 / 128 / 128, each ReLU then GroupNorm(8),
+mean pool, Linear(128, 2)), the losses of DomainBed's `algorithms.py` (ERM, IRM, CORAL, DANN) written here to do the
+work shift's step does: one forward over the two domains' blocks (DomainBed's CORAL forwards each domain apart, the
+same function on this group-norm net), IRM's penalty by autograd at weight 1 (the first 500 steps, which the timed
+steps fall in), DANN's two Adams (betas (0.5, 0.9)) stepped in turn without the gradient penalty's weight-0 term,
+its discriminator DomainBed's MLP 128-256-256-2. The batch is shift's: 64 synthetic 2 x 28 x 28 images from each of
+two training domains, drawn with replacement from device-resident data; Adam at 1e-3. Steps/s as the median of
+--windows windows of --steps steps after 50 warm-up steps. Prints one JSON line per method.
 """
 
 import argparse

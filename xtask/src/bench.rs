@@ -419,8 +419,8 @@ fn zero_shot(args: &BenchArgs) -> Result<()> {
     );
     let peer: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?;
     println!(
-        "\n| measure (CPU, {} threads) | shift, s | PyTorch (zero_shot_peer.py), s | PyTorch / shift |",
-        shift["threads"]
+        "\n| measure (CPU; shift {} threads, PyTorch {}) | shift, s | PyTorch (zero_shot_peer.py), s | PyTorch / shift |",
+        shift["threads"], peer["threads"]
     );
     println!("|---|---|---|---|");
     for (key, what) in [

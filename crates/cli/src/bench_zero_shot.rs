@@ -41,7 +41,7 @@ pub fn run(args: BenchZeroShotArgs) -> Result<()> {
     anyhow::ensure!(args.repeats > 0, "`--repeats` must be at least 1");
     anyhow::ensure!(
         args.examples >= 42,
-        "`--examples` must be at least 42 (6 per seen class for DAP)"
+        "`--examples` must be at least 42 (1 per seen class for DAP, which reads a sixth)"
     );
     shift_tensor::seed_everything(0);
     let cpu = Device::Cpu;

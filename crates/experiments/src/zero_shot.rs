@@ -193,16 +193,19 @@ fn codes(classes: &[usize], device: Device) -> Tensor {
     attributes::signatures(device).index_select(0, &Tensor::from_slice(&rows).to_device(device))
 }
 
-/// The net's features of `x`, in batches, without gradients.
-fn features(net: &dyn AdaptNet, x: &Tensor) -> Tensor {
-    shift_tensor::tch::no_grad(|| {
+/// The net's features of `x`, in batches, without gradients; `what` names the set in the error for an empty one.
+fn features(net: &dyn AdaptNet, x: &Tensor, what: &str) -> Result<Tensor> {
+    if x.size()[0] == 0 {
+        bail!("{what}: no images");
+    }
+    Ok(shift_tensor::tch::no_grad(|| {
         let n = x.size()[0];
         let parts: Vec<Tensor> = (0..n)
             .step_by(1000)
             .map(|s| net.features(&x.narrow(0, s, 1000.min(n - s)), false))
             .collect();
         Tensor::cat(&parts, 0)
-    })
+    }))
 }
 
 /// A fitted method: its scores of features against codes.
@@ -425,10 +428,14 @@ fn run_split(
     let named = shift_tensor::load_named(&folder.checkpoint())?;
     load_model_state(&net, &named)
         .with_context(|| format!("{}: not a digit-net checkpoint", folder.checkpoint().display()))?;
-    let reference = features(&net, &seen_train.0);
-    let f = |(x, y): &(Tensor, Tensor)| (standardise(&features(&net, x), &reference), y.shallow_clone());
+    let reference = features(&net, &seen_train.0, "the seen digits' MNIST train images")?;
+    let f = |(x, y): &(Tensor, Tensor), what: &str| -> Result<(Tensor, Tensor)> {
+        Ok((standardise(&features(&net, x, what)?, &reference), y.shallow_clone()))
+    };
     let train = (standardise(&reference, &reference), seen_train.1.shallow_clone());
-    let methods = fit_and_score(cfg, split, &train, &f(&images.mnist_test), &f(&images.mnist_m_test))?;
+    let mnist = f(&images.mnist_test, "the MNIST test set")?;
+    let mnist_m = f(&images.mnist_m_test, "the MNIST-M test set")?;
+    let methods = fit_and_score(cfg, split, &train, &mnist, &mnist_m)?;
     Ok(Some(SplitResult {
         config: cfg.clone(),
         split: split.clone(),

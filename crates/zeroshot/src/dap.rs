@@ -19,6 +19,18 @@
 use crate::{check_fit, ZeroShotError};
 use shift_tensor::tch::{nn, nn::OptimizerConfig, Kind, Reduction, Tensor};
 
+/// `s` as floats, refused unless every entry is 0 or 1.
+fn binary(s: &Tensor) -> Result<Tensor, ZeroShotError> {
+    let s = s.to_kind(Kind::Float);
+    if s.ne(0.0).logical_and(&s.ne(1.0)).any().int64_value(&[]) != 0 {
+        return Err(ZeroShotError::invalid(
+            "signatures",
+            "DAP's attributes are binary: want 0 or 1",
+        ));
+    }
+    Ok(s)
+}
+
 /// How the attribute classifiers are fitted.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DapFit {
@@ -57,13 +69,7 @@ impl Dap {
                 format!("want l2 >= 0, lr > 0 and iterations >= 1, got {fit:?}"),
             ));
         }
-        let s = s.to_kind(Kind::Float);
-        if s.ne(0.0).logical_and(&s.ne(1.0)).any().int64_value(&[]) != 0 {
-            return Err(ZeroShotError::invalid(
-                "signatures",
-                "DAP's attributes are binary: want 0 or 1",
-            ));
-        }
+        let s = binary(s)?;
         let prior = s.mean_dim(0, false, Kind::Float);
         for m in 0..a {
             let p = prior.double_value(&[m]);
@@ -98,8 +104,26 @@ impl Dap {
     }
 
     /// A DAP of given classifier weights (`[D, A]`), biases (`[A]`) and attribute priors (`[A]`, each in (0, 1)).
-    pub fn from_parts(weight: Tensor, bias: Tensor, prior: Tensor) -> Self {
-        Self { weight, bias, prior }
+    pub fn from_parts(weight: Tensor, bias: Tensor, prior: Tensor) -> Result<Self, ZeroShotError> {
+        let a = weight.size().get(1).copied().unwrap_or(0);
+        if weight.dim() != 2 || bias.size() != [a] || prior.size() != [a] {
+            return Err(ZeroShotError::invalid(
+                "dap",
+                format!(
+                    "want weights [D, A], biases [A] and priors [A], got {:?}, {:?} and {:?}",
+                    weight.size(),
+                    bias.size(),
+                    prior.size()
+                ),
+            ));
+        }
+        if prior.le(0.0).logical_or(&prior.ge(1.0)).any().int64_value(&[]) != 0 {
+            return Err(ZeroShotError::invalid(
+                "dap",
+                "every attribute prior must lie in (0, 1)",
+            ));
+        }
+        Ok(Self { weight, bias, prior })
     }
 
     /// `log p(a_m = 1 | x)` and `log p(a_m = 0 | x)` for each example of `x` (`[N, D]`): two `[N, A]`.
@@ -121,7 +145,7 @@ impl Dap {
                 ),
             ));
         }
-        let s = s.to_kind(Kind::Float);
+        let s = binary(s)?;
         let dark: Tensor = 1.0 - &s;
         let (on, off) = self.log_attribute_posteriors(x);
         let likelihood = on.matmul(&s.tr()) + off.matmul(&dark.tr());

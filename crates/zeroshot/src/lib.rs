@@ -42,6 +42,12 @@ pub(crate) fn check_fit(
             format!("want a non-empty [N, D] matrix, got {xs:?}"),
         ));
     }
+    if y.kind() != shift_tensor::tch::Kind::Int64 {
+        return Err(ZeroShotError::invalid(
+            "labels",
+            format!("want class indices (int64), got {:?}", y.kind()),
+        ));
+    }
     if ys != [xs[0]] {
         return Err(ZeroShotError::invalid(
             "labels",

@@ -46,6 +46,9 @@ pub fn harmonic_mean(seen: f64, unseen: f64) -> f64 {
 
 /// The candidate class of the highest score in each row of `scores` (`[N, C]`; column `j` is class `candidates[j]`).
 pub fn predict(scores: &Tensor, candidates: &[usize]) -> Result<Tensor, ZeroShotError> {
+    if candidates.is_empty() {
+        return Err(ZeroShotError::invalid("predict", "no candidate classes"));
+    }
     if scores.dim() != 2 || scores.size()[1] != candidates.len() as i64 {
         return Err(ZeroShotError::invalid(
             "predict",

@@ -45,6 +45,22 @@ fn bad_shapes_labels_signatures_and_settings_are_refused_by_name() {
     ] {
         assert!(e.contains(says), "`{e}` does not say `{says}`");
     }
+    let e = Eszsl::fit(&x, &y.to_kind(Kind::Float), &s, 1.0, 1.0)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("labels: want class indices (int64), got Float"), "{e}");
+    let zeros = |shape: &[i64]| Tensor::zeros(shape, (Kind::Float, Device::Cpu));
+    let e = Dap::from_parts(zeros(&[4, 2]), zeros(&[2]), Tensor::from_slice(&[0.5f32, 1.0]))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("every attribute prior must lie in (0, 1)"), "{e}");
+    let e = Dap::from_parts(zeros(&[4, 2]), zeros(&[3]), Tensor::from_slice(&[0.5f32, 0.5]))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("want weights [D, A], biases [A] and priors [A], got [4, 2], [3] and [2]"),
+        "{e}"
+    );
     let fitted = Eszsl::fit(&x, &y, &s, 1.0, 1.0).unwrap();
     let e = fitted.scores(&x.narrow(1, 0, 3), &s).unwrap_err().to_string();
     assert!(
@@ -54,4 +70,6 @@ fn bad_shapes_labels_signatures_and_settings_are_refused_by_name() {
     let fitted = Dap::fit(&x, &y, &s, d).unwrap();
     let e = fitted.scores(&x, &s.narrow(1, 0, 1)).unwrap_err().to_string();
     assert!(e.contains("got features [6, 4] and signatures [3, 1]"), "{e}");
+    let e = fitted.scores(&x, &(&s * 0.5)).unwrap_err().to_string();
+    assert!(e.contains("DAP's attributes are binary"), "{e}");
 }

@@ -56,7 +56,7 @@ fn dap_s_lookup_is_the_paper_s_and_its_classifiers_reach_the_logistic_optimum() 
     let (x, y, s, seen) = inputs(&fx);
     let n = x.size()[0];
     let f = |k: &str, shape: &[i64]| tensor(&fx[k], shape).to_kind(Kind::Float);
-    let dap = Dap::from_parts(f("dap_weight", &[4, 3]), f("dap_bias", &[3]), f("dap_prior", &[3]));
+    let dap = Dap::from_parts(f("dap_weight", &[4, 3]), f("dap_bias", &[3]), f("dap_prior", &[3])).unwrap();
     let d = max_diff(&dap.scores(&x, &s).unwrap(), &tensor(&fx["dap_scores"], &[n, 4]));
     assert!(d < 1e-4, "scores: {d}");
     // The fit converges to scikit-learn's optimum of the same objective.
