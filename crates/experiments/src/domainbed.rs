@@ -8,7 +8,7 @@
 //! accuracy. The three selection methods and DomainBed's table layout are in [`select`] and [`table`].
 
 use crate::config::ExperimentConfig;
-use crate::report::{mean_std, mean_std_cell};
+use crate::report::{mean_std, mean_std_cell, per_seed_mean};
 use crate::run::{run_one, Run};
 use crate::run_folder::{RunFolder, RunResult};
 use crate::selection;
@@ -379,11 +379,7 @@ pub fn table(title: &str, domains: &[String], cells: &Cells) -> Table {
         .map(|(method, per)| {
             let mut row = vec![method.clone()];
             row.extend(per.iter().map(|v| cell(v)));
-            let seeds = per.iter().map(Vec::len).min().unwrap_or(0);
-            let avg: Vec<f64> = (0..seeds)
-                .map(|i| per.iter().map(|v| v[i]).sum::<f64>() / per.len() as f64)
-                .collect();
-            row.push(cell(&avg));
+            row.push(cell(&per_seed_mean(per)));
             row
         })
         .collect();

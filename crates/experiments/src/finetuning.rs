@@ -65,16 +65,15 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
     let Some((title, results)) = results else {
         return Ok(None);
     };
-    let table = table(&title, cfg, &ks, &results);
-    write_atomic(&out.join("results.md"), &table)?;
-    let doc = serde_json::json!({ "config": cfg, "runs": results });
-    write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(&doc)?)?;
     let chart = plot(cfg, &ks, &results);
     write_atomic(&out.join("accuracy_vs_k.svg"), &chart.svg()?)?;
     chart.png(&out.join("accuracy_vs_k.png"))?;
-    Ok(Some(Finished {
-        table,
-        seconds: started.elapsed().as_secs_f64(),
-        files: "results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg".into(),
-    }))
+    let doc = serde_json::json!({ "config": cfg, "runs": results });
+    Ok(Some(Finished::write(
+        out,
+        table(&title, cfg, &ks, &results),
+        &doc,
+        "results.md, results.json, accuracy_vs_k.png, accuracy_vs_k.svg",
+        started,
+    )?))
 }

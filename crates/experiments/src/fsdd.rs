@@ -3,7 +3,7 @@
 //! training takes labelled, the target's training takes unlabelled, its test takes to test), one run per method
 //! and seed of the audio CNN through the one run driver; and the table over the six target speakers.
 
-use crate::report::{mean_std, mean_std_cell};
+use crate::report::{mean_std, mean_std_cell, per_seed_mean};
 use crate::run_folder::RunResult;
 use crate::table::Table;
 use crate::tensor_runs::{self, Pair, TensorData};
@@ -169,10 +169,7 @@ pub fn table(title: &str, speakers: &[usize], cells: &Cells) -> Table {
                 let (m, s) = mean_std(values);
                 row.push(mean_std_cell(m, s, values.len()));
             }
-            let seeds = per_speaker.iter().map(Vec::len).min().unwrap_or(0);
-            let per_seed: Vec<f64> = (0..seeds)
-                .map(|i| per_speaker.iter().map(|v| v[i]).sum::<f64>() / per_speaker.len() as f64)
-                .collect();
+            let per_seed = per_seed_mean(per_speaker);
             let (m, s) = mean_std(&per_seed);
             row.push(mean_std_cell(m, s, per_seed.len()));
             row

@@ -71,6 +71,15 @@ pub fn mean_std(v: &[f64]) -> (f64, f64) {
 /// assert_eq!(mean_std_cell(0.74, 0.0123, 3), "0.7400 +- 0.0123");
 /// assert_eq!(mean_std_cell(0.74, 0.0, 1), "0.7400 (1 run)");
 /// ```
+/// Each seed's mean over the columns `per_column` (one list of per-seed values per column), for the seeds every
+/// column has: the "average" column's values, whose mean and spread are over seeds.
+pub fn per_seed_mean(per_column: &[Vec<f64>]) -> Vec<f64> {
+    let seeds = per_column.iter().map(Vec::len).min().unwrap_or(0);
+    (0..seeds)
+        .map(|i| per_column.iter().map(|v| v[i]).sum::<f64>() / per_column.len() as f64)
+        .collect()
+}
+
 pub fn mean_std_cell(mean: f64, std: f64, runs: usize) -> String {
     if runs > 1 {
         format!("{mean:.4} +- {std:.4}")
@@ -367,4 +376,25 @@ pub struct Finished {
     pub seconds: f64,
     /// What the output folder holds.
     pub files: String,
+}
+
+impl Finished {
+    /// Writes `table` as results.md and `doc` as results.json into `out` (made if missing): the report of an
+    /// experiment started at `started`, whose folder then holds `files`.
+    pub fn write(
+        out: &Path,
+        table: String,
+        doc: &serde_json::Value,
+        files: impl Into<String>,
+        started: std::time::Instant,
+    ) -> Result<Self> {
+        std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+        write_atomic(&out.join("results.md"), &table)?;
+        write_atomic(&out.join("results.json"), &serde_json::to_string_pretty(doc)?)?;
+        Ok(Self {
+            table,
+            seconds: started.elapsed().as_secs_f64(),
+            files: files.into(),
+        })
+    }
 }

@@ -501,15 +501,14 @@ pub fn run(cfg: &ZeroShotConfig, at: &Invocation) -> Result<Option<Finished>> {
             }
         }
     }
-    let table = table(cfg, &splits, &results);
-    write_atomic(&at.out.join("results.md"), &table)?;
     let doc = serde_json::json!({ "config": cfg, "runs": results });
-    write_atomic(&at.out.join("results.json"), &serde_json::to_string_pretty(&doc)?)?;
-    Ok(Some(Finished {
-        table,
-        seconds: started.elapsed().as_secs_f64(),
-        files: "results.md, results.json, one run folder per split and seed".into(),
-    }))
+    Ok(Some(Finished::write(
+        &at.out,
+        table(cfg, &splits, &results),
+        &doc,
+        "results.md, results.json, one run folder per split and seed",
+        started,
+    )?))
 }
 
 /// The table: a row per method and chance, the ZSL and generalised ZSL columns on MNIST and MNIST-M, each the mean

@@ -6,7 +6,7 @@ use super::{Entry, Inputs, Outcome, Setting, Task, TaskKind};
 use crate::anchors::Anchors;
 use crate::report::Finished;
 use crate::config::{ExperimentConfig, Features};
-use crate::run_folder::{write_atomic, RunResult};
+use crate::run_folder::RunResult;
 use crate::amazon;
 use anyhow::{bail, Result};
 use shift_data::amazon_reviews::Domain;
@@ -164,14 +164,13 @@ impl TaskKind for Amazon {
             })).collect::<Vec<_>>(),
             "runs": runs.len(),
         });
-        std::fs::create_dir_all(&at.out)?;
-        write_atomic(&at.out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
-        write_atomic(&at.out.join("results.md"), &table.markdown())?;
-        Ok(Some(Outcome::Reported(Finished {
-            table: table.markdown(),
-            seconds: started.elapsed().as_secs_f64(),
-            files: "results.md, results.json; each pair's runs in amazon-<source>-<target>/".into(),
-        })))
+        Ok(Some(Outcome::Reported(Finished::write(
+            &at.out,
+            table.markdown(),
+            &json,
+            "results.md, results.json; each pair's runs in amazon-<source>-<target>/",
+            started,
+        )?)))
     }
 }
 

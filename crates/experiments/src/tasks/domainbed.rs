@@ -10,7 +10,7 @@ use super::{Entry, Outcome, Setting, Task, TaskKind};
 use crate::config::ExperimentConfig;
 use crate::domainbed::{self, Cells, DataSet, Selection};
 use crate::report::Finished;
-use crate::run_folder::{write_atomic, RunResult};
+use crate::run_folder::RunResult;
 use anyhow::{bail, Result};
 use shift_strategies::TrainConfig;
 
@@ -181,14 +181,13 @@ impl TaskKind for DomainBed {
             "selections": selections_json(&cells),
             "runs": every_run,
         });
-        std::fs::create_dir_all(&at.out)?;
-        write_atomic(&at.out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
-        write_atomic(&at.out.join("results.md"), &markdown)?;
-        Ok(Some(Outcome::Reported(Finished {
-            table: markdown,
-            seconds: started.elapsed().as_secs_f64(),
-            files: format!("results.md, results.json; each test domain's runs in {}-env<i>[-val<j>]/", self.set.name()),
-        })))
+        Ok(Some(Outcome::Reported(Finished::write(
+            &at.out,
+            markdown,
+            &json,
+            format!("results.md, results.json; each test domain's runs in {}-env<i>[-val<j>]/", self.set.name()),
+            started,
+        )?)))
     }
 }
 

@@ -8,7 +8,7 @@ use super::{Entry, Inputs, Outcome, Setting, Task, TaskKind};
 use crate::config::ExperimentConfig;
 use crate::fsdd::{self, Cells};
 use crate::report::Finished;
-use crate::run_folder::{write_atomic, RunResult};
+use crate::run_folder::RunResult;
 use anyhow::{bail, Result};
 use shift_data::fsdd::SPEAKERS;
 use shift_strategies::MethodName;
@@ -160,14 +160,13 @@ impl TaskKind for Fsdd {
             "all_accuracy": cells_json(&all),
             "runs": every_run,
         });
-        std::fs::create_dir_all(&at.out)?;
-        write_atomic(&at.out.join("results.json"), &serde_json::to_string_pretty(&json)?)?;
-        write_atomic(&at.out.join("results.md"), &markdown)?;
-        Ok(Some(Outcome::Reported(Finished {
-            table: markdown,
-            seconds: started.elapsed().as_secs_f64(),
-            files: "results.md, results.json; each target speaker's runs in fsdd-<speaker>/".into(),
-        })))
+        Ok(Some(Outcome::Reported(Finished::write(
+            &at.out,
+            markdown,
+            &json,
+            "results.md, results.json; each target speaker's runs in fsdd-<speaker>/",
+            started,
+        )?)))
     }
 
     fn notes(&self, cfg: &ExperimentConfig, _runs: &[RunResult], _summaries: &[crate::report::Summary]) -> Vec<String> {
