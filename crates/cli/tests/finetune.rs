@@ -111,6 +111,71 @@ fn policies_by_k_table_subsets_and_reproducibility() {
     assert_eq!(cfg["experiment"]["step"], "fast");
 }
 
+/// `--pretrain none,supervised,rotation,simclr`: scratch, each source-pretrained policy from each pretraining,
+/// then `dann`; the self-supervised pretraining runs are checkpointed run folders like every run, and resume.
+#[test]
+fn self_supervised_pretraining_adds_rows_for_each_source_pretrained_policy() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 128, 32);
+    let out = tmp.path().join("a");
+    let flags = [
+        "--labels-per-class",
+        "2",
+        "--policies",
+        "head,full,dann",
+        "--pretrain",
+        "none,supervised,rotation,simclr",
+    ];
+    let run = run_ok(&mut finetune(&data, &out, &flags));
+    let table = String::from_utf8_lossy(&run.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| policy"))
+        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
+        .collect();
+    assert_eq!(
+        rows,
+        [
+            "scratch",
+            "head",
+            "full",
+            "head (rotation)",
+            "full (rotation)",
+            "head (simclr)",
+            "full (simclr)",
+            "dann"
+        ],
+        "{table}"
+    );
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(stderr.contains("rotation seed 0 epoch   1: pretext loss"), "{stderr}");
+    for m in ["source-only", "dann", "rotation", "simclr"] {
+        assert!(out.join(format!("pretrain/{m}/seed0/checkpoint.pt")).is_file(), "{m}");
+    }
+    assert!(out.join("finetune/k2/seed0/full-simclr.json").is_file());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let ssl: Vec<&str> = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["pretraining"].as_str())
+        .collect();
+    assert_eq!(ssl, ["rotation", "rotation", "simclr", "simclr"]);
+    assert_eq!(
+        doc["config"]["pretraining"],
+        serde_json::json!(["none", "supervised", "rotation", "simclr"])
+    );
+    // --resume reuses every finished run: the same table, no pretraining again.
+    let again = run_ok(finetune(&data, &out, &flags).arg("--resume"));
+    let without_time = |t: &str| t.split("; total").next().unwrap().to_string();
+    assert_eq!(
+        without_time(&String::from_utf8_lossy(&again.stdout)),
+        without_time(&table)
+    );
+    assert!(!String::from_utf8_lossy(&again.stderr).contains("epoch   1: pretext loss"));
+}
+
 #[test]
 fn bad_finetune_settings_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
@@ -120,6 +185,18 @@ fn bad_finetune_settings_are_refused() {
     assert!(e.contains("`labels_per_class`") && e.contains("`0`"), "{e}");
     let e = run_err(&mut finetune(&data, &out, &["--policies", "all-of-them"]));
     assert!(e.contains("unknown policy `all-of-them`"), "{e}");
+    let e = run_err(&mut finetune(&data, &out, &["--pretrain", "jigsaw"]));
+    assert!(
+        e.contains("unknown pretraining `jigsaw`") && e.contains("rotation, simclr"),
+        "{e}"
+    );
+    let e = run_err(&mut finetune(&data, &out, &["--set", "params.simclr.temperature=0"]));
+    assert!(e.contains("params.simclr.temperature") && e.contains("> 0"), "{e}");
+    let e = run_err(&mut finetune(&data, &out, &["--set", "params.rotation.turns=8"]));
+    assert!(
+        e.contains("params.rotation.turns") && e.contains("rotation has no hyper-parameters"),
+        "{e}"
+    );
     let e = run_err(&mut finetune(
         &data,
         &out,
@@ -193,6 +270,14 @@ fn office31_finetune_tests_on_the_unlabelled_rest_of_the_target() {
     ));
     assert!(
         e.contains("`labels_per_class`") && e.contains("all 3 `back_pack` images") && e.contains("k=3"),
+        "{e}"
+    );
+    let e = run_err(&mut office(
+        &tmp.path().join("e4"),
+        &["--labels-per-class", "1", "--pretrain", "simclr"],
+    ));
+    assert!(
+        e.contains("`pretraining`: simclr would start from the ImageNet ResNet-50") && e.contains("labels"),
         "{e}"
     );
     let e = run_err(&mut office(&tmp.path().join("e3"), &["--step", "fast"]));

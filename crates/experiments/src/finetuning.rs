@@ -35,15 +35,20 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
         .flatten()
         .map(|k| parse_k(k))
         .collect::<Result<_>>()?;
-    if cfg.policies.is_empty() || cfg.seeds.is_empty() || ks.is_empty() {
-        bail!("`policies`, `seeds` and `labels_per_class` each need at least one value");
+    if cfg.policies.is_empty() || cfg.pretraining.is_empty() || cfg.seeds.is_empty() || ks.is_empty() {
+        bail!("`policies`, `pretraining`, `seeds` and `labels_per_class` each need at least one value");
     }
     if cfg.finetune_steps <= 0 || cfg.finetune_epochs == 0 {
         bail!("`finetune_steps` and `finetune_epochs` must be at least 1");
     }
     cfg.pretrain.validate_at("pretrain")?;
+    for (method, set) in &cfg.params {
+        let name: shift_strategies::MethodName =
+            method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
+        shift_strategies::MethodSpec::new(name, set)?;
+    }
     cfg.finetune_lr.validate_at("finetune_lr")?;
-    task.check_finetune(&ks)?;
+    task.check_finetune(cfg, &ks)?;
     for (flag, path) in [("from", &cfg.from), ("from_dann", &cfg.from_dann)] {
         if let Some(p) = path.as_ref().filter(|p| !p.is_file()) {
             bail!(

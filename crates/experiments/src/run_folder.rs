@@ -419,6 +419,17 @@ impl<'a> RunObserver<'a> {
     }
 }
 
+impl RunObserver<'_> {
+    /// An epoch's line, above the progress bar where there is one.
+    fn print(&self, line: String) {
+        if self.bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            self.bar.println(line);
+        }
+    }
+}
+
 impl Observer for RunObserver<'_> {
     fn on_step(&mut self, at: Position, steps: i64) {
         if self.bar.length() != Some(steps as u64) {
@@ -458,7 +469,16 @@ impl Observer for RunObserver<'_> {
         writeln!(f, "{line}").map_err(io)?;
         self.history.push(r.target_acc, &r.validators, &r.validator_errors);
         self.save(next, strategy)?;
-        // Domain metrics only where there is a discriminator in training.
+        // A pretext method's line is its own loss and accuracy (it trains no label predictor); others show the
+        // domain metrics where there is a discriminator in training.
+        if strategy.method().data().pretext {
+            let line = format!(
+                "  {} epoch {:>3}: pretext loss {:.3} pretext acc {:.3} lr {:.5} ({:.1}s)",
+                self.label, r.epoch, r.train.domain_loss, r.train.domain_acc, r.lr, r.seconds
+            );
+            self.print(line);
+            return Ok(());
+        }
         let domain = if r.train.domain_loss > 0.0 {
             format!(
                 " dom loss {:.3} dom acc {:.3} lambda {:.2}",
@@ -477,11 +497,7 @@ impl Observer for RunObserver<'_> {
             r.train.class_loss, r.train.label_acc, r.lr
         );
         let line = format!("  {} epoch {:>3}: {msg} ({:.1}s)", self.label, r.epoch, r.seconds);
-        if self.bar.is_hidden() {
-            eprintln!("{line}");
-        } else {
-            self.bar.println(line);
-        }
+        self.print(line);
         Ok(())
     }
 

@@ -148,11 +148,22 @@ fn the_domainbed_tasks_parse_their_domains_and_refuse_other_methods_and_keys_by_
             &["irm"][..],
             "`methods`: irm trains on several source domains told apart",
         ),
+        (
+            "mnist:mnist-m",
+            &["dann", "simclr"][..],
+            "`methods`: simclr is self-supervised pretraining: it reads no label and trains no label predictor",
+        ),
+        (
+            "colored-mnist",
+            &["rotation"][..],
+            "`methods`: rotation is self-supervised pretraining",
+        ),
     ] {
         let e = base(task, methods).validate().unwrap_err().to_string();
         assert!(e.starts_with(says), "{task} {methods:?}: {e}");
     }
     let e = base("colored-mnist", &["coral"]).validate().unwrap_err().to_string();
+    assert!(e.contains("domains and never sees its test domain"), "{e}");
     assert!(
         e.ends_with("DomainBed's CORAL over the training domains is `dg-coral`"),
         "{e}"

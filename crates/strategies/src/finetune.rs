@@ -1,7 +1,8 @@
 //! Fine-tuning policies (the brief's first transfer setting, both domains labelled): which parts of a
-//! pretrained network train on the labelled target examples, at which learning rate, and from which start.
+//! pretrained network train on the labelled target examples, at which learning rate, and from which start; and
+//! what the source-pretrained policies were pretrained with ([`Pretraining`]).
 
-use crate::{error::StrategyError, optimiser::GroupSpec};
+use crate::{error::StrategyError, optimiser::GroupSpec, MethodName};
 use serde::{Deserialize, Serialize};
 use shift_models::Part;
 use std::{fmt, str::FromStr};
@@ -90,6 +91,70 @@ impl FromStr for Policy {
                 field: "policies".into(),
                 msg: format!(
                     "unknown policy `{s}` (known: {})",
+                    Self::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
+                ),
+            })
+    }
+}
+
+/// What the source-pretrained policies (head, full, discriminative) start from (`--pretrain`): nothing (`none`,
+/// the `scratch` policy), the labelled source (`supervised`, source-only training), or the source images without
+/// their labels (`rotation`, `simclr`: self-supervised pretraining).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Pretraining {
+    None,
+    Supervised,
+    Rotation,
+    Simclr,
+}
+
+impl Pretraining {
+    pub const ALL: [Pretraining; 4] = [Self::None, Self::Supervised, Self::Rotation, Self::Simclr];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::Supervised => "supervised",
+            Self::Rotation => "rotation",
+            Self::Simclr => "simclr",
+        }
+    }
+
+    /// The method that pretrains (None for `none`).
+    pub fn method(self) -> Option<MethodName> {
+        let name = match self {
+            Self::None => return None,
+            Self::Supervised => MethodName::SOURCE_ONLY.as_str(),
+            Self::Rotation => "rotation",
+            Self::Simclr => "simclr",
+        };
+        Some(name.parse().expect("the pretraining methods are registered"))
+    }
+
+    /// Whether it reads no source label.
+    pub fn self_supervised(self) -> bool {
+        matches!(self, Self::Rotation | Self::Simclr)
+    }
+}
+
+impl fmt::Display for Pretraining {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for Pretraining {
+    type Err = StrategyError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|p| p.name() == s.trim())
+            .ok_or_else(|| StrategyError::Invalid {
+                field: "pretraining".into(),
+                msg: format!(
+                    "unknown pretraining `{s}` (known: {})",
                     Self::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
                 ),
             })

@@ -18,6 +18,7 @@ pub mod state;
 pub mod strategy;
 pub mod synthetic;
 pub mod validation;
+pub mod views;
 
 pub use error::StrategyError;
 pub use fast::{FastAdapt, StepKind};

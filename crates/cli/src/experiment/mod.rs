@@ -8,7 +8,7 @@ use shift_experiments::finetune::FinetuneConfig;
 use shift_experiments::zero_shot::{self, ZeroShotConfig};
 use shift_experiments::Task;
 use shift_experiments::{adaptation, finetuning, Invocation};
-use shift_strategies::finetune::Policy;
+use shift_strategies::finetune::{Policy, Pretraining};
 use shift_strategies::{MethodName, StepKind};
 use std::path::PathBuf;
 
@@ -124,11 +124,17 @@ fn features_parser() -> impl clap::builder::TypedValueParser<Value = config::Fea
     PossibleValuesParser::new(["raw", "msda"]).try_map(|s| s.parse::<config::Features>())
 }
 
-/// `--methods` values: the registry's names, each with its line of help.
+/// `--methods` values: the registry's names, each with its line of help; the self-supervised pretraining methods
+/// are accepted but not listed (`experiment dann` refuses them, naming `experiment finetune --pretrain`; `bench
+/// train` times their steps).
 pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new(MethodName::all().map(|m| PossibleValue::new(m.as_str()).help(m.info().help)))
-        .try_map(|s| s.parse::<MethodName>())
+    PossibleValuesParser::new(MethodName::all().map(|m| {
+        PossibleValue::new(m.as_str())
+            .help(m.info().help)
+            .hide(m.data().pretext)
+    }))
+    .try_map(|s| s.parse::<MethodName>())
 }
 
 impl DannArgs {
@@ -242,6 +248,11 @@ pub struct FinetuneArgs {
     /// Comma-separated: head, full, discriminative, scratch, dann.
     #[arg(long, value_delimiter = ',')]
     policies: Option<Vec<Policy>>,
+    /// Comma-separated: what head, full and discriminative start from, each a row: supervised (source-only on
+    /// the labelled source), rotation or simclr (self-supervised, the source images without their labels); none
+    /// adds scratch [default: supervised].
+    #[arg(long = "pretrain", value_delimiter = ',')]
+    pretraining: Option<Vec<Pretraining>>,
     /// Start the source-pretrained policies from this checkpoint instead of pretraining.
     #[arg(long)]
     from: Option<PathBuf>,
@@ -251,7 +262,7 @@ pub struct FinetuneArgs {
     /// Office-31: torchvision-named ResNet-50 weights (.safetensors or .ot) for the pretraining.
     #[arg(long)]
     pretrained: Option<PathBuf>,
-    /// Epochs of pretraining (source-only and DANN starts).
+    /// Epochs of pretraining (every pretrained start).
     #[arg(long)]
     pretrain_epochs: Option<usize>,
     /// The train step of pretraining and fine-tuning (digit task): eager, or fast (CUDA graph on CUDA).
@@ -289,6 +300,9 @@ impl FinetuneArgs {
         }
         if let Some(v) = &self.policies {
             c.policies = v.clone();
+        }
+        if let Some(v) = &self.pretraining {
+            c.pretraining = v.clone();
         }
         if self.from.is_some() {
             c.from = self.from.clone();

@@ -71,6 +71,7 @@ impl Target for Digits<'_> {
             seeds: vec![seed],
             train: self.cfg.pretrain.clone(),
             step: self.cfg.step,
+            params: self.cfg.params.clone(),
             ..Default::default()
         };
         let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);

@@ -13,7 +13,7 @@ use crate::Invocation;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use shift_models::AdaptNet;
-use shift_strategies::finetune::{balanced_subset, Policy, Start};
+use shift_strategies::finetune::{balanced_subset, Policy, Pretraining, Start};
 use shift_strategies::{
     freeze_outside, load_model_state, EpochRecord, LrSchedule, MethodName, Observer, Position, StepKind, Strategy,
     StrategyError, TrainConfig,
@@ -36,6 +36,14 @@ pub struct FinetuneConfig {
     /// for digits; 1, 3, 5, 10 for Office-31 (whose unlabelled rest is the test set).
     pub labels_per_class: Option<Vec<String>>,
     pub policies: Vec<Policy>,
+    /// What the source-pretrained policies (head, full, discriminative) start from, each run once per value:
+    /// `supervised` (source-only training on the labelled source), `rotation` or `simclr` (self-supervised, on
+    /// the source images without their labels); `none` adds the `scratch` policy.
+    pub pretraining: Vec<Pretraining>,
+    /// The pretraining methods' hyper-parameters over the registry's defaults, `params.<method>.<key>` (`--set
+    /// params.simclr.temperature=0.2`), as in `experiment dann`.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub params: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
     /// Pretraining on the source (and the unlabelled target for the `dann` policy).
     pub pretrain: TrainConfig,
     /// The train step of pretraining and fine-tuning (digits): eager, or fast (see `shift experiment dann --step`).
@@ -61,6 +69,8 @@ impl Default for FinetuneConfig {
             deterministic: false,
             labels_per_class: None,
             policies: Policy::ALL.to_vec(),
+            pretraining: vec![Pretraining::Supervised],
+            params: Default::default(),
             pretrain: TrainConfig {
                 epochs: 10,
                 ..Default::default()
@@ -81,21 +91,95 @@ impl Default for FinetuneConfig {
 }
 
 impl FinetuneConfig {
-    /// The checkpoint given for `start` instead of pretraining (`from`, `from_dann`).
-    fn given(&self, start: Start) -> Option<&PathBuf> {
-        match start {
-            Start::SourceOnly => self.from.as_ref(),
-            Start::Dann => self.from_dann.as_ref(),
-            Start::Random => None,
+    /// The checkpoint given for the start that `method` pretrains instead of pretraining (`from` for source-only,
+    /// `from_dann` for DANN).
+    fn given(&self, method: MethodName) -> Option<&PathBuf> {
+        if method == MethodName::SOURCE_ONLY {
+            self.from.as_ref()
+        } else if method == MethodName::DANN {
+            self.from_dann.as_ref()
+        } else {
+            None
         }
     }
 
-    /// Whether some policy starts from a network pretrained here (one no checkpoint was given for).
+    /// Whether some row starts from a network pretrained here (one no checkpoint was given for).
     fn pretrains(&self) -> bool {
-        self.policies
+        arms(self)
             .iter()
-            .any(|p| p.start() != Start::Random && self.given(p.start()).is_none())
+            .filter_map(|a| a.start())
+            .any(|m| self.given(m).is_none())
     }
+}
+
+/// One row of the table: a policy, and the self-supervised pretraining its start comes from where it is not the
+/// policy's own (source-only for head, full and discriminative; DANN for `dann`; none for `scratch`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Arm {
+    pub policy: Policy,
+    pub self_supervised: Option<Pretraining>,
+}
+
+impl Arm {
+    /// The method whose checkpoint the row starts from; None for a random start.
+    fn start(self) -> Option<MethodName> {
+        match (self.self_supervised, self.policy.start()) {
+            (Some(p), _) => p.method(),
+            (None, Start::Random) => None,
+            (None, Start::SourceOnly) => Some(MethodName::SOURCE_ONLY),
+            (None, Start::Dann) => Some(MethodName::DANN),
+        }
+    }
+
+    /// The row's name: the policy, with the self-supervised pretraining in brackets (`full (simclr)`).
+    pub fn row(self) -> String {
+        match self.self_supervised {
+            Some(p) => format!("{} ({p})", self.policy),
+            None => self.policy.to_string(),
+        }
+    }
+
+    /// The stem of the row's result file (`full`, `full-simclr`).
+    fn file_stem(self) -> String {
+        match self.self_supervised {
+            Some(p) => format!("{}-{p}", self.policy),
+            None => self.policy.to_string(),
+        }
+    }
+}
+
+/// The rows a configuration runs, in table order: for each pretraining in turn, `scratch` for `none` and the
+/// source-pretrained policies for the others; then the policies of their own start (`scratch`, `dann`) not yet
+/// listed.
+pub(crate) fn arms(cfg: &FinetuneConfig) -> Vec<Arm> {
+    let mut arms = Vec::new();
+    let mut push = |arm: Arm| {
+        if !arms.contains(&arm) {
+            arms.push(arm);
+        }
+    };
+    for &p in &cfg.pretraining {
+        if p == Pretraining::None {
+            push(Arm {
+                policy: Policy::Scratch,
+                self_supervised: None,
+            });
+            continue;
+        }
+        for &policy in cfg.policies.iter().filter(|q| q.start() == Start::SourceOnly) {
+            push(Arm {
+                policy,
+                self_supervised: p.self_supervised().then_some(p),
+            });
+        }
+    }
+    for &policy in cfg.policies.iter().filter(|q| q.start() != Start::SourceOnly) {
+        push(Arm {
+            policy,
+            self_supervised: None,
+        });
+    }
+    arms
 }
 
 pub(crate) fn parse_k(k: &str) -> Result<Option<usize>> {
@@ -139,6 +223,9 @@ pub(crate) fn office31(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct FinetuneResult {
     pub policy: String,
+    /// The self-supervised pretraining the start came from, where not the policy's own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretraining: Option<Pretraining>,
     /// None: every labelled image.
     pub labels_per_class: Option<usize>,
     pub labelled_images: usize,
@@ -157,8 +244,8 @@ trait Target {
     fn title(&self) -> String;
     /// The class of every target train image, and the number of classes.
     fn labels(&self) -> (Vec<u8>, usize);
-    /// Pretrains with `method` (source-only or DANN) and returns the checkpoint; reuses a finished run with
-    /// --resume.
+    /// Pretrains with `method` (source-only, DANN, or a self-supervised method on the source images alone) and
+    /// returns the checkpoint; reuses a finished run with --resume.
     fn pretrain(&self, method: MethodName, seed: u64) -> Result<Option<PathBuf>>;
     /// The labelled images and the test set for a subset of the target train images.
     fn split(&self, subset: &[usize]) -> Result<Self::Split>;
@@ -246,7 +333,7 @@ fn policy_strategy<N: AdaptNet + 'static>(
     Ok(strategy)
 }
 
-/// Every seed: the pretrained starts the policies need, then every k and policy. None when interrupted.
+/// Every seed: the pretrained starts the rows need, then every k and row. None when interrupted.
 fn drive<T: Target>(
     target: &T,
     cfg: &FinetuneConfig,
@@ -255,25 +342,22 @@ fn drive<T: Target>(
     resume: bool,
 ) -> Result<Option<(String, Vec<FinetuneResult>)>> {
     let (labels, classes) = target.labels();
+    let arms = arms(cfg);
     let mut results = Vec::new();
     for &seed in &cfg.seeds {
         let mut start_of = HashMap::new();
-        let needs = |s: Start| cfg.policies.iter().any(|p| p.start() == s);
-        for (start, method) in [
-            (Start::SourceOnly, MethodName::SOURCE_ONLY),
-            (Start::Dann, MethodName::DANN),
-        ] {
-            if !needs(start) {
+        for method in arms.iter().filter_map(|a| a.start()) {
+            if start_of.contains_key(&method) {
                 continue;
             }
-            let path = match cfg.given(start) {
+            let path = match cfg.given(method) {
                 Some(p) => p.clone(),
                 None => match target.pretrain(method, seed)? {
                     Some(p) => p,
                     None => return Ok(None),
                 },
             };
-            start_of.insert(start, path);
+            start_of.insert(method, path);
         }
         for &k in ks {
             let subset = balanced_subset(&labels, classes, k, seed);
@@ -287,8 +371,8 @@ fn drive<T: Target>(
             let split = target
                 .split(&subset)
                 .with_context(|| format!("k={k_name}, seed {seed}"))?;
-            for &policy in &cfg.policies {
-                let file = dir.join(format!("{policy}.json"));
+            for &arm in &arms {
+                let file = dir.join(format!("{}.json", arm.file_stem()));
                 if resume {
                     if let Some(r) = finished_result(&file)? {
                         results.push(r);
@@ -296,12 +380,13 @@ fn drive<T: Target>(
                     }
                 }
                 let t0 = Instant::now();
-                let start = start_of.get(&policy.start()).map(PathBuf::as_path);
-                let Some(accuracy) = target.finetune(&split, policy, start, seed)? else {
+                let start = arm.start().map(|m| start_of[&m].as_path());
+                let Some(accuracy) = target.finetune(&split, arm.policy, start, seed)? else {
                     return Ok(None);
                 };
                 let r = FinetuneResult {
-                    policy: policy.name().into(),
+                    policy: arm.policy.name().into(),
+                    pretraining: arm.self_supervised,
                     labels_per_class: k,
                     labelled_images: subset.len(),
                     seed,
@@ -310,7 +395,8 @@ fn drive<T: Target>(
                     wall_s: t0.elapsed().as_secs_f64(),
                 };
                 eprintln!(
-                    "shift: finetune {policy:>14} k={k_name:>4} seed {seed}: target accuracy {:.4}",
+                    "shift: finetune {:>22} k={k_name:>4} seed {seed}: target accuracy {:.4}",
+                    arm.row(),
                     r.target_acc
                 );
                 write_atomic(&file, &serde_json::to_string_pretty(&r)?)?;
@@ -325,11 +411,11 @@ fn k_label(k: Option<usize>) -> String {
     k.map_or("all".into(), |k| k.to_string())
 }
 
-/// Mean, std and count of the runs of `policy` at `k` labels per class; None where none ran.
-fn cell(results: &[FinetuneResult], policy: Policy, k: Option<usize>) -> Option<(f64, f64, usize)> {
+/// Mean, std and count of the runs of `arm` at `k` labels per class; None where none ran.
+fn cell(results: &[FinetuneResult], arm: Arm, k: Option<usize>) -> Option<(f64, f64, usize)> {
     let v: Vec<f64> = results
         .iter()
-        .filter(|r| r.policy == policy.name() && r.labels_per_class == k)
+        .filter(|r| r.policy == arm.policy.name() && r.pretraining == arm.self_supervised && r.labels_per_class == k)
         .map(|r| r.target_acc)
         .collect();
     (!v.is_empty()).then(|| {
@@ -355,27 +441,26 @@ pub(crate) fn table(title: &str, cfg: &FinetuneConfig, ks: &[Option<usize>], res
             .join(" | ")
     );
     let _ = writeln!(s, "|---|{}", "---|".repeat(ks.len()));
-    for &p in &cfg.policies {
+    for arm in arms(cfg) {
         let cells: Vec<String> = ks
             .iter()
-            .map(|&k| cell(results, p, k).map_or("-".into(), |(m, sd, n)| mean_std_cell(m, sd, n)))
+            .map(|&k| cell(results, arm, k).map_or("-".into(), |(m, sd, n)| mean_std_cell(m, sd, n)))
             .collect();
-        let _ = writeln!(s, "| {p} | {} |", cells.join(" | "));
+        let _ = writeln!(s, "| {} | {} |", arm.row(), cells.join(" | "));
     }
     s
 }
 
 /// Target accuracy against k, mean over seeds, one line per policy.
 pub(crate) fn plot(cfg: &FinetuneConfig, ks: &[Option<usize>], results: &[FinetuneResult]) -> LineChart {
-    let series = cfg
-        .policies
-        .iter()
-        .map(|&p| Series {
-            name: p.name().into(),
+    let series = arms(cfg)
+        .into_iter()
+        .map(|arm| Series {
+            name: arm.row(),
             points: ks
                 .iter()
                 .enumerate()
-                .filter_map(|(i, &k)| cell(results, p, k).map(|(m, _, _)| (i as f64, m)))
+                .filter_map(|(i, &k)| cell(results, arm, k).map(|(m, _, _)| (i as f64, m)))
                 .collect(),
         })
         .collect();
@@ -415,6 +500,7 @@ mod tests {
         assert!(finished_result(&file).unwrap().is_none(), "no file: not run yet");
         let r = FinetuneResult {
             policy: "head".into(),
+            pretraining: None,
             labels_per_class: Some(3),
             labelled_images: 30,
             seed: 1,

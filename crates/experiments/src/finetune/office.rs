@@ -90,6 +90,7 @@ impl Target for Office<'_> {
             seeds: vec![seed],
             pretrained: self.imagenet.clone(),
             train: self.cfg.pretrain.clone(),
+            params: self.cfg.params.clone(),
             ..Default::default()
         };
         let folder = RunFolder::new(&self.out, "pretrain", method.as_str(), seed);

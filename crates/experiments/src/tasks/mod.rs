@@ -160,8 +160,9 @@ pub trait TaskKind: std::fmt::Debug + Send + Sync {
         c.finetune_steps = 20;
     }
 
-    /// Refuses label budgets the task's fine-tuning cannot honour, before anything loads (default: none).
-    fn check_finetune(&self, _ks: &[Option<usize>]) -> Result<()> {
+    /// Refuses label budgets and pretrainings the task's fine-tuning cannot honour, before anything loads
+    /// (default: none).
+    fn check_finetune(&self, _cfg: &FinetuneConfig, _ks: &[Option<usize>]) -> Result<()> {
         Ok(())
     }
 
@@ -284,6 +285,12 @@ impl ExperimentConfig {
                 );
             }
         }
+        if let Some(m) = self.methods.iter().find(|m| m.data().pretext) {
+            bail!(
+                "`methods`: {m} is self-supervised pretraining: it reads no label and trains no label predictor, so \
+                 it adapts nothing; pretrain with it and fine-tune with `experiment finetune --pretrain {m}`"
+            );
+        }
         self.check_domains(&task)?;
         task.check_step(self.step)?;
         if self.step == shift_strategies::StepKind::Fast {
@@ -318,9 +325,14 @@ impl ExperimentConfig {
                     Err(_) => String::new(),
                 };
                 bail!(
-                    "`methods`: {m} adapts a labelled source to a target; {} trains on several source domains and                      never sees its test domain (its methods: {}){hint}",
+                    "`methods`: {m} adapts a labelled source to a target; {} trains on several source domains and \
+                     never sees its test domain (its methods: {}){hint}",
                     self.task,
-                    MethodName::all().filter(|m| m.data().domains).map(|m| m.to_string()).collect::<Vec<_>>().join(", ")
+                    MethodName::all()
+                        .filter(|m| m.data().domains)
+                        .map(|m| m.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 );
             }
         } else {

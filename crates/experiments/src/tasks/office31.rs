@@ -55,11 +55,18 @@ impl TaskKind for Office31 {
         Ok(office::run(loaded, &self.slug(), s)?.map(Outcome::Runs))
     }
 
-    fn check_finetune(&self, ks: &[Option<usize>]) -> Result<()> {
+    fn check_finetune(&self, cfg: &FinetuneConfig, ks: &[Option<usize>]) -> Result<()> {
         if ks.contains(&None) {
             bail!(
                 "`labels_per_class`: `all` would label every Office-31 target image and leave none to test on; \
                  give counts per class"
+            );
+        }
+        if let Some(p) = cfg.pretraining.iter().find(|p| p.self_supervised()) {
+            bail!(
+                "`pretraining`: {p} would start from the ImageNet ResNet-50, whose weights were trained on ImageNet's \
+                 labels, so its pretraining would not be free of labels; self-supervised pretraining runs on \
+                 mnist:mnist-m"
             );
         }
         Ok(())

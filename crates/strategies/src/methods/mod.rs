@@ -53,6 +53,8 @@ methods! {
     mixup => [INFO],
     domain_alignment => [INFO_CORAL, INFO_MMD],
     domain_adversarial => [INFO_DANN, INFO_CDANN],
+    rotation => [INFO],
+    simclr => [INFO],
 }
 
 pub use info::{MethodInfo, Param, Protocol, Published};
@@ -78,6 +80,9 @@ pub struct DataNeeds {
     /// Whether the method needs several labelled source domains, told apart (domain generalisation: each step's
     /// labelled batch is one block per domain, [`StepInputs::domain_blocks`]); tasks with one source refuse it.
     pub domains: bool,
+    /// Whether the method is self-supervised pretraining: it reads the labelled stream's images and never their
+    /// labels, and trains no label predictor (`experiment finetune --pretrain` runs it; adaptation refuses it).
+    pub pretext: bool,
 }
 
 impl DataNeeds {
@@ -89,6 +94,7 @@ impl DataNeeds {
         images: None,
         sequence: None,
         domains: false,
+        pretext: false,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
@@ -98,6 +104,7 @@ impl DataNeeds {
         images: None,
         sequence: None,
         domains: false,
+        pretext: false,
     };
     /// Several labelled source domains, told apart, and no target: domain generalisation.
     pub const DOMAINS: Self = Self {
@@ -107,7 +114,20 @@ impl DataNeeds {
         images: None,
         sequence: None,
         domains: true,
+        pretext: false,
     };
+    /// The source images alone, without their labels: self-supervised pretraining on `why` (its views of images).
+    pub const fn source_images(why: &'static str) -> Self {
+        Self {
+            labelled_source: false,
+            unlabelled_target: false,
+            labelled_target: false,
+            images: Some(why),
+            sequence: None,
+            domains: false,
+            pretext: true,
+        }
+    }
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
         labelled_source: false,
@@ -116,6 +136,7 @@ impl DataNeeds {
         images: None,
         sequence: None,
         domains: false,
+        pretext: false,
     };
 }
 
