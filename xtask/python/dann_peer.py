@@ -6,7 +6,12 @@ Modes (same model, batch 64 source + 64 target, SGD momentum 0.9 as a fused fore
                       median of --windows windows of --steps steps after warm-up. Prints one JSON line.
                       --method dann (default), cdan, mcc or dan: the step of that method, written here from its
                       paper as shift's methods/<name>.rs computes it (CDAN's randomized map of the 1200 x 10
-                      features x softmax to 1024, MCC at T = 2.5, DAN's linear-time MK-MMD with five kernels).
+                      features x softmax to 1024, MCC at T = 2.5, DAN's linear-time MK-MMD with five kernels);
+                      rotation or simclr: the self-supervised pretraining steps on the 64 source images alone
+                      (the four quarter turns and a 1200-100-100-4 head; two SimCLR views, a 1200-1200-128
+                      projection and NT-Xent at 0.5), as methods/rotation.rs, methods/simclr.rs and views.rs do;
+                      l2-sp, bss or lwf: the fine-tuning regularisers' steps on the 64 labelled images (TLlib's
+                      defaults; a frozen copy of the starting network), as methods/l2_sp.rs, bss.rs, lwf.rs do.
   --mode time-to    : MNIST -> MNIST-M with the paper's 20-epoch schedule (lr and lambda fed as device tensors),
                       target test accuracy every quarter epoch; wall time until it reaches --target (evaluations
                       included), for eager and (CUDA) graph steps. Prints one JSON line per step kind.
@@ -55,6 +60,42 @@ def mcc_loss(logits, t=2.5):
     return (c.sum() - c.trace()) / c.shape[0]
 
 
+def simclr_view(x, crop_min=0.2, strength=0.5, jitter_p=0.8, grey_p=0.2):
+    """One SimCLR view of each image (shift's views.rs): random resized crop (bilinear, border), colour jitter
+    (brightness, contrast, saturation) with probability 0.8, greyscale with probability 0.2, on (x + 1) / 2."""
+    n = x.shape[0]
+    area = torch.empty(n, device=x.device).uniform_(crop_min, 1.0)
+    ratio = torch.empty(n, device=x.device).uniform_(math.log(3 / 4), math.log(4 / 3)).exp()
+    w, h = (area * ratio).sqrt().clamp(max=1.0), (area / ratio).sqrt().clamp(max=1.0)
+    cx = torch.empty(n, device=x.device).uniform_(-1, 1) * (1 - w)
+    cy = torch.empty(n, device=x.device).uniform_(-1, 1) * (1 - h)
+    z = torch.zeros(n, device=x.device)
+    theta = torch.stack([w, z, cx, z, h, cy], 1).view(n, 2, 3)
+    x = F.grid_sample(x, F.affine_grid(theta, list(x.shape), align_corners=False), padding_mode="border",
+                      align_corners=False)
+    u = ((x + 1) / 2).clamp(0, 1)
+    luma = torch.tensor([0.299, 0.587, 0.114], device=x.device).view(1, 3, 1, 1)
+    grey = lambda v: (v * luma).sum(1, keepdim=True)
+    f = lambda: torch.empty(n, 1, 1, 1, device=x.device).uniform_(1 - 0.8 * strength, 1 + 0.8 * strength).clamp(min=0)
+    j = (u * f()).clamp(0, 1)
+    m = grey(j).mean((1, 2, 3), keepdim=True)
+    j = ((j - m) * f() + m).clamp(0, 1)
+    g = grey(j)
+    j = ((j - g) * f() + g).clamp(0, 1)
+    pick = (torch.rand(n, 1, 1, 1, device=x.device) < jitter_p).float()
+    u = j * pick + u * (1 - pick)
+    pick = (torch.rand(n, 1, 1, 1, device=x.device) < grey_p).float()
+    u = grey(u).expand_as(u) * pick + u * (1 - pick)
+    return u * 2 - 1
+
+
+def nt_xent(z, tau=0.5):
+    z = F.normalize(z, dim=1)
+    n2 = z.shape[0]
+    sim = (z @ z.t() / tau).masked_fill(torch.eye(n2, dtype=torch.bool, device=z.device), float("-inf"))
+    return F.cross_entropy(sim, (torch.arange(n2, device=z.device) + n2 // 2) % n2)
+
+
 def mk_mmd_linear(zs, zt):
     z = torch.cat([zs, zt])
     d = torch.cdist(z, z) ** 2
@@ -78,7 +119,28 @@ class Step:
             self.net.dom = torch.nn.Sequential(torch.nn.Linear(1024, 100), torch.nn.ReLU(), torch.nn.Linear(100, 1)).to(dev)
             self.rf = torch.randn(1200, 1024, device=dev)
             self.rg = torch.randn(10, 1024, device=dev)
-        self.params = [p for n, p in self.net.named_parameters() if method in ("dann", "cdan") or not n.startswith("dom")]
+        self.head = None
+        self.start = None
+        if method in ("l2-sp", "bss", "lwf"):
+            import copy
+            self.start = copy.deepcopy(self.net)
+            for p in self.start.parameters():
+                p.requires_grad_(False)
+        if method == "rotation":
+            self.head = torch.nn.Sequential(torch.nn.Linear(1200, 100), torch.nn.ReLU(), torch.nn.Linear(100, 100),
+                                            torch.nn.ReLU(), torch.nn.Linear(100, 4)).to(dev)
+        elif method == "simclr":
+            self.head = torch.nn.Sequential(torch.nn.Linear(1200, 1200), torch.nn.ReLU(),
+                                            torch.nn.Linear(1200, 128)).to(dev)
+        if self.start is not None:
+            # A fine-tuning step: the label predictor and the features, the discriminator idle.
+            self.params = [p for n, p in self.net.named_parameters() if not n.startswith("dom")]
+        elif self.head is not None:
+            # A pretext step trains the features and its head; the label predictor and discriminator do not run.
+            self.params = [p for n, p in self.net.named_parameters() if n.startswith("c") and not n.startswith("cls")]
+            self.params += list(self.head.parameters())
+        else:
+            self.params = [p for n, p in self.net.named_parameters() if method in ("dann", "cdan") or not n.startswith("dom")]
         self.bufs = [torch.zeros_like(p) for p in self.params]
         self.xs = torch.zeros(b, 3, 32, 32, device=dev)
         self.xt = torch.zeros(b, 3, 32, 32, device=dev)
@@ -92,6 +154,37 @@ class Step:
 
     def body(self):
         b = self.b
+        if self.start is not None:
+            f = self.net.features(self.xs)
+            loss = F.cross_entropy(self.net.cls(f), self.ys)
+            if self.method == "l2-sp":
+                sp = [0.5 * ((p - p0) ** 2).sum() for (n, p), p0 in zip(self.net.named_parameters(),
+                                                                         self.start.parameters())
+                      if not n.startswith("dom")]
+                loss = loss + 0.01 * sum(sp)
+            elif self.method == "bss":
+                loss = loss + 0.001 * torch.linalg.eigvalsh(f @ f.t())[:1].sum()
+            else:
+                with torch.no_grad():
+                    old = self.start.cls(self.start.features(self.xs))
+                new = self.start.cls(f)
+                kl = F.kl_div(F.log_softmax(new / 3, 1), F.log_softmax(old / 3, 1), reduction="batchmean",
+                              log_target=True)
+                loss = loss + 4 * kl
+            loss.backward()
+            self.update()
+            return
+        if self.head is not None:
+            if self.method == "rotation":
+                x = torch.cat([torch.rot90(self.xs, r, dims=(2, 3)) for r in range(4)])
+                r = torch.arange(4, device=x.device).repeat_interleave(b)
+                loss = F.cross_entropy(self.head(self.net.features(x)), r)
+            else:
+                views = torch.cat([simclr_view(self.xs), simclr_view(self.xs)])
+                loss = nt_xent(self.head(self.net.features(views)))
+            loss.backward()
+            self.update()
+            return
         f = self.net.features(torch.cat([self.xs, self.xt]))
         logits = self.net.cls(f)
         lc = F.cross_entropy(logits[:b], self.ys)
@@ -106,6 +199,9 @@ class Step:
         else:
             ld = self.lam * mk_mmd_linear(f[:b], f[b:])
         (lc + ld).backward()
+        self.update()
+
+    def update(self):
         with torch.no_grad():
             grads = [p.grad for p in self.params]
             torch._foreach_mul_(self.bufs, 0.9)
@@ -223,7 +319,7 @@ def time_to(ref, dev, a):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["speed", "time-to"], default="speed")
-    ap.add_argument("--method", choices=["dann", "cdan", "mcc", "dan"], default="dann",
+    ap.add_argument("--method", choices=["dann", "cdan", "mcc", "dan", "rotation", "simclr", "l2-sp", "bss", "lwf"], default="dann",
                     help="speed mode: the method whose step is timed")
     ap.add_argument("--reference", default=str(Path(__file__).resolve().parents[2] / "../shared/bench/reference_dann.py"))
     ap.add_argument("--steps", type=int, default=500)

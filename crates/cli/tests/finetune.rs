@@ -176,6 +176,57 @@ fn self_supervised_pretraining_adds_rows_for_each_source_pretrained_policy() {
     assert!(!String::from_utf8_lossy(&again.stderr).contains("epoch   1: pretext loss"));
 }
 
+/// `--regulariser l2-sp,bss,lwf`: beside every row that starts from a pretrained network, the same fine-tuning
+/// with each regulariser; a row from a random start gets none.
+#[test]
+fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = digits_data(&tmp.path().join("data"), 128, 32);
+    let out = tmp.path().join("a");
+    let flags = [
+        "--labels-per-class",
+        "2",
+        "--policies",
+        "full,scratch",
+        "--regulariser",
+        "l2-sp,bss,lwf",
+        "--set",
+        "params.lwf.temperature=2",
+    ];
+    let run = run_ok(&mut finetune(&data, &out, &flags));
+    let table = String::from_utf8_lossy(&run.stdout);
+    let rows: Vec<&str> = table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| policy"))
+        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
+        .collect();
+    assert_eq!(
+        rows,
+        ["full", "scratch", "full + l2-sp", "full + bss", "full + lwf"],
+        "{table}"
+    );
+    assert!(out.join("finetune/k2/seed0/full-l2-sp.json").is_file());
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
+    let regularised: Vec<&str> = doc["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["regulariser"].as_str())
+        .collect();
+    assert_eq!(regularised, ["l2-sp", "bss", "lwf"]);
+    assert_eq!(doc["config"]["params"]["lwf"]["temperature"], 2.0);
+    let e = run_err(&mut finetune(&data, &tmp.path().join("e"), &["--regulariser", "dann"]));
+    assert!(e.contains("invalid value 'dann'") && e.contains("l2-sp"), "{e}");
+    let cfg = tmp.path().join("bad.toml");
+    std::fs::write(&cfg, "regularisers = [\"mcc\"]\n").unwrap();
+    let e = run_err(finetune(&data, &tmp.path().join("e"), &["--config"]).arg(&cfg));
+    assert!(
+        e.contains("`regularisers`: mcc is not a fine-tuning regulariser (they are: l2-sp, bss, lwf)"),
+        "{e}"
+    );
+}
+
 #[test]
 fn bad_finetune_settings_are_refused() {
     let tmp = tempfile::tempdir().unwrap();

@@ -42,6 +42,16 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
         bail!("`finetune_steps` and `finetune_epochs` must be at least 1");
     }
     cfg.pretrain.validate_at("pretrain")?;
+    if let Some(m) = cfg.regularisers.iter().find(|m| !m.data().regulariser) {
+        let known: Vec<String> = shift_strategies::MethodName::all()
+            .filter(|m| m.data().regulariser)
+            .map(|m| m.to_string())
+            .collect();
+        bail!(
+            "`regularisers`: {m} is not a fine-tuning regulariser (they are: {})",
+            known.join(", ")
+        );
+    }
     for (method, set) in &cfg.params {
         let name: shift_strategies::MethodName =
             method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;

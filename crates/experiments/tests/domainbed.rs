@@ -158,6 +158,11 @@ fn the_domainbed_tasks_parse_their_domains_and_refuse_other_methods_and_keys_by_
             &["rotation"][..],
             "`methods`: rotation is self-supervised pretraining",
         ),
+        (
+            "mnist:mnist-m",
+            &["source-only", "l2-sp"][..],
+            "`methods`: l2-sp is a fine-tuning regulariser",
+        ),
     ] {
         let e = base(task, methods).validate().unwrap_err().to_string();
         assert!(e.starts_with(says), "{task} {methods:?}: {e}");

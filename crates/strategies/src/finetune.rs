@@ -2,7 +2,7 @@
 //! pretrained network train on the labelled target examples, at which learning rate, and from which start; and
 //! what the source-pretrained policies were pretrained with ([`Pretraining`]).
 
-use crate::{error::StrategyError, optimiser::GroupSpec, MethodName};
+use crate::{error::StrategyError, methods::MethodName, optimiser::GroupSpec};
 use serde::{Deserialize, Serialize};
 use shift_models::Part;
 use std::{fmt, str::FromStr};

@@ -125,15 +125,26 @@ fn features_parser() -> impl clap::builder::TypedValueParser<Value = config::Fea
 }
 
 /// `--methods` values: the registry's names, each with its line of help; the self-supervised pretraining methods
-/// are accepted but not listed (`experiment dann` refuses them, naming `experiment finetune --pretrain`; `bench
+/// and the fine-tuning regularisers are accepted but not listed (`experiment dann` refuses them, naming `experiment finetune --pretrain`; `bench
 /// train` times their steps).
 pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     PossibleValuesParser::new(MethodName::all().map(|m| {
         PossibleValue::new(m.as_str())
             .help(m.info().help)
-            .hide(m.data().pretext)
+            .hide(m.data().pretext || m.data().regulariser)
     }))
+    .try_map(|s| s.parse::<MethodName>())
+}
+
+/// `--regulariser` values: the registry's fine-tuning regularisers, each with its line of help.
+fn regulariser_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        MethodName::all()
+            .filter(|m| m.data().regulariser)
+            .map(|m| PossibleValue::new(m.as_str()).help(m.info().help)),
+    )
     .try_map(|s| s.parse::<MethodName>())
 }
 
@@ -253,6 +264,10 @@ pub struct FinetuneArgs {
     /// adds scratch [default: supervised].
     #[arg(long = "pretrain", value_delimiter = ',')]
     pretraining: Option<Vec<Pretraining>>,
+    /// Comma-separated fine-tuning regularisers: l2-sp, bss, lwf; each adds the regularised fine-tuning of every
+    /// row that starts from a pretrained network (`full + l2-sp`).
+    #[arg(long = "regulariser", value_delimiter = ',', value_parser = regulariser_parser())]
+    regularisers: Option<Vec<MethodName>>,
     /// Start the source-pretrained policies from this checkpoint instead of pretraining.
     #[arg(long)]
     from: Option<PathBuf>,
@@ -303,6 +318,9 @@ impl FinetuneArgs {
         }
         if let Some(v) = &self.pretraining {
             c.pretraining = v.clone();
+        }
+        if let Some(v) = &self.regularisers {
+            c.regularisers = v.clone();
         }
         if self.from.is_some() {
             c.from = self.from.clone();

@@ -1,14 +1,13 @@
 //! Fine-tuning on MNIST -> MNIST-M: the digit net pretrained on MNIST (and unlabelled MNIST-M for DANN), then
 //! trained on a labelled subset of the MNIST-M train set and tested on the MNIST-M test set.
 
-use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
+use super::{finetune_train, policy_strategy, Arm, FinetuneConfig, Recorder, Target};
 use crate::config::ExperimentConfig;
 use crate::run_folder::RunFolder;
 use crate::Invocation;
 use anyhow::Result;
 use shift_data::{DigitBatcher, Mnist, MnistM};
 use shift_models::digit::DigitNet;
-use shift_strategies::finetune::Policy;
 use shift_strategies::{fit, DigitTask, FitEnd, MethodName, Position};
 use shift_tensor::tch::{Device, Tensor};
 use std::path::{Path, PathBuf};
@@ -85,16 +84,10 @@ impl Target for Digits<'_> {
         Ok(self.mnist_m_train.select(subset).to_tensors(self.device)?)
     }
 
-    fn finetune(
-        &self,
-        labelled: &Self::Split,
-        policy: Policy,
-        start: Option<&Path>,
-        seed: u64,
-    ) -> Result<Option<Vec<f64>>> {
+    fn finetune(&self, labelled: &Self::Split, arm: Arm, start: Option<&Path>, seed: u64) -> Result<Option<Vec<f64>>> {
         shift_tensor::seed_everything(seed);
         let net = DigitNet::new(self.device);
-        let mut strategy = policy_strategy(net, policy, start, "digit-net", self.cfg)?;
+        let mut strategy = policy_strategy(net, arm, start, "digit-net", self.cfg)?;
         let train = finetune_train(self.cfg, labelled.0.size()[0] as usize);
         let mut rec = Recorder::new(self.stop);
         let end = fit(

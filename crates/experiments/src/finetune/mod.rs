@@ -44,6 +44,9 @@ pub struct FinetuneConfig {
     /// params.simclr.temperature=0.2`), as in `experiment dann`.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub params: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    /// Fine-tuning regularisers (`l2-sp`, `bss`, `lwf`): each adds, beside every row that starts from a pretrained
+    /// network, the same fine-tuning with its term (`full + l2-sp`); their hyper-parameters under `params`.
+    pub regularisers: Vec<MethodName>,
     /// Pretraining on the source (and the unlabelled target for the `dann` policy).
     pub pretrain: TrainConfig,
     /// The train step of pretraining and fine-tuning (digits): eager, or fast (see `shift experiment dann --step`).
@@ -71,6 +74,7 @@ impl Default for FinetuneConfig {
             policies: Policy::ALL.to_vec(),
             pretraining: vec![Pretraining::Supervised],
             params: Default::default(),
+            regularisers: Vec::new(),
             pretrain: TrainConfig {
                 epochs: 10,
                 ..Default::default()
@@ -118,6 +122,8 @@ impl FinetuneConfig {
 pub(crate) struct Arm {
     pub policy: Policy,
     pub self_supervised: Option<Pretraining>,
+    /// The fine-tuning regulariser, where the row has one.
+    pub regulariser: Option<MethodName>,
 }
 
 impl Arm {
@@ -131,26 +137,48 @@ impl Arm {
         }
     }
 
-    /// The row's name: the policy, with the self-supervised pretraining in brackets (`full (simclr)`).
+    /// The row's name: the policy, with the self-supervised pretraining in brackets and the regulariser after a
+    /// plus (`full (simclr) + l2-sp`).
     pub fn row(self) -> String {
-        match self.self_supervised {
-            Some(p) => format!("{} ({p})", self.policy),
-            None => self.policy.to_string(),
+        let mut row = self.policy.to_string();
+        if let Some(p) = self.self_supervised {
+            row += &format!(" ({p})");
         }
+        if let Some(r) = self.regulariser {
+            row += &format!(" + {r}");
+        }
+        row
     }
 
-    /// The stem of the row's result file (`full`, `full-simclr`).
+    /// The stem of the row's result file (`full`, `full-simclr`, `full-simclr-l2-sp`).
     fn file_stem(self) -> String {
-        match self.self_supervised {
-            Some(p) => format!("{}-{p}", self.policy),
-            None => self.policy.to_string(),
+        let mut stem = self.policy.to_string();
+        for part in [
+            self.self_supervised.map(|p| p.to_string()),
+            self.regulariser.map(|r| r.to_string()),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            stem += &format!("-{part}");
         }
+        stem
+    }
+
+    /// The fine-tuning method with its hyper-parameters: the regulariser, or target-only training.
+    fn method(self, cfg: &FinetuneConfig) -> Result<shift_strategies::MethodSpec> {
+        let name = self.regulariser.unwrap_or(MethodName::TARGET_ONLY);
+        let none = std::collections::BTreeMap::new();
+        Ok(shift_strategies::MethodSpec::new(
+            name,
+            cfg.params.get(name.as_str()).unwrap_or(&none),
+        )?)
     }
 }
 
 /// The rows a configuration runs, in table order: for each pretraining in turn, `scratch` for `none` and the
 /// source-pretrained policies for the others; then the policies of their own start (`scratch`, `dann`) not yet
-/// listed.
+/// listed; then, for each regulariser, every row so far that starts from a pretrained network, regularised.
 pub(crate) fn arms(cfg: &FinetuneConfig) -> Vec<Arm> {
     let mut arms = Vec::new();
     let mut push = |arm: Arm| {
@@ -163,6 +191,7 @@ pub(crate) fn arms(cfg: &FinetuneConfig) -> Vec<Arm> {
             push(Arm {
                 policy: Policy::Scratch,
                 self_supervised: None,
+                regulariser: None,
             });
             continue;
         }
@@ -170,6 +199,7 @@ pub(crate) fn arms(cfg: &FinetuneConfig) -> Vec<Arm> {
             push(Arm {
                 policy,
                 self_supervised: p.self_supervised().then_some(p),
+                regulariser: None,
             });
         }
     }
@@ -177,7 +207,17 @@ pub(crate) fn arms(cfg: &FinetuneConfig) -> Vec<Arm> {
         push(Arm {
             policy,
             self_supervised: None,
+            regulariser: None,
         });
+    }
+    let plain = arms.clone();
+    for &r in &cfg.regularisers {
+        for arm in plain.iter().filter(|a| a.start().is_some()) {
+            arms.push(Arm {
+                regulariser: Some(r),
+                ..*arm
+            });
+        }
     }
     arms
 }
@@ -226,6 +266,9 @@ pub struct FinetuneResult {
     /// The self-supervised pretraining the start came from, where not the policy's own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretraining: Option<Pretraining>,
+    /// The fine-tuning regulariser, where the row has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub regulariser: Option<MethodName>,
     /// None: every labelled image.
     pub labels_per_class: Option<usize>,
     pub labelled_images: usize,
@@ -249,15 +292,9 @@ trait Target {
     fn pretrain(&self, method: MethodName, seed: u64) -> Result<Option<PathBuf>>;
     /// The labelled images and the test set for a subset of the target train images.
     fn split(&self, subset: &[usize]) -> Result<Self::Split>;
-    /// Fine-tunes a network that starts from `start` (random when None) under `policy`; the target accuracy
-    /// after each evaluation.
-    fn finetune(
-        &self,
-        split: &Self::Split,
-        policy: Policy,
-        start: Option<&Path>,
-        seed: u64,
-    ) -> Result<Option<Vec<f64>>>;
+    /// Fine-tunes a network that starts from `start` (random when None) as the row `arm` says (its policy and
+    /// regulariser); the target accuracy after each evaluation.
+    fn finetune(&self, split: &Self::Split, arm: Arm, start: Option<&Path>, seed: u64) -> Result<Option<Vec<f64>>>;
 }
 
 /// Settings every task's fine-tuning run shares: the step budget split into evaluations, the batch (at most
@@ -307,12 +344,13 @@ fn load_start(net: &dyn AdaptNet, checkpoint: &Path, what: &str) -> Result<()> {
     load_model_state(net, &named).with_context(|| format!("{}: not a {what} checkpoint", checkpoint.display()))
 }
 
-/// The target-only strategy that fine-tunes `net` under `policy`: weights from `start` (`what` names the kind
-/// of checkpoint in errors; random when None), the parts the policy leaves out frozen, with no optimiser state;
+/// The strategy that fine-tunes `net` as the row `arm` says: weights from `start` (`what` names the kind of
+/// checkpoint in errors; random when None), the parts its policy leaves out frozen, with no optimiser state;
+/// target-only training or the row's regulariser (built on the started network, which it holds the run near);
 /// the eager or the fast step as configured.
 fn policy_strategy<N: AdaptNet + 'static>(
     net: N,
-    policy: Policy,
+    arm: Arm,
     start: Option<&Path>,
     what: &str,
     cfg: &FinetuneConfig,
@@ -320,11 +358,11 @@ fn policy_strategy<N: AdaptNet + 'static>(
     if let Some(path) = start {
         load_start(&net, path, what)?;
     }
-    let groups = policy.groups();
+    let groups = arm.policy.groups();
     freeze_outside(net.var_store(), &groups);
     let (strategy, note) = cfg
         .step
-        .build_with(net, MethodName::TARGET_ONLY, &groups, cfg.pretrain.update())?;
+        .build_with(net, arm.method(cfg)?, &groups, cfg.pretrain.update())?;
     // Said by the pretraining's runs already where they ran; said here only once.
     static SAID: std::sync::Once = std::sync::Once::new();
     if let Some(note) = note {
@@ -344,6 +382,9 @@ fn drive<T: Target>(
     let (labels, classes) = target.labels();
     let arms = arms(cfg);
     let mut results = Vec::new();
+    let total = cfg.seeds.len() * ks.len() * arms.len();
+    let started = Instant::now();
+    let mut ran = 0usize;
     for &seed in &cfg.seeds {
         let mut start_of = HashMap::new();
         for method in arms.iter().filter_map(|a| a.start()) {
@@ -381,12 +422,13 @@ fn drive<T: Target>(
                 }
                 let t0 = Instant::now();
                 let start = arm.start().map(|m| start_of[&m].as_path());
-                let Some(accuracy) = target.finetune(&split, arm.policy, start, seed)? else {
+                let Some(accuracy) = target.finetune(&split, arm, start, seed)? else {
                     return Ok(None);
                 };
                 let r = FinetuneResult {
                     policy: arm.policy.name().into(),
                     pretraining: arm.self_supervised,
+                    regulariser: arm.regulariser,
                     labels_per_class: k,
                     labelled_images: subset.len(),
                     seed,
@@ -401,6 +443,18 @@ fn drive<T: Target>(
                 );
                 write_atomic(&file, &serde_json::to_string_pretty(&r)?)?;
                 results.push(r);
+                // The time left, from the runs of this call so far, their seeds' pretraining included (reused
+                // runs cost nothing).
+                ran += 1;
+                let left = total - results.len();
+                if left > 0 {
+                    let per = started.elapsed().as_secs_f64() / ran as f64;
+                    eprintln!(
+                        "shift: finetune: {} of {total} runs done, about {:.0} s left",
+                        results.len(),
+                        per * left as f64
+                    );
+                }
             }
         }
     }
@@ -415,7 +469,12 @@ fn k_label(k: Option<usize>) -> String {
 fn cell(results: &[FinetuneResult], arm: Arm, k: Option<usize>) -> Option<(f64, f64, usize)> {
     let v: Vec<f64> = results
         .iter()
-        .filter(|r| r.policy == arm.policy.name() && r.pretraining == arm.self_supervised && r.labels_per_class == k)
+        .filter(|r| {
+            r.policy == arm.policy.name()
+                && r.pretraining == arm.self_supervised
+                && r.regulariser == arm.regulariser
+                && r.labels_per_class == k
+        })
         .map(|r| r.target_acc)
         .collect();
     (!v.is_empty()).then(|| {
@@ -501,6 +560,7 @@ mod tests {
         let r = FinetuneResult {
             policy: "head".into(),
             pretraining: None,
+            regulariser: None,
             labels_per_class: Some(3),
             labelled_images: 30,
             seed: 1,

@@ -2,7 +2,7 @@
 //! domain (and, for DANN, the unlabelled target), then on k labelled target images per class, and tested on the
 //! target images left unlabelled (Office-31 has no separate test split).
 
-use super::{finetune_train, policy_strategy, FinetuneConfig, Recorder, Target};
+use super::{finetune_train, policy_strategy, Arm, FinetuneConfig, Recorder, Target};
 use crate::config::ExperimentConfig;
 use crate::office::{imagenet_weights, run_office, OfficeData, OfficePair};
 use crate::run_folder::RunFolder;
@@ -12,7 +12,6 @@ use shift_data::office31::{Domain, ImageList, CLASSES};
 use shift_data::pipeline::ImagePipeline;
 use shift_data::transforms::Transform;
 use shift_models::office::OfficeNet;
-use shift_strategies::finetune::Policy;
 use shift_strategies::{fit, FitEnd, MethodName, Position};
 use shift_tensor::tch::Device;
 use std::path::{Path, PathBuf};
@@ -136,12 +135,12 @@ impl Target for Office<'_> {
         })
     }
 
-    fn finetune(&self, split: &Split, policy: Policy, start: Option<&Path>, seed: u64) -> Result<Option<Vec<f64>>> {
+    fn finetune(&self, split: &Split, arm: Arm, start: Option<&Path>, seed: u64) -> Result<Option<Vec<f64>>> {
         shift_tensor::seed_everything(seed);
         let mut net = OfficeNet::new(self.device, CLASSES.len() as i64);
         // A frozen feature extractor keeps its batch-norm statistics as pretrained.
-        net.hold_features_in_eval(!policy.trains_features());
-        let mut strategy = policy_strategy(net, policy, start, "Office-31 ResNet-50", self.cfg)?;
+        net.hold_features_in_eval(!arm.policy.trains_features());
+        let mut strategy = policy_strategy(net, arm, start, "Office-31 ResNet-50", self.cfg)?;
         let train = finetune_train(self.cfg, split.labelled.len());
         let mut rec = Recorder::new(self.stop);
         let data = OfficeData {

@@ -291,6 +291,12 @@ impl ExperimentConfig {
                  it adapts nothing; pretrain with it and fine-tune with `experiment finetune --pretrain {m}`"
             );
         }
+        if let Some(m) = self.methods.iter().find(|m| m.data().regulariser) {
+            bail!(
+                "`methods`: {m} is a fine-tuning regulariser: it holds a pretrained network near its start while it \
+                 learns the target's labels; fine-tune with it by `experiment finetune --regulariser {m}`"
+            );
+        }
         self.check_domains(&task)?;
         task.check_step(self.step)?;
         if self.step == shift_strategies::StepKind::Fast {

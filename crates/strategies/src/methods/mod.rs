@@ -55,6 +55,9 @@ methods! {
     domain_adversarial => [INFO_DANN, INFO_CDANN],
     rotation => [INFO],
     simclr => [INFO],
+    l2_sp => [INFO],
+    bss => [INFO],
+    lwf => [INFO],
 }
 
 pub use info::{MethodInfo, Param, Protocol, Published};
@@ -83,6 +86,10 @@ pub struct DataNeeds {
     /// Whether the method is self-supervised pretraining: it reads the labelled stream's images and never their
     /// labels, and trains no label predictor (`experiment finetune --pretrain` runs it; adaptation refuses it).
     pub pretext: bool,
+    /// Whether the method is a fine-tuning regulariser: it trains the label predictor on the labelled stream (the
+    /// target's labelled examples) from a pretrained start, with a term that holds the network near what it
+    /// started as (`experiment finetune --regulariser` runs it; adaptation refuses it).
+    pub regulariser: bool,
 }
 
 impl DataNeeds {
@@ -95,6 +102,7 @@ impl DataNeeds {
         sequence: None,
         domains: false,
         pretext: false,
+        regulariser: false,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
@@ -105,6 +113,7 @@ impl DataNeeds {
         sequence: None,
         domains: false,
         pretext: false,
+        regulariser: false,
     };
     /// Several labelled source domains, told apart, and no target: domain generalisation.
     pub const DOMAINS: Self = Self {
@@ -115,6 +124,7 @@ impl DataNeeds {
         sequence: None,
         domains: true,
         pretext: false,
+        regulariser: false,
     };
     /// The source images alone, without their labels: self-supervised pretraining on `why` (its views of images).
     pub const fn source_images(why: &'static str) -> Self {
@@ -126,8 +136,20 @@ impl DataNeeds {
             sequence: None,
             domains: false,
             pretext: true,
+            regulariser: false,
         }
     }
+    /// The labelled target from a pretrained start, held near that start: a fine-tuning regulariser.
+    pub const FINETUNING: Self = Self {
+        labelled_source: false,
+        unlabelled_target: false,
+        labelled_target: true,
+        images: None,
+        sequence: None,
+        domains: false,
+        pretext: false,
+        regulariser: true,
+    };
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
         labelled_source: false,
@@ -137,6 +159,7 @@ impl DataNeeds {
         sequence: None,
         domains: false,
         pretext: false,
+        regulariser: false,
     };
 }
 
@@ -390,6 +413,16 @@ pub fn label_terms(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
     (loss, correct, count)
 }
 
+/// The mean cross-entropy of `logits` against class indices `y` in the logits' own precision, the rows whose
+/// largest logit is their class, and the rows (0-dim each).
+pub fn classification_terms(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
+    let k = logits.kind();
+    let loss = logits.log_softmax(-1, k).nll_loss(y);
+    let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
+    let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
+    (loss, correct, count)
+}
+
 /// Domain labels: 0 for the `ns` labelled rows, 1 for the `nt` target rows.
 pub fn domain_labels(ns: i64, nt: i64, device: shift_tensor::tch::Device) -> Tensor {
     Tensor::cat(
@@ -408,6 +441,24 @@ pub fn domain_terms(logits: &Tensor, labels: &Tensor, weight: Option<&Tensor>) -
     let correct = logits.gt(0.0).to_kind(Kind::Float).eq_tensor(labels).sum(Kind::Float);
     let count = Tensor::full([], labels.size()[0] as f64, (Kind::Float, labels.device()));
     (loss, correct, count)
+}
+
+/// The label loss on the labelled rows (in the features' precision) plus a regulariser's weighted term `weighted` (reported as the transfer
+/// loss, unweighted: `term`), with no transfer accuracy: the step of the fine-tuning regularisers.
+pub fn regularised_terms(net: &dyn AdaptNet, f: &Tensor, ys: &Tensor, term: &Tensor, weighted: Tensor) -> Terms {
+    let (lc, correct, count) = classification_terms(&net.classify(f, true), ys);
+    let zero = || Tensor::zeros([], (Kind::Float, f.device()));
+    Terms {
+        metrics: [
+            lc.detach().to_kind(Kind::Float),
+            correct,
+            count,
+            term.detach().to_kind(Kind::Float),
+            zero(),
+            zero(),
+        ],
+        loss: lc + weighted,
+    }
 }
 
 /// The label loss on the labelled rows alone, with zeros for the transfer metrics: the step of source-only and

@@ -38,19 +38,7 @@ pub fn rotations(x: &Tensor) -> (Tensor, Tensor) {
 
 /// The rotation loss of head logits against the rotation labels, its correct count and the rows (0-dim each).
 pub fn rotation_terms(logits: &Tensor, r: &Tensor) -> (Tensor, Tensor, Tensor) {
-    classification_terms(logits, r)
-}
-
-/// The mean cross-entropy of `logits` against class indices `y` in the logits' own precision, the rows whose
-/// largest logit is their class, and the rows (0-dim each).
-pub(crate) fn classification_terms(logits: &Tensor, y: &Tensor) -> (Tensor, Tensor, Tensor) {
-    let k = logits.kind();
-    let loss = logits
-        .log_softmax(-1, k)
-        .nll_loss(y);
-    let correct = logits.argmax(-1, false).eq_tensor(y).sum(Kind::Float);
-    let count = Tensor::full([], y.size()[0] as f64, (Kind::Float, y.device()));
-    (loss, correct, count)
+    super::classification_terms(logits, r)
 }
 
 #[derive(Debug)]

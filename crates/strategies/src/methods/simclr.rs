@@ -14,9 +14,9 @@
 //! strength 0.5), except the crops (see `crop_min`). The labels of the batch are never read, and the label
 //! predictor does not train.
 
-use super::rotation::{classification_terms, pretext_terms};
+use super::rotation::pretext_terms;
 use super::{
-    joint_optimiser, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
+    classification_terms, joint_optimiser, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
     Param, StepInputs, Terms,
 };
 use crate::views::Views;

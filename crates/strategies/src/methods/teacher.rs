@@ -15,6 +15,8 @@ pub struct Teacher {
     twin: Box<dyn Twin>,
     /// (student variable, teacher variable) for every variable of the backbone.
     pairs: Vec<(Tensor, Tensor)>,
+    /// The student variable's name of each pair.
+    names: Vec<String>,
 }
 
 impl Teacher {
@@ -28,7 +30,11 @@ impl Teacher {
         })?;
         let vars = vs.variables();
         let mut pairs = Vec::new();
-        for (name, student) in &vars {
+        let mut names = Vec::new();
+        // In name order, so that a sum over the pairs adds in the same order on every run.
+        let mut sorted: Vec<(&String, &Tensor)> = vars.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (name, student) in sorted {
             if !(name.starts_with(&format!("{FEATURES}.")) || name.starts_with(&format!("{CLASSIFIER}."))) {
                 continue;
             }
@@ -40,8 +46,9 @@ impl Teacher {
             })?;
             let _ = teacher.set_requires_grad(false);
             pairs.push((student.shallow_clone(), teacher.shallow_clone()));
+            names.push(name.clone());
         }
-        let teacher = Self { twin, pairs };
+        let teacher = Self { twin, pairs, names };
         teacher.copy_student();
         Ok(teacher)
     }
@@ -76,6 +83,32 @@ impl Teacher {
     /// The teacher's logits (no gradient; `train` switches its batch norm, dropout and noise).
     pub fn logits(&self, x: &Tensor, train: bool) -> Tensor {
         no_grad(|| self.twin.logits(x, train))
+    }
+
+    /// The teacher's label predictor on features `f` (its weights frozen; the gradient reaches `f`).
+    pub fn classify(&self, f: &Tensor, train: bool) -> Tensor {
+        self.twin.classify(f, train)
+    }
+
+    /// `sum 0.5 |w - w_teacher|^2` over the student's trainable variables under `part.` (`features`,
+    /// `classifier`; batch-norm statistics and frozen parts are left out), differentiable in the student.
+    pub fn half_squared_distance(&self, part: &str) -> Tensor {
+        let prefix = format!("{part}.");
+        let mut total: Option<Tensor> = None;
+        for ((s, t), name) in self.pairs.iter().zip(&self.names) {
+            if !name.starts_with(&prefix) || !s.requires_grad() {
+                continue;
+            }
+            let d = (s - t.detach()).square().sum(s.kind()) * 0.5;
+            total = Some(match total {
+                Some(acc) => acc + d,
+                None => d,
+            });
+        }
+        total.unwrap_or_else(|| match self.pairs.first() {
+            Some((s, _)) => Tensor::zeros([], (s.kind(), s.device())),
+            None => Tensor::zeros([], (Kind::Float, shift_tensor::tch::Device::Cpu)),
+        })
     }
 
     /// The teacher's features and logits (no gradient).
