@@ -42,6 +42,15 @@ fn runs(out: &Path) -> Vec<(String, Option<u64>, f64)> {
         .collect()
 }
 
+/// The first cell of each row of a printed table, its header left out.
+fn row_names(table: &str) -> Vec<&str> {
+    table
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| policy"))
+        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
+        .collect()
+}
+
 #[test]
 fn policies_by_k_table_subsets_and_reproducibility() {
     let tmp = tempfile::tempdir().unwrap();
@@ -128,11 +137,7 @@ fn self_supervised_pretraining_adds_rows_for_each_source_pretrained_policy() {
     ];
     let run = run_ok(&mut finetune(&data, &out, &flags));
     let table = String::from_utf8_lossy(&run.stdout);
-    let rows: Vec<&str> = table
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| policy"))
-        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
-        .collect();
+    let rows = row_names(&table);
     assert_eq!(
         rows,
         [
@@ -195,11 +200,7 @@ fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
     ];
     let run = run_ok(&mut finetune(&data, &out, &flags));
     let table = String::from_utf8_lossy(&run.stdout);
-    let rows: Vec<&str> = table
-        .lines()
-        .filter(|l| l.starts_with("| ") && !l.starts_with("| policy"))
-        .map(|l| l.split(" | ").next().unwrap().trim_start_matches("| "))
-        .collect();
+    let rows = row_names(&table);
     assert_eq!(
         rows,
         ["full", "scratch", "full + l2-sp", "full + bss", "full + lwf"],

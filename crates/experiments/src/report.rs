@@ -80,6 +80,20 @@ pub fn per_seed_mean(per_column: &[Vec<f64>]) -> Vec<f64> {
         .collect()
 }
 
+/// Says on stderr how long the rest of an experiment of `total` parts will take, `done` of them finished, from
+/// the `ran` of them this call trained since `started` (parts reused with `--resume` cost nothing); silent when
+/// nothing is left.
+pub fn say_time_left(what: &str, (done, total): (usize, usize), ran: usize, started: std::time::Instant) {
+    let left = total.saturating_sub(done);
+    if left > 0 && ran > 0 {
+        let per = started.elapsed().as_secs_f64() / ran as f64;
+        eprintln!(
+            "shift: {what}: {done} of {total} done, about {:.0} s left",
+            per * left as f64
+        );
+    }
+}
+
 pub fn mean_std_cell(mean: f64, std: f64, runs: usize) -> String {
     if runs > 1 {
         format!("{mean:.4} +- {std:.4}")

@@ -490,15 +490,7 @@ pub fn run(cfg: &ZeroShotConfig, at: &Invocation) -> Result<Option<Finished>> {
             results.push(r);
             // The time left, from the splits run so far in this call (reused ones cost nothing).
             ran += 1;
-            let left = total - results.len();
-            if left > 0 {
-                let per = started.elapsed().as_secs_f64() / ran as f64;
-                eprintln!(
-                    "shift: zero-shot: {} of {total} splits x seeds done, about {:.0} s left",
-                    results.len(),
-                    per * left as f64
-                );
-            }
+            crate::report::say_time_left("zero-shot splits x seeds", (results.len(), total), ran, started);
         }
     }
     let doc = serde_json::json!({ "config": cfg, "runs": results });

@@ -80,20 +80,31 @@ impl fmt::Display for Policy {
     }
 }
 
+/// The one of `all` named `s`, or an error under `field` naming the `what` and listing the names.
+fn by_name<T: Copy>(
+    all: &[T],
+    name: fn(T) -> &'static str,
+    s: &str,
+    field: &str,
+    what: &str,
+) -> Result<T, StrategyError> {
+    all.iter()
+        .copied()
+        .find(|&v| name(v) == s.trim())
+        .ok_or_else(|| StrategyError::Invalid {
+            field: field.into(),
+            msg: format!(
+                "unknown {what} `{s}` (known: {})",
+                all.iter().map(|&v| name(v)).collect::<Vec<_>>().join(", ")
+            ),
+        })
+}
+
 impl FromStr for Policy {
     type Err = StrategyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name() == s.trim())
-            .ok_or_else(|| StrategyError::Invalid {
-                field: "policies".into(),
-                msg: format!(
-                    "unknown policy `{s}` (known: {})",
-                    Self::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
-                ),
-            })
+        by_name(&Self::ALL, Self::name, s, "policies", "policy")
     }
 }
 
@@ -148,16 +159,7 @@ impl FromStr for Pretraining {
     type Err = StrategyError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Self::ALL
-            .into_iter()
-            .find(|p| p.name() == s.trim())
-            .ok_or_else(|| StrategyError::Invalid {
-                field: "pretraining".into(),
-                msg: format!(
-                    "unknown pretraining `{s}` (known: {})",
-                    Self::ALL.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ")
-                ),
-            })
+        by_name(&Self::ALL, Self::name, s, "pretraining", "pretraining")
     }
 }
 

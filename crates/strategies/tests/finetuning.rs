@@ -4,26 +4,19 @@
 
 mod common;
 
-use common::{fixture, max_diff, tensor};
+use common::{fixture, max_diff, rng_lock, tensor, Quiet};
 use shift_data::DigitBatcher;
 use shift_models::{mlp::MlpNet, AdaptNet};
 use shift_strategies::methods::bss::spectral_shrinkage;
 use shift_strategies::methods::lwf::distillation;
 use shift_strategies::methods::{BuildContext, Lambda, StepInputs};
 use shift_strategies::{
-    backbone_groups, fit, Adapt, DigitTask, EpochRecord, FitEnd, MethodName, MethodSpec, Observer, Position, Strategy,
-    StrategyError, TrainConfig, Update,
+    backbone_groups, fit, Adapt, DigitTask, FitEnd, MethodName, MethodSpec, Position, Strategy, TrainConfig, Update,
 };
 use shift_tensor::tch::{no_grad, Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
 const TOL: f64 = 1e-10;
-
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn value(t: &Tensor) -> f64 {
     t.double_value(&[])
@@ -133,21 +126,6 @@ fn lwf_distillation_matches_the_fixture() {
     }
     // Identical outputs: nothing to distil.
     assert!(value(&distillation(&old, &old, 3.0)).abs() < TOL);
-}
-
-#[derive(Default)]
-struct Quiet;
-
-impl Observer for Quiet {
-    fn stop_requested(&self) -> bool {
-        false
-    }
-    fn on_epoch(&mut self, _r: &EpochRecord, _n: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
-        Ok(())
-    }
-    fn on_interrupt(&mut self, _n: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
-        Ok(())
-    }
 }
 
 /// 24 labelled examples of a two-class problem in 8 dimensions (the class in the first), on which an MLP fits

@@ -5,26 +5,19 @@
 
 mod common;
 
-use common::{fixture, max_diff, tensor};
+use common::{fixture, max_diff, rng_lock, tensor, Quiet};
 use shift_data::DigitBatcher;
 use shift_models::{digit::DigitNet, AdaptNet};
 use shift_strategies::methods::rotation::{rotation_terms, rotations};
 use shift_strategies::methods::simclr::nt_xent;
 use shift_strategies::methods::{BuildContext, Lambda, StepInputs};
 use shift_strategies::{
-    backbone_groups, fit, Adapt, DigitTask, EpochRecord, FitEnd, MethodName, MethodSpec, Observer, Position, Strategy,
-    StrategyError, TrainConfig, Update,
+    backbone_groups, fit, Adapt, DigitTask, FitEnd, MethodName, MethodSpec, Position, Strategy, TrainConfig, Update,
 };
 use shift_tensor::tch::{Device, Kind, Tensor};
 
 const CPU: Device = Device::Cpu;
 const TOL: f64 = 1e-10;
-
-static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
-    RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
 
 fn value(t: &Tensor) -> f64 {
     t.double_value(&[])
@@ -115,21 +108,6 @@ fn task(x: &Tensor, y: &Tensor) -> DigitTask {
         unlabelled: None,
         test: (x.shallow_clone(), y.shallow_clone()),
         validation: None,
-    }
-}
-
-#[derive(Default)]
-struct Quiet;
-
-impl Observer for Quiet {
-    fn stop_requested(&self) -> bool {
-        false
-    }
-    fn on_epoch(&mut self, _r: &EpochRecord, _n: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
-        Ok(())
-    }
-    fn on_interrupt(&mut self, _n: Position, _s: &dyn Strategy) -> Result<(), StrategyError> {
-        Ok(())
     }
 }
 

@@ -446,15 +446,7 @@ fn drive<T: Target>(
                 // The time left, from the runs of this call so far, their seeds' pretraining included (reused
                 // runs cost nothing).
                 ran += 1;
-                let left = total - results.len();
-                if left > 0 {
-                    let per = started.elapsed().as_secs_f64() / ran as f64;
-                    eprintln!(
-                        "shift: finetune: {} of {total} runs done, about {:.0} s left",
-                        results.len(),
-                        per * left as f64
-                    );
-                }
+                crate::report::say_time_left("finetune runs", (results.len(), total), ran, started);
             }
         }
     }

@@ -1,5 +1,5 @@
-//! What the fixture tests share: reading a PyTorch fixture (`fixtures/<method>/<method>_loss.json`) and
-//! comparing tensors.
+//! What the fixture tests share: reading a PyTorch fixture (`fixtures/<method>/<method>_loss.json`),
+//! comparing tensors, taking turns at libtorch's generator, and a silent observer.
 #![allow(dead_code)] // each test file uses a different part of these helpers
 
 use serde_json::Value;
@@ -30,4 +30,35 @@ pub fn tensor(v: &Value) -> Tensor {
 pub fn max_diff(a: &Tensor, b: &Tensor) -> f64 {
     assert_eq!(a.size(), b.size());
     (a - b).abs().max().double_value(&[])
+}
+
+/// libtorch's generator is process-wide and tests run on parallel threads: tests that draw from it take turns.
+pub fn rng_lock() -> std::sync::MutexGuard<'static, ()> {
+    static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// An observer that records nothing and never stops a run.
+#[derive(Default)]
+pub struct Quiet;
+
+impl shift_strategies::Observer for Quiet {
+    fn stop_requested(&self) -> bool {
+        false
+    }
+    fn on_epoch(
+        &mut self,
+        _r: &shift_strategies::EpochRecord,
+        _n: shift_strategies::Position,
+        _s: &dyn shift_strategies::Strategy,
+    ) -> Result<(), shift_strategies::StrategyError> {
+        Ok(())
+    }
+    fn on_interrupt(
+        &mut self,
+        _n: shift_strategies::Position,
+        _s: &dyn shift_strategies::Strategy,
+    ) -> Result<(), shift_strategies::StrategyError> {
+        Ok(())
+    }
 }
