@@ -325,6 +325,18 @@ fn office31_finetune_tests_on_the_unlabelled_rest_of_the_target() {
         "{e}"
     );
     let e = run_err(&mut office(
+        &tmp.path().join("e5"),
+        &["--labels-per-class", "1", "--regulariser", "bss,lwf"],
+    ));
+    assert!(
+        e.contains("`regularisers`: lwf cannot fine-tune the Office-31 ResNet-50") && e.contains("teacher copy"),
+        "{e}"
+    );
+    assert!(
+        !tmp.path().join("e5/pretrain").exists(),
+        "refused before any pretraining"
+    );
+    let e = run_err(&mut office(
         &tmp.path().join("e4"),
         &["--labels-per-class", "1", "--pretrain", "simclr"],
     ));

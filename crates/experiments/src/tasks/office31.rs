@@ -62,6 +62,17 @@ impl TaskKind for Office31 {
                  give counts per class"
             );
         }
+        // Each regulariser built on a throw-away ResNet-50 first: one that keeps a frozen copy of its start needs a
+        // twin, which this backbone does not offer; refused here rather than after pretraining.
+        if !cfg.regularisers.is_empty() {
+            let net = shift_models::office::OfficeNet::new(shift_tensor::tch::Device::Cpu, CLASSES.len() as i64);
+            for &r in &cfg.regularisers {
+                let spec = shift_strategies::MethodSpec::from(r);
+                if let Err(e) = r.build(&shift_strategies::methods::BuildContext { net: &net, spec: &spec }) {
+                    bail!("`regularisers`: {r} cannot fine-tune the Office-31 ResNet-50: {e}");
+                }
+            }
+        }
         if let Some(p) = cfg.pretraining.iter().find(|p| p.self_supervised()) {
             bail!(
                 "`pretraining`: {p} would start from the ImageNet ResNet-50, whose weights were trained on ImageNet's \
