@@ -314,16 +314,30 @@ pub fn differences(saved: &serde_json::Value, now: &serde_json::Value, skip: &[&
     out
 }
 
+/// Methods' hyper-parameters by method, then key (`params.<method>.<key>`).
+pub type Params = BTreeMap<String, BTreeMap<String, f64>>;
+
+/// `method` with the hyper-parameters `params` sets for it over the registry's defaults.
+pub fn spec_in(params: &Params, method: MethodName) -> Result<MethodSpec> {
+    let none = BTreeMap::new();
+    Ok(MethodSpec::new(method, params.get(method.as_str()).unwrap_or(&none))?)
+}
+
+/// Every method `params` names is registered and every value it sets meets its rule; errors name the key.
+pub fn check_params(params: &Params) -> Result<()> {
+    for (method, set) in params {
+        let name: MethodName = method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
+        MethodSpec::new(name, set)?;
+    }
+    Ok(())
+}
+
 impl ExperimentConfig {
     /// `method` with the hyper-parameters this configuration sets for it (checked by [`validate`]).
     ///
     /// [`validate`]: Self::validate
     pub fn spec(&self, method: MethodName) -> Result<MethodSpec> {
-        let none = BTreeMap::new();
-        Ok(MethodSpec::new(
-            method,
-            self.params.get(method.as_str()).unwrap_or(&none),
-        )?)
+        spec_in(&self.params, method)
     }
 
     /// The digit task's backbone: `backbone` (unset: the paper's digit net), or an error naming the key.

@@ -52,11 +52,7 @@ pub fn run(cfg: &FinetuneConfig, at: &Invocation) -> Result<Option<Finished>> {
             known.join(", ")
         );
     }
-    for (method, set) in &cfg.params {
-        let name: shift_strategies::MethodName =
-            method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
-        shift_strategies::MethodSpec::new(name, set)?;
-    }
+    crate::config::check_params(&cfg.params)?;
     cfg.finetune_lr.validate_at("finetune_lr")?;
     task.check_finetune(cfg, &ks)?;
     for (flag, path) in [("from", &cfg.from), ("from_dann", &cfg.from_dann)] {

@@ -43,7 +43,7 @@ pub struct FinetuneConfig {
     /// The pretraining methods' hyper-parameters over the registry's defaults, `params.<method>.<key>` (`--set
     /// params.simclr.temperature=0.2`), as in `experiment dann`.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
-    pub params: std::collections::BTreeMap<String, std::collections::BTreeMap<String, f64>>,
+    pub params: crate::config::Params,
     /// Fine-tuning regularisers (`l2-sp`, `bss`, `lwf`): each adds, beside every row that starts from a pretrained
     /// network, the same fine-tuning with its term (`full + l2-sp`); their hyper-parameters under `params`.
     pub regularisers: Vec<MethodName>,
@@ -167,12 +167,7 @@ impl Arm {
 
     /// The fine-tuning method with its hyper-parameters: the regulariser, or target-only training.
     fn method(self, cfg: &FinetuneConfig) -> Result<shift_strategies::MethodSpec> {
-        let name = self.regulariser.unwrap_or(MethodName::TARGET_ONLY);
-        let none = std::collections::BTreeMap::new();
-        Ok(shift_strategies::MethodSpec::new(
-            name,
-            cfg.params.get(name.as_str()).unwrap_or(&none),
-        )?)
+        crate::config::spec_in(&cfg.params, self.regulariser.unwrap_or(MethodName::TARGET_ONLY))
     }
 }
 

@@ -262,10 +262,7 @@ impl ExperimentConfig {
             .parse::<shift_tensor::DeviceSpec>()
             .map_err(|e| anyhow::anyhow!("`device`: {e}"))?;
         task.validate(self)?;
-        for (method, set) in &self.params {
-            let name: MethodName = method.parse().map_err(|e| anyhow::anyhow!("`params.{method}`: {e}"))?;
-            shift_strategies::MethodSpec::new(name, set)?;
-        }
+        crate::config::check_params(&self.params)?;
         if task.inputs() != Inputs::Images {
             if let Some((m, why)) = self.methods.iter().find_map(|m| m.data().images.map(|why| (m, why))) {
                 bail!(

@@ -141,14 +141,8 @@ impl DataNeeds {
     }
     /// The labelled target from a pretrained start, held near that start: a fine-tuning regulariser.
     pub const FINETUNING: Self = Self {
-        labelled_source: false,
-        unlabelled_target: false,
-        labelled_target: true,
-        images: None,
-        sequence: None,
-        domains: false,
-        pretext: false,
         regulariser: true,
+        ..Self::LABELLED_TARGET
     };
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
