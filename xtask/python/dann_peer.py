@@ -10,8 +10,11 @@ Modes (same model, batch 64 source + 64 target, SGD momentum 0.9 as a fused fore
                       rotation or simclr: the self-supervised pretraining steps on the 64 source images alone
                       (the four quarter turns and a 1200-100-100-4 head; two SimCLR views, a 1200-1200-128
                       projection and NT-Xent at 0.5), as methods/rotation.rs, methods/simclr.rs and views.rs do;
-                      l2-sp, bss or lwf: the fine-tuning regularisers' steps on the 64 labelled images (TLlib's
-                      defaults; a frozen copy of the starting network), as methods/l2_sp.rs, bss.rs, lwf.rs do.
+                      l2-sp, bss, lwf, delta or co-tuning: the fine-tuning regularisers' steps on the 64 labelled
+                      images (TLlib's defaults; a frozen copy of the starting network; DELTA's attention over the
+                      48 channels and Co-Tuning's relationship fixed, as they are between steps; Co-Tuning's
+                      trainable copy of the label predictor), as methods/l2_sp.rs, bss.rs, lwf.rs, delta.rs and
+                      co_tuning.rs do.
   --mode time-to    : MNIST -> MNIST-M with the paper's 20-epoch schedule (lr and lambda fed as device tensors),
                       target test accuracy every quarter epoch; wall time until it reaches --target (evaluations
                       included), for eager and (CUDA) graph steps. Prints one JSON line per step kind.
@@ -121,11 +124,14 @@ class Step:
             self.rg = torch.randn(10, 1024, device=dev)
         self.head = None
         self.start = None
-        if method in ("l2-sp", "bss", "lwf"):
+        if method in ("l2-sp", "bss", "lwf", "delta", "co-tuning"):
             import copy
             self.start = copy.deepcopy(self.net)
             for p in self.start.parameters():
                 p.requires_grad_(False)
+            self.attention = torch.full((48,), 1.0 / 48, device=dev)
+            self.source_head = copy.deepcopy(self.net.cls)
+            self.relationship = torch.full((10, 10), 0.1, device=dev)
         if method == "rotation":
             self.head = torch.nn.Sequential(torch.nn.Linear(1200, 100), torch.nn.ReLU(), torch.nn.Linear(100, 100),
                                             torch.nn.ReLU(), torch.nn.Linear(100, 4)).to(dev)
@@ -135,6 +141,8 @@ class Step:
         if self.start is not None:
             # A fine-tuning step: the label predictor and the features, the discriminator idle.
             self.params = [p for n, p in self.net.named_parameters() if not n.startswith("dom")]
+            if method == "co-tuning":
+                self.params += list(self.source_head.parameters())
         elif self.head is not None:
             # A pretext step trains the features and its head; the label predictor and discriminator do not run.
             self.params = [p for n, p in self.net.named_parameters() if n.startswith("c") and not n.startswith("cls")]
@@ -164,6 +172,16 @@ class Step:
                 loss = loss + 0.01 * sum(sp)
             elif self.method == "bss":
                 loss = loss + 0.001 * torch.linalg.eigvalsh(f @ f.t())[:1].sum()
+            elif self.method == "delta":
+                with torch.no_grad():
+                    f0 = self.start.features(self.xs)
+                d = ((f - f0).view(b, 48, 25) ** 2).sum(2)
+                fm = 0.5 * (48 * self.attention.view(1, 48) * d / 25).sum()
+                head = sum(0.5 * (p ** 2).sum() for p in self.net.cls.parameters())
+                loss = loss + 0.01 * fm + 0.01 * head
+            elif self.method == "co-tuning":
+                target = self.relationship[self.ys]
+                loss = loss + 2.3 * -(target * F.log_softmax(self.source_head(f), 1)).sum(1).mean()
             else:
                 with torch.no_grad():
                     old = self.start.cls(self.start.features(self.xs))
@@ -319,7 +337,8 @@ def time_to(ref, dev, a):
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--mode", choices=["speed", "time-to"], default="speed")
-    ap.add_argument("--method", choices=["dann", "cdan", "mcc", "dan", "rotation", "simclr", "l2-sp", "bss", "lwf"], default="dann",
+    ap.add_argument("--method", choices=["dann", "cdan", "mcc", "dan", "rotation", "simclr", "l2-sp", "bss", "lwf", "delta",
+                                         "co-tuning"], default="dann",
                     help="speed mode: the method whose step is timed")
     ap.add_argument("--reference", default=str(Path(__file__).resolve().parents[2] / "../shared/bench/reference_dann.py"))
     ap.add_argument("--steps", type=int, default=500)

@@ -43,7 +43,8 @@ pub struct BenchArgs {
     #[arg(long)]
     to_accuracy: Option<f64>,
     /// `train`: further methods whose step rate to measure beside DANN's (comma-separated registry names);
-    /// cdan, mcc, dan, rotation, simclr, l2-sp, bss and lwf are also timed in PyTorch (`dann_peer.py --method`).
+    /// cdan, mcc, dan, rotation, simclr, l2-sp, bss, lwf, delta and co-tuning are also timed in PyTorch
+    /// (`dann_peer.py --method`).
     #[arg(long, value_delimiter = ',')]
     methods: Vec<String>,
     /// `train`: the backbone, the digit net (default), audio-cnn (the spoken digits' DANN step beside
@@ -58,7 +59,18 @@ pub struct BenchArgs {
 }
 
 /// The methods `dann_peer.py --method` has a PyTorch step for.
-const PEER_METHODS: [&str; 8] = ["cdan", "mcc", "dan", "rotation", "simclr", "l2-sp", "bss", "lwf"];
+const PEER_METHODS: [&str; 10] = [
+    "cdan",
+    "mcc",
+    "dan",
+    "rotation",
+    "simclr",
+    "l2-sp",
+    "bss",
+    "lwf",
+    "delta",
+    "co-tuning",
+];
 
 /// The methods over domains `domainbed_peer.py --method` has a PyTorch step for (DomainBed's ERM, IRM, CORAL and
 /// DANN), and the default of `--backbone mnist-cnn`.

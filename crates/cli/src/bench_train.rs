@@ -174,6 +174,7 @@ fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTra
         epochs: 1,
         steps_per_epoch: 1,
         target: Some(data.target_images()),
+        labelled: None,
     })?;
     let mut step = 0i64;
     // Batches as indices into the device-resident data (as the epoch loop gives them): the fast step gathers
@@ -228,6 +229,7 @@ fn domain_step_rate(device: Device, method: MethodName, args: &BenchTrainArgs) -
         epochs: 1,
         steps_per_epoch: 1,
         target: None,
+        labelled: None,
     })?;
     let run = |k: usize, s: &mut dyn Strategy| -> Result<()> {
         for _ in 0..k {

@@ -181,7 +181,7 @@ fn self_supervised_pretraining_adds_rows_for_each_source_pretrained_policy() {
     assert!(!String::from_utf8_lossy(&again.stderr).contains("epoch   1: pretext loss"));
 }
 
-/// `--regulariser l2-sp,bss,lwf`: beside every row that starts from a pretrained network, the same fine-tuning
+/// `--regulariser l2-sp,bss,lwf,delta,co-tuning`: beside every row that starts from a pretrained network, the same fine-tuning
 /// with each regulariser; a row from a random start gets none.
 #[test]
 fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
@@ -194,7 +194,7 @@ fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
         "--policies",
         "full,scratch",
         "--regulariser",
-        "l2-sp,bss,lwf",
+        "l2-sp,bss,lwf,delta,co-tuning",
         "--set",
         "params.lwf.temperature=2",
     ];
@@ -203,7 +203,15 @@ fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
     let rows = row_names(&table);
     assert_eq!(
         rows,
-        ["full", "scratch", "full + l2-sp", "full + bss", "full + lwf"],
+        [
+            "full",
+            "scratch",
+            "full + l2-sp",
+            "full + bss",
+            "full + lwf",
+            "full + delta",
+            "full + co-tuning"
+        ],
         "{table}"
     );
     assert!(out.join("finetune/k2/seed0/full-l2-sp.json").is_file());
@@ -215,7 +223,7 @@ fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
         .iter()
         .filter_map(|r| r["regulariser"].as_str())
         .collect();
-    assert_eq!(regularised, ["l2-sp", "bss", "lwf"]);
+    assert_eq!(regularised, ["l2-sp", "bss", "lwf", "delta", "co-tuning"]);
     assert_eq!(doc["config"]["params"]["lwf"]["temperature"], 2.0);
     let e = run_err(&mut finetune(&data, &tmp.path().join("e"), &["--regulariser", "dann"]));
     assert!(e.contains("invalid value 'dann'") && e.contains("l2-sp"), "{e}");
@@ -223,7 +231,9 @@ fn each_regulariser_adds_a_row_beside_each_pretrained_row() {
     std::fs::write(&cfg, "regularisers = [\"mcc\"]\n").unwrap();
     let e = run_err(finetune(&data, &tmp.path().join("e"), &["--config"]).arg(&cfg));
     assert!(
-        e.contains("`regularisers`: mcc is not a fine-tuning regulariser (they are: l2-sp, bss, lwf)"),
+        e.contains(
+            "`regularisers`: mcc is not a fine-tuning regulariser (they are: l2-sp, bss, lwf, delta, co-tuning)"
+        ),
         "{e}"
     );
 }
@@ -334,6 +344,19 @@ fn office31_finetune_tests_on_the_unlabelled_rest_of_the_target() {
     );
     assert!(
         !tmp.path().join("e5/pretrain").exists(),
+        "refused before any pretraining"
+    );
+    let e = run_err(&mut office(
+        &tmp.path().join("e6"),
+        &["--labels-per-class", "1", "--regulariser", "bss,co-tuning"],
+    ));
+    assert!(
+        e.contains("`regularisers`: co-tuning reads the labelled examples whole")
+            && e.contains("Office-31 streams its images from the host"),
+        "{e}"
+    );
+    assert!(
+        !tmp.path().join("e6/pretrain").exists(),
         "refused before any pretraining"
     );
     let e = run_err(&mut office(

@@ -124,6 +124,11 @@ impl AdaptNet for DigitNet {
         FEATURE_DIM
     }
 
+    /// The second convolution's 48 channels.
+    fn feature_channels(&self) -> i64 {
+        48
+    }
+
     fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
         Box::new(DigitFeatures::new(p))
     }

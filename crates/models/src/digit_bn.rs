@@ -138,6 +138,11 @@ impl AdaptNet for DigitBnNet {
         FEATURE_DIM
     }
 
+    /// The second convolution's 48 channels.
+    fn feature_channels(&self) -> i64 {
+        48
+    }
+
     fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
         Box::new(DigitBnFeatures::new(p, &StatisticsSwitch::default()))
     }

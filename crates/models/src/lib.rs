@@ -89,6 +89,11 @@ pub trait AdaptNet: std::fmt::Debug {
     fn num_classes(&self) -> i64;
     /// The length of a feature vector.
     fn feature_dim(&self) -> i64;
+    /// The channels the feature vector is flattened from, channel-major (C of a C x H x W map: the digit nets'
+    /// 48); by default each feature is a channel of its own (a pooled or dense backbone's).
+    fn feature_channels(&self) -> i64 {
+        self.feature_dim()
+    }
     /// The hidden layers of a domain discriminator for this backbone (the recipe its papers used).
     fn discriminator_shape(&self) -> DiscriminatorShape;
     /// The hidden widths of the classifier (a method that adds a second classifier builds it alike).
@@ -139,6 +144,9 @@ impl AdaptNet for Box<dyn AdaptNet> {
     }
     fn feature_dim(&self) -> i64 {
         self.as_ref().feature_dim()
+    }
+    fn feature_channels(&self) -> i64 {
+        self.as_ref().feature_channels()
     }
     fn discriminator_shape(&self) -> DiscriminatorShape {
         self.as_ref().discriminator_shape()

@@ -208,6 +208,11 @@ impl AdaptNet for VadaCnn {
         FEATURE_DIM
     }
 
+    /// The last convolution block's WIDTH channels.
+    fn feature_channels(&self) -> i64 {
+        WIDTH
+    }
+
     fn feature_twin(&self, p: &nn::Path) -> Box<dyn FeatureExtractor> {
         Box::new(VadaFeatures::new(p, self.instance_norm, &StatisticsSwitch::default()))
     }

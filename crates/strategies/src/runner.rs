@@ -278,6 +278,11 @@ pub trait EpochData {
     /// The unlabelled target images as one tensor, for epoch-start hooks (pseudo-labels); None where the data
     /// streams from the host.
     fn unlabelled_images(&self) -> Option<&Tensor>;
+    /// The labelled examples and their classes as two tensors, for epoch-start hooks; None where the data streams
+    /// from the host.
+    fn labelled_examples(&self) -> Option<(&Tensor, &Tensor)> {
+        None
+    }
     /// One epoch's draws of `steps` batches of `batch`, with the target stream when `with_unlabelled`. The loop
     /// has set libtorch's generator to `seed` (the epoch's seed) before it asks.
     fn epoch<'a>(
@@ -327,6 +332,10 @@ impl EpochData for DigitTask {
 
     fn unlabelled_images(&self) -> Option<&Tensor> {
         self.unlabelled.as_ref().map(|t| &t.x)
+    }
+
+    fn labelled_examples(&self) -> Option<(&Tensor, &Tensor)> {
+        Some((&self.labelled.x, &self.labelled.y))
     }
 
     fn epoch<'a>(
@@ -435,6 +444,7 @@ pub fn fit(
             epochs: cfg.epochs,
             steps_per_epoch: steps,
             target: data.unlabelled_images(),
+            labelled: data.labelled_examples(),
         })?;
         // The schedule's values at the epoch's last step (what the record reports if no step is left to run).
         let last = ((epoch as i64 + 1) * steps - 1) as f64 / (cfg.epochs as i64 * steps) as f64;

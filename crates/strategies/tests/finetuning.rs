@@ -1,6 +1,7 @@
-//! The fine-tuning regularisers: L2-SP, BSS and LWF against their PyTorch fixtures (`fixtures/l2-sp/`,
-//! `fixtures/bss/`, `fixtures/lwf/`), to 1e-10 in double precision, and each one's defining behaviour on a small
-//! synthetic problem, which goes when its term is weighted 0.
+//! The fine-tuning regularisers: L2-SP, BSS, LWF, DELTA and Co-Tuning against their PyTorch fixtures
+//! (`fixtures/l2-sp/`, `fixtures/bss/`, `fixtures/lwf/`, `fixtures/delta/`, `fixtures/co-tuning/`), to 1e-10 in
+//! double precision, and each one's defining behaviour on a small synthetic problem, which goes when its term is
+//! weighted 0.
 
 mod common;
 
@@ -8,8 +9,10 @@ use common::{fixture, max_diff, rng_lock, tensor, Quiet};
 use shift_data::DigitBatcher;
 use shift_models::{mlp::MlpNet, AdaptNet};
 use shift_strategies::methods::bss::spectral_shrinkage;
+use shift_strategies::methods::co_tuning::{relationship, soft_cross_entropy};
+use shift_strategies::methods::delta::{attention_distance, channel_attention, loss_increase};
 use shift_strategies::methods::lwf::distillation;
-use shift_strategies::methods::{BuildContext, Lambda, StepInputs};
+use shift_strategies::methods::{BuildContext, EpochStart, Lambda, StepInputs};
 use shift_strategies::{
     backbone_groups, fit, Adapt, DigitTask, FitEnd, MethodName, MethodSpec, Position, Strategy, TrainConfig, Update,
 };
@@ -254,12 +257,203 @@ fn lwf_keeps_the_old_heads_outputs() {
 
 #[test]
 fn the_regularisers_are_registered_as_such() {
-    for m in ["l2-sp", "bss", "lwf"] {
+    for m in ["l2-sp", "bss", "lwf", "delta", "co-tuning"] {
         let name: MethodName = m.parse().unwrap();
         let d = name.data();
         assert!(
             d.regulariser && d.labelled_target && !d.unlabelled_target && !d.pretext,
             "{m}"
         );
+        assert_eq!(d.labelled_whole.is_some(), ["delta", "co-tuning"].contains(&m), "{m}");
     }
+}
+
+fn ints(v: &serde_json::Value) -> Tensor {
+    let v: Vec<i64> = v.as_array().unwrap().iter().map(|x| x.as_i64().unwrap()).collect();
+    Tensor::from_slice(&v)
+}
+
+#[test]
+fn delta_matches_the_fixture() {
+    let fx = fixture("delta");
+    let c = fx["channels"].as_i64().unwrap();
+    let (f0, w, b, y) = (
+        tensor(&fx["start"]),
+        tensor(&fx["head_weight"]),
+        tensor(&fx["head_bias"]),
+        ints(&fx["y"]),
+    );
+    let increase = loss_increase(&f0, &y, c, |g| g.matmul(&w.tr()) + &b).unwrap();
+    let d = max_diff(&increase, &tensor(&fx["increase"]));
+    assert!(d < TOL, "the loss increases differ by {d}");
+    for case in fx["cases"].as_array().unwrap() {
+        let t = case["temperature"].as_f64().unwrap();
+        let attention = channel_attention(&increase, t);
+        let d = max_diff(&attention, &tensor(&case["attention"]));
+        assert!(d < TOL, "T {t}: the attention differs by {d}");
+        let f = tensor(&fx["moved"]).set_requires_grad(true);
+        let loss = attention_distance(&f, &f0, &attention, c).unwrap();
+        let want = case["loss"].as_f64().unwrap();
+        assert!((value(&loss) - want).abs() < TOL, "T {t}: {} vs {want}", value(&loss));
+        loss.backward();
+        let d = max_diff(&f.grad(), &tensor(&case["grad_f"]));
+        assert!(d < TOL, "T {t}: the gradient differs by {d}");
+    }
+}
+
+#[test]
+fn co_tuning_matches_the_fixture() {
+    let fx = fixture("co-tuning");
+    let r = relationship(&tensor(&fx["probabilities"]), &ints(&fx["labels"]), 3).unwrap();
+    let d = max_diff(&r, &tensor(&fx["relationship"]));
+    assert!(d < TOL, "the relationship differs by {d}");
+    let z = tensor(&fx["logits"]).set_requires_grad(true);
+    let loss = soft_cross_entropy(&z, &r.index_select(0, &ints(&fx["y"])));
+    let want = fx["loss"].as_f64().unwrap();
+    assert!((value(&loss) - want).abs() < TOL, "{} vs {want}", value(&loss));
+    loss.backward();
+    let d = max_diff(&z.grad(), &tensor(&fx["grad_logits"]));
+    assert!(d < TOL, "the gradient differs by {d}");
+}
+
+#[test]
+fn co_tuning_refuses_a_class_without_examples_and_labels_out_of_range() {
+    let p = Tensor::full([4, 3], 1.0 / 3.0, (Kind::Double, CPU));
+    let e = relationship(&p, &Tensor::from_slice(&[0i64, 2, 0, 2]), 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no example of class 1"), "{e}");
+    let e = relationship(&p, &Tensor::from_slice(&[0i64, 1, 2, 3]), 3)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("0..=3") && e.contains("outside 0..3"), "{e}");
+}
+
+/// Without the labelled examples on the device (a task that streams them), DELTA and Co-Tuning refuse at the
+/// schedule's start, each naming itself.
+#[test]
+fn delta_and_co_tuning_need_the_labelled_examples_whole() {
+    for m in ["delta", "co-tuning"] {
+        let net = MlpNet::new(CPU, 8, &[32], 2);
+        let spec = spec(m, &[]);
+        let mut method = spec.name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
+        let at = EpochStart {
+            epoch: 0,
+            step: 0,
+            epochs: 1,
+            steps_per_epoch: 1,
+            target: None,
+            labelled: None,
+        };
+        let e = method.on_epoch_start(&net, &at).unwrap_err().to_string();
+        assert!(e.contains(m) && e.contains("streams them from the host"), "{m}: {e}");
+    }
+}
+
+#[test]
+fn co_tuning_refuses_a_classifier_a_second_head_cannot_copy() {
+    // The batch-norm digit net's label predictor has batch norm and dropout between its layers.
+    let net = shift_models::digit_bn::DigitBnNet::new(CPU);
+    let spec = spec("co-tuning", &[]);
+    let e = spec
+        .name
+        .build(&BuildContext { net: &net, spec: &spec })
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("no counterpart") && e.contains("classifier."), "{e}");
+}
+
+/// `sum |F(x) - F0(x)|^2` on the held-out inputs: how far the features have moved from the start's.
+fn feature_drift(s: &Adapt<MlpNet>, start: &MlpNet) -> f64 {
+    let (_, _, held) = few_labels();
+    no_grad(|| {
+        value(
+            &(s.network().features(&held, false) - start.features(&held, false))
+                .square()
+                .sum(Kind::Double),
+        )
+    })
+}
+
+/// DELTA's defining behaviour: its attention is read off the start on the labelled examples, and the features
+/// of held-out inputs stay much nearer the start's than after plain fine-tuning; weighted 0, no nearer.
+#[test]
+fn delta_holds_the_feature_maps_near_the_start() {
+    let _rng = rng_lock();
+    let (plain, start) = fine_tuned("target-only", &[]);
+    let (delta, _) = fine_tuned("delta", &[("trade_off_backbone", 1.0), ("trade_off_head", 0.0)]);
+    let (off, _) = fine_tuned("delta", &[("trade_off_backbone", 0.0), ("trade_off_head", 0.0)]);
+    let (d_plain, d_delta, d_off) = (
+        feature_drift(&plain, &start),
+        feature_drift(&delta, &start),
+        feature_drift(&off, &start),
+    );
+    eprintln!("feature drift: DELTA {d_delta:.4}, plain {d_plain:.4}");
+    assert!(d_delta < 0.5 * d_plain, "DELTA {d_delta} against plain {d_plain}");
+    assert!(
+        (d_off - d_plain).abs() < 1e-9 * d_plain,
+        "weighted 0: {d_off} against plain {d_plain}"
+    );
+    let (x, y, _) = few_labels();
+    let want = no_grad(|| {
+        let f = start.features(&x, false);
+        channel_attention(&loss_increase(&f, &y, 32, |g| start.classify(g, false)).unwrap(), 5.0)
+    });
+    let kept = &delta.network().var_store().variables()["discriminator.delta.attention"];
+    let d = max_diff(kept, &want);
+    assert!(d < 1e-6, "the kept attention differs from the start's by {d}");
+    assert!(
+        value(&want.max()) > 1.5 * value(&want.min()),
+        "the attention is uniform: {want}"
+    );
+}
+
+/// `KL(p(y_s | y_t = y) || softmax(C_s(F(x))))` on the labelled examples, a mean: how far the source head is
+/// from the relationship the run keeps.
+fn source_head_gap(s: &Adapt<MlpNet>) -> f64 {
+    let (x, y, _) = few_labels();
+    let vars = s.network().var_store().variables();
+    no_grad(|| {
+        let r = vars["discriminator.co_tuning.relationship"].index_select(0, &y);
+        let f = s.network().features(&x, false);
+        let z = f.matmul(&vars["discriminator.source_head.0.weight"].tr()) + &vars["discriminator.source_head.0.bias"];
+        value(&(soft_cross_entropy(&z, &r) - soft_cross_entropy(&r.log(), &r)))
+    })
+}
+
+/// Co-Tuning's defining behaviour: the relationship is the start's source predictions averaged per class, and
+/// the source head ends far nearer it than where it started; weighted 0, the head stays at its start and the
+/// network trains exactly as plain fine-tuning.
+#[test]
+fn co_tuning_trains_the_source_head_towards_the_relationship() {
+    let _rng = rng_lock();
+    let (plain, start) = fine_tuned("target-only", &[]);
+    let (co, _) = fine_tuned("co-tuning", &[]);
+    let (off, _) = fine_tuned("co-tuning", &[("trade_off", 0.0)]);
+    let (x, y, _) = few_labels();
+    let want = no_grad(|| {
+        relationship(
+            &start
+                .classify(&start.features(&x, false), false)
+                .softmax(-1, Kind::Float),
+            &y,
+            2,
+        )
+    })
+    .unwrap();
+    let kept = &co.network().var_store().variables()["discriminator.co_tuning.relationship"];
+    let d = max_diff(kept, &want);
+    assert!(d < 1e-6, "the kept relationship differs from the start's by {d}");
+    let (g_co, g_off) = (source_head_gap(&co), source_head_gap(&off));
+    eprintln!("source head's KL from the relationship: Co-Tuning {g_co:.4}, at its start {g_off:.4}");
+    assert!(
+        g_co < 0.5 * g_off,
+        "Co-Tuning {g_co} against its head at the start {g_off}"
+    );
+    let d_plain = distance(plain.network(), &start);
+    let d_off = distance(off.network(), &start);
+    assert!(
+        (d_off - d_plain).abs() < 1e-9 * d_plain,
+        "weighted 0: {d_off} against plain {d_plain}"
+    );
 }

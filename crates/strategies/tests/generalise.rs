@@ -44,6 +44,7 @@ fn train(
         epochs: 1,
         steps_per_epoch: steps,
         target: None,
+        labelled: None,
     })
     .unwrap();
     let batch = 256;

@@ -264,8 +264,8 @@ pub struct FinetuneArgs {
     /// adds scratch [default: supervised].
     #[arg(long = "pretrain", value_delimiter = ',')]
     pretraining: Option<Vec<Pretraining>>,
-    /// Comma-separated fine-tuning regularisers: l2-sp, bss, lwf; each adds the regularised fine-tuning of every
-    /// row that starts from a pretrained network (`full + l2-sp`).
+    /// Comma-separated fine-tuning regularisers: l2-sp, bss, lwf, delta, co-tuning; each adds the regularised
+    /// fine-tuning of every row that starts from a pretrained network (`full + l2-sp`).
     #[arg(long = "regulariser", value_delimiter = ',', value_parser = regulariser_parser())]
     regularisers: Option<Vec<MethodName>>,
     /// Start the source-pretrained policies from this checkpoint instead of pretraining.

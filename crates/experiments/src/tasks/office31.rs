@@ -62,6 +62,11 @@ impl TaskKind for Office31 {
                  give counts per class"
             );
         }
+        // A regulariser that reads the labelled examples whole before its first step needs them on the device, and
+        // Office-31 streams its images from the host.
+        if let Some((r, why)) = cfg.regularisers.iter().find_map(|r| r.data().labelled_whole.map(|w| (r, w))) {
+            bail!("`regularisers`: {r} reads the labelled examples whole before its first step ({why}), and Office-31 streams its images from the host");
+        }
         // Each regulariser built on a throw-away ResNet-50 first: one that keeps a frozen copy of its start needs a
         // twin, which this backbone does not offer; refused here rather than after pretraining.
         if !cfg.regularisers.is_empty() {

@@ -80,6 +80,7 @@ mod tests {
             epochs: 2,
             steps_per_epoch: 4,
             target: None,
+            labelled: None,
         });
         let mut seen = Vec::new();
         for _ in 0..5 {
@@ -97,6 +98,7 @@ mod tests {
             epochs: 2,
             steps_per_epoch: 4,
             target: None,
+            labelled: None,
         });
         assert_eq!((a.weight(), a.restarts()), (100.0, false));
         let never = PenaltyAnneal::new(0.0, 5.0);

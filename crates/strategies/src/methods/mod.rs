@@ -6,6 +6,7 @@
 
 pub mod anneal;
 pub mod info;
+pub mod labelled_pass;
 pub mod mmd;
 pub mod multi_domain;
 pub mod phases;
@@ -58,6 +59,8 @@ methods! {
     l2_sp => [INFO],
     bss => [INFO],
     lwf => [INFO],
+    delta => [INFO],
+    co_tuning => [INFO],
 }
 
 pub use info::{MethodInfo, Param, Protocol, Published};
@@ -90,6 +93,9 @@ pub struct DataNeeds {
     /// target's labelled examples) from a pretrained start, with a term that holds the network near what it
     /// started as (`experiment finetune --regulariser` runs it; adaptation refuses it).
     pub regulariser: bool,
+    /// Why the method reads the labelled examples whole before its first step (DELTA's channel attention,
+    /// Co-Tuning's class relationship), where it does: tasks that stream them from the host refuse it.
+    pub labelled_whole: Option<&'static str>,
 }
 
 impl DataNeeds {
@@ -103,6 +109,7 @@ impl DataNeeds {
         domains: false,
         pretext: false,
         regulariser: false,
+        labelled_whole: None,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
@@ -114,6 +121,7 @@ impl DataNeeds {
         domains: false,
         pretext: false,
         regulariser: false,
+        labelled_whole: None,
     };
     /// Several labelled source domains, told apart, and no target: domain generalisation.
     pub const DOMAINS: Self = Self {
@@ -125,6 +133,7 @@ impl DataNeeds {
         domains: true,
         pretext: false,
         regulariser: false,
+        labelled_whole: None,
     };
     /// The source images alone, without their labels: self-supervised pretraining on `why` (its views of images).
     pub const fn source_images(why: &'static str) -> Self {
@@ -137,6 +146,7 @@ impl DataNeeds {
             domains: false,
             pretext: true,
             regulariser: false,
+            labelled_whole: None,
         }
     }
     /// The labelled target from a pretrained start, held near that start: a fine-tuning regulariser.
@@ -144,6 +154,13 @@ impl DataNeeds {
         regulariser: true,
         ..Self::LABELLED_TARGET
     };
+    /// A fine-tuning regulariser that reads the labelled examples whole before its first step, for `why`.
+    pub const fn finetuning_reading_all(why: &'static str) -> Self {
+        Self {
+            labelled_whole: Some(why),
+            ..Self::FINETUNING
+        }
+    }
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
         labelled_source: false,
@@ -154,6 +171,7 @@ impl DataNeeds {
         domains: false,
         pretext: false,
         regulariser: false,
+        labelled_whole: None,
     };
 }
 
@@ -308,6 +326,9 @@ pub struct EpochStart<'a> {
     pub epochs: usize,
     pub steps_per_epoch: i64,
     pub target: Option<&'a Tensor>,
+    /// The labelled examples and their classes where they are on the device (digit tasks), for a method that
+    /// reads them whole before its first step (DELTA's channel attention, Co-Tuning's class relationship).
+    pub labelled: Option<(&'a Tensor, &'a Tensor)>,
 }
 
 impl EpochStart<'_> {

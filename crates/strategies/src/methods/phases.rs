@@ -11,7 +11,7 @@ use super::EpochStart;
 ///
 /// // 2 epochs of 5 steps, the first 0.3 of them (3 steps) in the first phase.
 /// let mut clock = TwoPhases::new(0.3);
-/// let at = EpochStart { epoch: 0, step: 0, epochs: 2, steps_per_epoch: 5, target: None };
+/// let at = EpochStart { epoch: 0, step: 0, epochs: 2, steps_per_epoch: 5, target: None, labelled: None };
 /// clock.start_epoch(&at);
 /// let mut second = Vec::new();
 /// for _ in 0..5 {
@@ -81,6 +81,7 @@ mod tests {
             epochs: 4,
             steps_per_epoch: 10,
             target: None,
+            labelled: None,
         }
     }
 

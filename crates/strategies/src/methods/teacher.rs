@@ -111,6 +111,11 @@ impl Teacher {
         })
     }
 
+    /// The teacher's features (no gradient).
+    pub fn features(&self, x: &Tensor, train: bool) -> Tensor {
+        no_grad(|| self.twin.features(x, train))
+    }
+
     /// The teacher's features and logits (no gradient).
     pub fn features_and_logits(&self, x: &Tensor, train: bool) -> (Tensor, Tensor) {
         no_grad(|| {
