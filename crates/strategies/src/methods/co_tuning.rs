@@ -14,7 +14,7 @@
 //! confusion on the target. Defaults: TLlib's (`examples/task_adaptation/image_classification/co_tuning.py`:
 //! trade-off 2.3).
 
-use super::labelled_pass::{at_schedule_start, eval_features, labelled_whole};
+use super::labelled_pass::{keep, kept_state, start_features};
 use super::{
     joint_optimiser, regularised_terms, BuildContext, Capture, DataNeeds, EpochStart, Lambda, Method, MethodInfo,
     OptimiserSpec, Param, StepInputs, Terms,
@@ -86,17 +86,12 @@ impl CoTuning {
         let net = ctx.net;
         let vs = net.var_store();
         let classes = net.num_classes();
-        let root = vs.root() / DISCRIMINATOR;
-        let head_path = &root / "source_head";
+        let head_path = vs.root() / DISCRIMINATOR / "source_head";
         let source_head = ClassifierHead::new(&head_path, net.feature_dim(), &net.classifier_hidden(), classes);
         copy_classifier(net)?;
-        let relationship = (&root / "co_tuning").zeros_no_train("relationship", &[classes, classes]);
-        no_grad(|| {
-            let _ = relationship.shallow_clone().fill_(1.0 / classes as f64);
-        });
         Ok(Self {
             source_head,
-            relationship,
+            relationship: kept_state(net, "co_tuning", "relationship", &[classes, classes], 1.0 / classes as f64),
             trade_off: ctx.param("trade_off")?,
         })
     }
@@ -149,14 +144,10 @@ impl Method for CoTuning {
 
     /// At the schedule's start, the relationship from the start network on every labelled example.
     fn on_epoch_start(&mut self, net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
-        if !at_schedule_start(at) {
-            return Ok(());
+        if let Some((f, y)) = start_features(net, at, INFO.name, WHY)? {
+            let probabilities = no_grad(|| self.source_head.forward(&f).softmax(-1, f.kind()));
+            keep(&self.relationship, relationship(&probabilities, y, net.num_classes())?);
         }
-        let (x, y) = labelled_whole(at, INFO.name, WHY)?;
-        let f = eval_features(net, x);
-        let probabilities = no_grad(|| self.source_head.forward(&f).softmax(-1, f.kind()));
-        let r = relationship(&probabilities, y, net.num_classes())?;
-        no_grad(|| self.relationship.shallow_clone().copy_(&r));
         Ok(())
     }
 

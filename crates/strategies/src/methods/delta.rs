@@ -20,14 +20,14 @@
 //! (`examples/task_adaptation/image_classification/delta.py`, `tllib/regularization/delta.py`: trade-offs 0.01
 //! and 0.01, T = 5).
 
-use super::labelled_pass::{at_schedule_start, eval_features, labelled_whole};
+use super::labelled_pass::{keep, kept_state, start_features};
 use super::teacher::Teacher;
 use super::{
     regularised_terms, BuildContext, Capture, DataNeeds, EpochStart, Lambda, Method, MethodInfo, Param, StepInputs,
     Terms,
 };
 use crate::error::StrategyError;
-use shift_models::{AdaptNet, CLASSIFIER, DISCRIMINATOR};
+use shift_models::{AdaptNet, CLASSIFIER};
 use shift_tensor::tch::{no_grad, Tensor};
 
 const TLLIB: &str = "Transfer-Learning-Library, examples/task_adaptation/image_classification/delta.py";
@@ -144,13 +144,9 @@ impl Delta {
                 net.feature_dim()
             )));
         }
-        let attention = (net.var_store().root() / DISCRIMINATOR / "delta").zeros_no_train("attention", &[channels]);
-        no_grad(|| {
-            let _ = attention.shallow_clone().fill_(1.0 / channels as f64);
-        });
         Ok(Self {
             start: Teacher::new(net, INFO.name)?,
-            attention,
+            attention: kept_state(net, "delta", "attention", &[channels], 1.0 / channels as f64),
             channels,
             trade_off_backbone: ctx.param("trade_off_backbone")?,
             trade_off_head: ctx.param("trade_off_head")?,
@@ -170,14 +166,10 @@ impl Method for Delta {
 
     /// At the schedule's start, the attention from the start network on every labelled example.
     fn on_epoch_start(&mut self, net: &dyn AdaptNet, at: &EpochStart) -> Result<(), StrategyError> {
-        if !at_schedule_start(at) {
-            return Ok(());
+        if let Some((f, y)) = start_features(net, at, INFO.name, WHY)? {
+            let increase = no_grad(|| loss_increase(&f, y, self.channels, |g| net.classify(g, false)))?;
+            keep(&self.attention, channel_attention(&increase, self.temperature));
         }
-        let (x, y) = labelled_whole(at, INFO.name, WHY)?;
-        let f = eval_features(net, x);
-        let increase = no_grad(|| loss_increase(&f, y, self.channels, |g| net.classify(g, false)))?;
-        let attention = channel_attention(&increase, self.temperature);
-        no_grad(|| self.attention.shallow_clone().copy_(&attention));
         Ok(())
     }
 
