@@ -1,4 +1,4 @@
-//! `cargo xtask experiment dann|finetune|dg|zero-shot [FLAGS]`: sets up libtorch, downloads the data the task needs (from
+//! `cargo xtask experiment dann|finetune|dg|zero-shot|multitask [FLAGS]`: sets up libtorch, downloads the data the task needs (from
 //! `--mirror` or `SHIFT_MIRROR` when given), builds shift in release mode and runs `shift experiment ...`.
 //! Every flag except `--mirror` is passed on to shift (`--data` too, after the download has used it). `dg` is
 //! `dann` on a DomainBed task with `--algorithms` in DomainBed's names ([`DOMAINBED_NAMES`]).
@@ -12,8 +12,8 @@ pub fn run(args: Vec<String>) -> Result<()> {
     let Some((which, rest)) = args.split_first() else {
         bail!("usage: cargo xtask experiment dann [FLAGS]  (see `cargo xtask experiment dann --help`)");
     };
-    if !["dann", "finetune", "dg", "zero-shot"].contains(&which.as_str()) {
-        bail!("unknown experiment `{which}` (known: dann, finetune, dg, zero-shot)");
+    if !["dann", "finetune", "dg", "zero-shot", "multitask"].contains(&which.as_str()) {
+        bail!("unknown experiment `{which}` (known: dann, finetune, dg, zero-shot, multitask)");
     }
     let (place, passthrough) = split_data_flags(rest)?;
     let (which, passthrough) = if which == "dg" {
@@ -28,7 +28,12 @@ pub fn run(args: Vec<String>) -> Result<()> {
         print!("{}{WRAPPER_HELP}", help(which));
         return Ok(());
     }
-    let data = data_needed(&passthrough)?;
+    // The multitask experiment's one task is built from MNIST.
+    let data = if which == "multitask" {
+        vec!["mnist"]
+    } else {
+        data_needed(&passthrough)?
+    };
     let libtorch = setup::run()?;
     download::ensure_each(&data, &place)?;
     cmd::run(cmd::shift_release(&libtorch).args(shift_args(which, &place.data_dir(), &passthrough)))
@@ -58,7 +63,7 @@ pub(crate) fn data_for(task: &str) -> &'static [&'static str] {
         &["amazon-reviews"]
     } else if task.starts_with("fsdd:") {
         &["fsdd"]
-    } else if task.starts_with("colored-mnist") || task.starts_with("rotated-mnist") {
+    } else if task.starts_with("colored-mnist") || task.starts_with("rotated-mnist") || task == "multi-mnist" {
         &["mnist"]
     } else if task == "moons" {
         // Generated on the fly.
@@ -143,6 +148,7 @@ fn help(which: &str) -> &'static str {
     match which {
         "finetune" => include_str!("../help/experiment-finetune.txt"),
         "zero-shot" => include_str!("../help/experiment-zero-shot.txt"),
+        "multitask" => include_str!("../help/experiment-multitask.txt"),
         _ => include_str!("../help/experiment-dann.txt"),
     }
 }

@@ -47,8 +47,10 @@ pub struct BenchTrainArgs {
     methods: Vec<MethodName>,
     /// The backbone the step rates are measured on: digit (the paper's net), digit-bn, vada-cnn, vada-cnn-in
     /// (3 x 32 x 32 inputs, batch 64 + 64), audio-cnn (the spoken digits' net: 40 x 101 log-mel inputs, batch
-    /// 32 + 32, eager step only), or mnist-cnn (DomainBed's net: 2 x 28 x 28 inputs, 64 from each of two training
-    /// domains, Adam, eager step only; for the methods over domains: erm, irm, dg-coral, dg-dann, ...).
+    /// 32 + 32, eager step only), mnist-cnn (DomainBed's net: 2 x 28 x 28 inputs, 64 from each of two training
+    /// domains, Adam, eager step only; for the methods over domains: erm, irm, dg-coral, dg-dann, ...), or
+    /// multi-lenet (MultiMNIST's net: 1 x 28 x 28 inputs with a class for each of two tasks, batch 256, eager step
+    /// only; for the multitask weightings: equal, uncertainty, mgda-ub, pcgrad, single-task).
     #[arg(long, default_value = "digit")]
     backbone: BenchBackbone,
     /// Data folder with MNIST and MNIST-M: adds the full-epoch measurement.
@@ -65,12 +67,14 @@ pub struct BenchTrainArgs {
     json: Option<PathBuf>,
 }
 
-/// A backbone of `shift bench train`: one of the digit nets, the audio CNN, or DomainBed's MNIST ConvNet.
+/// A backbone of `shift bench train`: one of the digit nets, the audio CNN, DomainBed's MNIST ConvNet, or
+/// MultiLeNet.
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum BenchBackbone {
     Digit(DigitBackbone),
     AudioCnn,
     MnistCnn,
+    MultiLeNet,
 }
 
 /// The training domains of the multi-domain step (ColoredMNIST's, testing on one of its three).
@@ -82,10 +86,11 @@ impl std::str::FromStr for BenchBackbone {
         match s {
             "audio-cnn" => Ok(Self::AudioCnn),
             "mnist-cnn" => Ok(Self::MnistCnn),
+            "multi-lenet" => Ok(Self::MultiLeNet),
             other => other
                 .parse()
                 .map(Self::Digit)
-                .map_err(|e: String| format!("{e}, audio-cnn or mnist-cnn")),
+                .map_err(|e: String| format!("{e}, audio-cnn, mnist-cnn or multi-lenet")),
         }
     }
 }
@@ -96,6 +101,7 @@ impl BenchBackbone {
             Self::Digit(d) => d.build(device),
             Self::AudioCnn => Box::new(AudioCnn::new(device, 10)),
             Self::MnistCnn => Box::new(MnistCnn::new(device, 2, 2)),
+            Self::MultiLeNet => Box::new(shift_models::multi_lenet::MultiLeNet::new(device, 2)),
         }
     }
 
@@ -104,12 +110,18 @@ impl BenchBackbone {
         self == Self::MnistCnn
     }
 
+    /// Whether the step trains a head per task (MultiMNIST's two).
+    fn multitask(self) -> bool {
+        self == Self::MultiLeNet
+    }
+
     /// The synthetic data: examples per domain, the batch of each domain, and an example's shape.
     fn data(self) -> (i64, i64, &'static [i64]) {
         match self {
             Self::Digit(_) => (8192, 64, &[3, 32, 32]),
             Self::AudioCnn => (2048, 32, &[40, 101]),
             Self::MnistCnn => (4096, 64, &[2, 28, 28]),
+            Self::MultiLeNet => (8192, 256, &[1, 28, 28]),
         }
     }
 
@@ -119,6 +131,7 @@ impl BenchBackbone {
             Self::Digit(d) => (format!("{d} net"), "images/s"),
             Self::AudioCnn => ("audio-cnn".into(), "recordings/s"),
             Self::MnistCnn => ("mnist-cnn".into(), "images/s"),
+            Self::MultiLeNet => ("multi-lenet".into(), "images/s"),
         }
     }
 }
@@ -160,8 +173,8 @@ fn strategy(kind: StepKind, device: Device, method: MethodName, backbone: BenchB
 
 /// Median steps/s over timed windows on synthetic data, and every window's rate.
 fn step_rate(kind: StepKind, device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
-    if args.backbone.multi_domain() {
-        return domain_step_rate(device, method, args);
+    if args.backbone.multi_domain() || args.backbone.multitask() {
+        return block_step_rate(device, method, args);
     }
     let mut s = strategy(kind, device, method, args.backbone)?;
     let (n, batch, shape) = args.backbone.data();
@@ -211,16 +224,23 @@ fn timed_windows(
     Ok((sorted[sorted.len() / 2], rates))
 }
 
-/// The median of [`step_rate`] for the multi-domain step: each step 64 rows of each training domain's synthetic,
-/// device-resident examples (2 classes), drawn with replacement as DomainBed's loaders draw them, the domains'
-/// blocks in order, as `experiments::domainbed` gives them.
-fn domain_step_rate(device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
+/// The median of [`step_rate`] for the steps over blocks of labelled rows: on mnist-cnn each step 64 rows of each
+/// training domain's synthetic, device-resident examples (2 classes), drawn with replacement as DomainBed's loaders
+/// draw them, the domains' blocks in order, as `experiments::domainbed` gives them; on multi-lenet 256 rows of one
+/// block, each with a class for each of two tasks.
+fn block_step_rate(device: Device, method: MethodName, args: &BenchTrainArgs) -> Result<(f64, Vec<f64>)> {
     let mut s = strategy(StepKind::Eager, device, method, args.backbone)?;
     let (n, batch, shape) = args.backbone.data();
-    let domains: Vec<(Tensor, Tensor)> = (0..BENCH_DOMAINS)
+    let blocks = if args.backbone.multi_domain() { BENCH_DOMAINS } else { 1 };
+    let domains: Vec<(Tensor, Tensor)> = (0..blocks)
         .map(|_| {
             let x = Tensor::randn([&[n][..], shape].concat(), (Kind::Float, device));
-            (x, Tensor::randint(2, [n], (Kind::Int64, device)))
+            let y = if args.backbone.multitask() {
+                Tensor::randint(10, [n, 2], (Kind::Int64, device))
+            } else {
+                Tensor::randint(2, [n], (Kind::Int64, device))
+            };
+            (x, y)
         })
         .collect();
     s.on_epoch_start(&EpochStart {
@@ -245,7 +265,7 @@ fn domain_step_rate(device: Device, method: MethodName, args: &BenchTrainArgs) -
                 labelled: (&x, &y),
                 unlabelled: None,
                 unlabelled_index: None,
-                domains: BENCH_DOMAINS,
+                domains: blocks,
             };
             s.train_step(&b, 1e-3, 1.0)?;
         }
@@ -350,8 +370,10 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             "`--to-accuracy` needs `--data DIR` (MNIST and MNIST-M)"
         );
     }
-    if matches!(args.backbone, BenchBackbone::AudioCnn | BenchBackbone::MnistCnn)
-        && (args.data.is_some() || args.step.contains(&StepKind::Fast))
+    if matches!(
+        args.backbone,
+        BenchBackbone::AudioCnn | BenchBackbone::MnistCnn | BenchBackbone::MultiLeNet
+    ) && (args.data.is_some() || args.step.contains(&StepKind::Fast))
     {
         anyhow::bail!(
             "`--backbone {}`: the full epoch (`--data`) and the fast step (`--step fast`) are the digit task's; \
@@ -360,6 +382,17 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
         );
     }
     for &method in &args.methods {
+        if method.data().tasks != args.backbone.multitask() {
+            anyhow::bail!(
+                "`--methods {method}`: {}",
+                if method.data().tasks {
+                    "a multitask weighting; time it on `--backbone multi-lenet`"
+                } else {
+                    "`--backbone multi-lenet` times the multitask weightings (equal, uncertainty, mgda-ub, pcgrad, \
+                     single-task)"
+                }
+            );
+        }
         let over_domains = method.data().domains;
         if over_domains != args.backbone.multi_domain() {
             anyhow::bail!(

@@ -62,6 +62,9 @@ enum ExperimentCommand {
     /// Recognise digits never seen in training from their seven-segment codes (DAP and ESZSL), on MNIST and
     /// MNIST-M.
     ZeroShot(experiment::ZeroShotArgs),
+    /// Two tasks of one input, MultiMNIST's left and right digit, under each weighting of the tasks (equal,
+    /// uncertainty, MGDA-UB, PCGrad) and the single-task baseline.
+    Multitask(experiment::MultitaskArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +99,9 @@ fn main() -> std::process::ExitCode {
             }
             ExperimentCommand::ZeroShot(args) => {
                 experiment::run_zero_shot(args).map(|()| std::process::ExitCode::SUCCESS)
+            }
+            ExperimentCommand::Multitask(args) => {
+                experiment::run_multitask(args).map(|()| std::process::ExitCode::SUCCESS)
             }
         },
         Command::Bench(BenchCommand::Data(args)) => bench::run_data(args).map(|()| std::process::ExitCode::SUCCESS),

@@ -502,7 +502,7 @@ fn a_diverging_run_stops_with_a_clear_message() {
 /// the copy must be the binary's help, word for word.
 #[test]
 fn the_help_xtask_prints_is_the_binarys() {
-    for which in ["dann", "finetune", "zero-shot"] {
+    for which in ["dann", "finetune", "zero-shot", "multitask"] {
         let out = run_ok(shift().args(["experiment", which, "--help"]));
         let file = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../../xtask/help/experiment-{which}.txt"));
         let kept = std::fs::read_to_string(&file).unwrap();

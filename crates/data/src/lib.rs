@@ -15,6 +15,7 @@ pub mod mnist;
 pub mod mnist_m;
 pub mod moons;
 pub mod msda;
+pub mod multi_mnist;
 pub mod office31;
 pub mod pipeline;
 pub mod svmlight;

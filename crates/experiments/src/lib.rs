@@ -16,6 +16,7 @@ pub mod finetuning;
 pub mod fsdd;
 pub mod git_stamp;
 pub mod moons;
+pub mod multitask;
 pub mod office;
 pub mod page;
 pub mod plot;

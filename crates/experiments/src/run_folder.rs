@@ -479,6 +479,19 @@ impl Observer for RunObserver<'_> {
             self.print(line);
             return Ok(());
         }
+        // A multitask weighting's line: its tasks' mean loss and accuracy, its own term (a task weight, the share
+        // of conflicting gradients), and the mean of the tasks' test accuracies.
+        if strategy.method().data().tasks {
+            let line =
+                format!(
+                "  {} epoch {:>3}: task loss {:.3} task acc {:.3} term {:.3} lr {:.5} -> test acc (tasks' mean) {:.4} \
+                 ({:.1}s)",
+                self.label, r.epoch, r.train.class_loss, r.train.label_acc, r.train.domain_loss, r.lr, r.target_acc,
+                r.seconds
+            );
+            self.print(line);
+            return Ok(());
+        }
         let domain = if r.train.domain_loss > 0.0 {
             format!(
                 " dom loss {:.3} dom acc {:.3} lambda {:.2}",

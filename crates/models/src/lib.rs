@@ -15,6 +15,7 @@ pub mod head;
 mod init;
 pub mod mlp;
 pub mod mnist_cnn;
+pub mod multi_lenet;
 pub mod office;
 pub mod pool;
 pub mod pretrained;
@@ -86,7 +87,12 @@ pub trait AdaptNet: std::fmt::Debug {
     fn classify(&self, f: &Tensor, train: bool) -> Tensor;
     /// The variables of the backbone and of what methods added.
     fn var_store(&self) -> &nn::VarStore;
+    /// Classes of each task's head.
     fn num_classes(&self) -> i64;
+    /// The tasks whose heads `classify` concatenates, `num_classes` logits each (a multitask net's; 1 elsewhere).
+    fn tasks(&self) -> i64 {
+        1
+    }
     /// The length of a feature vector.
     fn feature_dim(&self) -> i64;
     /// The channels the feature vector is flattened from, channel-major (C of a C x H x W map: the digit nets'
@@ -141,6 +147,9 @@ impl AdaptNet for Box<dyn AdaptNet> {
     }
     fn num_classes(&self) -> i64 {
         self.as_ref().num_classes()
+    }
+    fn tasks(&self) -> i64 {
+        self.as_ref().tasks()
     }
     fn feature_dim(&self) -> i64 {
         self.as_ref().feature_dim()

@@ -5,6 +5,7 @@ mod common;
 
 use common::{max_diff, tensor};
 use serde_json::Value;
+use shift_models::multi_lenet::MultiLeNet;
 use shift_models::{digit::DigitNet, AdaptNet, DiscriminatorShape, DomainDiscriminator};
 use shift_strategies::methods::cdan::{conditional_domain_terms, entropy_weights, Cdan, MultilinearMap};
 use shift_strategies::methods::dann::dann_terms;
@@ -273,6 +274,8 @@ fn every_method_optimises_all_it_trains() {
     for name in MethodName::all() {
         let net: Box<dyn AdaptNet> = if name.data().sequence.is_some() {
             Box::new(shift_models::audio_cnn::AudioCnn::new(CPU, 10))
+        } else if name.data().tasks {
+            Box::new(MultiLeNet::new(CPU, 2))
         } else {
             Box::new(DigitNet::new(CPU))
         };
@@ -331,6 +334,9 @@ fn every_joint_method_has_its_joint_loss() {
         let (net, x): (Box<dyn AdaptNet>, Tensor) = if name.data().sequence.is_some() {
             let x = Tensor::randn([8, 40, 16], (Kind::Float, CPU));
             (Box::new(shift_models::audio_cnn::AudioCnn::new(CPU, 10)), x)
+        } else if name.data().tasks {
+            let x = Tensor::randn([8, 1, 28, 28], (Kind::Float, CPU));
+            (Box::new(MultiLeNet::new(CPU, 2)), x)
         } else {
             (
                 Box::new(DigitNet::new(CPU)),
@@ -345,7 +351,17 @@ fn every_joint_method_has_its_joint_loss() {
         let y8 = Tensor::from_slice(&[0i64, 1, 2, 3, 3, 2, 1, 0]);
         let spec = MethodSpec::from(name).with_domains(if several { 2 } else { 1 });
         let method = name.build(&BuildContext { net: &net, spec: &spec }).unwrap();
-        let batch = if several {
+        // A multitask weighting takes the labelled rows with a class per task, and no target.
+        let y_tasks = Tensor::from_slice(&[0i64, 1, 2, 3, 4, 5, 6, 7]).view([4, 2]);
+        let batch = if name.data().tasks {
+            StepInputs {
+                domains: 1,
+                labelled: (&xs, &y_tasks),
+                target: None,
+                domain: None,
+                target_index: None,
+            }
+        } else if several {
             StepInputs {
                 domains: 2,
                 labelled: (&x, &y8),

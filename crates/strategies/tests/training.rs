@@ -150,6 +150,19 @@ fn synthetic_shaped(shape: &[i64], seed: u64) -> DigitTask {
     }
 }
 
+/// `n` random 28 x 28 images with random classes of two tasks (`[n, 2]`), for the multitask weightings.
+fn synthetic_tasks(n: i64, seed: u64) -> DigitTask {
+    shift_tensor::seed_everything(seed);
+    let xs = Tensor::randn([n, 1, 28, 28], (Kind::Float, CPU));
+    let ys = Tensor::randint(10, [n, 2], (Kind::Int64, CPU));
+    DigitTask {
+        labelled: DigitBatcher::new(xs.shallow_clone(), ys.shallow_clone()),
+        unlabelled: None,
+        test: (xs, ys),
+        validation: None,
+    }
+}
+
 fn strategy(method: MethodName) -> Adapt<DigitNet> {
     Adapt::build(DigitNet::new(CPU), method, &backbone_groups(1.0), Update::sgd(0.9, 0.0)).unwrap()
 }
@@ -162,12 +175,18 @@ fn any_strategy(method: MethodName) -> Box<dyn Strategy> {
     if method.data().sequence.is_some() {
         let net = shift_models::audio_cnn::AudioCnn::new(CPU, 10);
         Box::new(Adapt::build(net, method, &groups, update).unwrap())
+    } else if method.data().tasks {
+        let net = shift_models::multi_lenet::MultiLeNet::new(CPU, 2);
+        Box::new(Adapt::build(net, method, &groups, update).unwrap())
     } else {
         Box::new(strategy(method))
     }
 }
 
 fn task_for(method: MethodName) -> DigitTask {
+    if method.data().tasks {
+        return synthetic_tasks(128, 100);
+    }
     match method.data().sequence {
         Some(_) => synthetic_shaped(&[128, 40, 16], 100),
         None => synthetic_task(128, 100),
@@ -239,7 +258,9 @@ fn every_method_trains_and_the_same_seed_gives_identical_numbers() {
         // A transfer term is reported where a method has one (BNM's is a negated norm, below 0). A method over
         // several domains runs here on the one source as one domain, where its term may vanish (VREx's
         // variance of one risk, ERM's none): its terms are proved on domains in tests/generalise.rs.
-        if !method.data().domains {
+        // A multitask weighting's term is a weight (single-task's the task trained, 0 here): proved in
+        // tests/multitask.rs.
+        if !method.data().domains && !method.data().tasks {
             let adapts = !["source-only", "target-only"].contains(&method.as_str());
             assert_eq!(a[1].train.domain_loss != 0.0, adapts, "{method}: {:?}", a[1]);
         }

@@ -5,6 +5,7 @@ use anyhow::Result;
 use clap::Args;
 use shift_experiments::config::{self, ExperimentConfig};
 use shift_experiments::finetune::FinetuneConfig;
+use shift_experiments::multitask::{self, MultitaskConfig};
 use shift_experiments::zero_shot::{self, ZeroShotConfig};
 use shift_experiments::Task;
 use shift_experiments::{adaptation, finetuning, Invocation};
@@ -132,7 +133,7 @@ pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = Me
     PossibleValuesParser::new(MethodName::all().map(|m| {
         PossibleValue::new(m.as_str())
             .help(m.info().help)
-            .hide(m.data().pretext || m.data().regulariser)
+            .hide(m.data().pretext || m.data().regulariser || m.data().tasks)
     }))
     .try_map(|s| s.parse::<MethodName>())
 }
@@ -413,4 +414,66 @@ pub fn run_zero_shot(args: ZeroShotArgs) -> Result<()> {
     let cfg = args.config()?;
     let at = args.common.invocation("runs/zero-shot");
     finish(zero_shot::run(&cfg, &at)?, &at, KEPT)
+}
+
+#[derive(Debug, Args)]
+pub struct MultitaskArgs {
+    #[command(flatten)]
+    common: CommonArgs,
+    /// multi-mnist: the left and the right digit of two overlaid MNIST digits (the only multitask task).
+    #[arg(long)]
+    task: Option<String>,
+    /// Comma-separated task weightings [default: all of them].
+    #[arg(long, value_delimiter = ',', value_parser = weighting_parser())]
+    weightings: Option<Vec<MethodName>>,
+    /// Epochs of every run [default: 30].
+    #[arg(long)]
+    epochs: Option<usize>,
+}
+
+/// `--weightings` values: the registry's multitask weightings, each with its line of help.
+fn weighting_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
+    PossibleValuesParser::new(
+        MethodName::all()
+            .filter(|m| m.data().tasks)
+            .map(|m| PossibleValue::new(m.as_str()).help(m.info().help)),
+    )
+    .try_map(|s| s.parse::<MethodName>())
+}
+
+impl MultitaskArgs {
+    fn config(&self) -> Result<MultitaskConfig> {
+        let mut c: MultitaskConfig = match &self.common.config {
+            Some(p) => config::load_file(p)?,
+            None => MultitaskConfig::default(),
+        };
+        if self.common.quick {
+            c.quick();
+        }
+        if let Some(v) = &self.task {
+            c.task = v.clone();
+        }
+        if let Some(v) = &self.weightings {
+            c.weightings = v.clone();
+        }
+        if let Some(v) = &self.common.seeds {
+            c.seeds = v.clone();
+        }
+        if let Some(v) = &self.common.device {
+            c.device = v.clone();
+        }
+        if let Some(v) = self.epochs {
+            c.train.epochs = v;
+        }
+        c.deterministic |= self.common.deterministic;
+        config::set(&c, &self.common.set)
+    }
+}
+
+/// `shift experiment multitask`.
+pub fn run_multitask(args: MultitaskArgs) -> Result<()> {
+    let cfg = args.config()?;
+    let at = args.common.invocation("runs/multitask");
+    finish(multitask::run(&cfg, &at)?, &at, KEPT)
 }

@@ -294,6 +294,12 @@ impl ExperimentConfig {
                  learns the target's labels; fine-tune with it by `experiment finetune --regulariser {m}`"
             );
         }
+        if let Some(m) = self.methods.iter().find(|m| m.data().tasks) {
+            bail!(
+                "`methods`: {m} weighs the tasks of a multitask net (a head per task, a class per task for each \
+                 example); run it with `experiment multitask --weightings {m}`"
+            );
+        }
         self.check_domains(&task)?;
         task.check_step(self.step)?;
         if self.step == shift_strategies::StepKind::Fast {

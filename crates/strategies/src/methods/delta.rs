@@ -109,15 +109,7 @@ pub fn attention_distance(f: &Tensor, f0: &Tensor, attention: &Tensor, channels:
 
 /// `0.5 |w|^2` over the trainable variables of `net` under `part.` (in name order), in `like`'s precision.
 pub fn half_squared_norm(net: &dyn AdaptNet, part: &str, like: &Tensor) -> Tensor {
-    let prefix = format!("{part}.");
-    let mut vars: Vec<(String, Tensor)> = net
-        .var_store()
-        .variables()
-        .into_iter()
-        .filter(|(n, v)| n.starts_with(&prefix) && v.requires_grad())
-        .collect();
-    vars.sort_by(|a, b| a.0.cmp(&b.0));
-    vars.iter().fold(Tensor::zeros([], (like.kind(), like.device())), |acc, (_, v)| {
+    super::trainable_under(net, part).iter().fold(Tensor::zeros([], (like.kind(), like.device())), |acc, (_, v)| {
         acc + v.square().sum(like.kind()) * 0.5
     })
 }

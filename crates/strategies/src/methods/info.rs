@@ -87,6 +87,17 @@ impl Param {
         }
     }
 
+    /// A whole number from 0 to 65535 (a position: which task).
+    pub const fn index(name: &'static str, default: f64, source: &'static str) -> Self {
+        Self {
+            name,
+            default,
+            source,
+            valid: |v| v.fract() == 0.0 && (0.0..=65535.0).contains(&v),
+            rule: "a whole number from 0 to 65535",
+        }
+    }
+
     /// A switch: 0 (off) or 1 (on).
     pub const fn flag(name: &'static str, default: f64, source: &'static str) -> Self {
         Self {

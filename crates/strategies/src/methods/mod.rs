@@ -7,8 +7,10 @@
 pub mod anneal;
 pub mod info;
 pub mod labelled_pass;
+pub mod min_norm;
 pub mod mmd;
 pub mod multi_domain;
+pub mod multi_task;
 pub mod phases;
 pub mod registry;
 pub mod teacher;
@@ -61,6 +63,11 @@ methods! {
     lwf => [INFO],
     delta => [INFO],
     co_tuning => [INFO],
+    equal_weights => [INFO],
+    uncertainty => [INFO],
+    mgda_ub => [INFO],
+    pcgrad => [INFO],
+    single_task => [INFO],
 }
 
 pub use info::{MethodInfo, Param, Protocol, Published};
@@ -96,6 +103,10 @@ pub struct DataNeeds {
     /// Why the method reads the labelled examples whole before its first step (DELTA's channel attention,
     /// Co-Tuning's class relationship), where it does: tasks that stream them from the host refuse it.
     pub labelled_whole: Option<&'static str>,
+    /// Whether the method weighs several tasks of one input (multitask learning: each labelled row has a class per
+    /// task, `[B, T]`, and the backbone a head per task, [`AdaptNet::tasks`]); `experiment multitask` runs it and
+    /// every other experiment refuses it.
+    pub tasks: bool,
 }
 
 impl DataNeeds {
@@ -110,6 +121,7 @@ impl DataNeeds {
         pretext: false,
         regulariser: false,
         labelled_whole: None,
+        tasks: false,
     };
     /// Labelled source and unlabelled target: unsupervised domain adaptation.
     pub const SOURCE_AND_TARGET: Self = Self {
@@ -122,6 +134,7 @@ impl DataNeeds {
         pretext: false,
         regulariser: false,
         labelled_whole: None,
+        tasks: false,
     };
     /// Several labelled source domains, told apart, and no target: domain generalisation.
     pub const DOMAINS: Self = Self {
@@ -134,6 +147,7 @@ impl DataNeeds {
         pretext: false,
         regulariser: false,
         labelled_whole: None,
+        tasks: false,
     };
     /// The source images alone, without their labels: self-supervised pretraining on `why` (its views of images).
     pub const fn source_images(why: &'static str) -> Self {
@@ -147,6 +161,7 @@ impl DataNeeds {
             pretext: true,
             regulariser: false,
             labelled_whole: None,
+            tasks: false,
         }
     }
     /// The labelled target from a pretrained start, held near that start: a fine-tuning regulariser.
@@ -161,6 +176,11 @@ impl DataNeeds {
             ..Self::FINETUNING
         }
     }
+    /// The labelled examples with a class per task: a multitask weighting.
+    pub const TASKS: Self = Self {
+        tasks: true,
+        ..Self::SOURCE
+    };
     /// Labelled target only (uses target labels by design).
     pub const LABELLED_TARGET: Self = Self {
         labelled_source: false,
@@ -172,6 +192,7 @@ impl DataNeeds {
         pretext: false,
         regulariser: false,
         labelled_whole: None,
+        tasks: false,
     };
 }
 
@@ -402,6 +423,19 @@ pub trait Method: fmt::Debug {
     fn stepped_lr(&self, scheduled: f64) -> f64 {
         scheduled
     }
+}
+
+/// The trainable variables of `net` under `part.` (`features`, `classifier`), in name order.
+pub fn trainable_under(net: &dyn AdaptNet, part: &str) -> Vec<(String, Tensor)> {
+    let prefix = format!("{part}.");
+    let mut vars: Vec<(String, Tensor)> = net
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter(|(n, v)| n.starts_with(&prefix) && v.requires_grad())
+        .collect();
+    vars.sort_by(|a, b| a.0.cmp(&b.0));
+    vars
 }
 
 /// The joint step's update for `terms` (computed on the current parameters): the one optimiser's gradients
