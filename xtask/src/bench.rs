@@ -4,7 +4,8 @@
 //! whole step in one CUDA graph; with `--to-accuracy`, time to that accuracy) and prints the ratios. `train
 //! --backbone audio-cnn` times the spoken digits' DANN step beside its PyTorch peer (`xtask/python/audio_peer.py`);
 //! `train --backbone mnist-cnn` the multi-domain step of domain generalisation (ERM, IRM, CORAL, DANN as DomainBed
-//! runs them) beside its PyTorch peer (`xtask/python/domainbed_peer.py`). `zero-shot` times the zero-shot methods'
+//! runs them) beside its PyTorch peer (`xtask/python/domainbed_peer.py`), and `train --backbone multi-lenet` the
+//! multitask weightings' step beside `xtask/python/multitask_peer.py`. `zero-shot` times the zero-shot methods'
 //! fits and scoring beside the same work in PyTorch (`xtask/python/zero_shot_peer.py`).
 
 use crate::download::{self, DataPlace};
@@ -48,8 +49,9 @@ pub struct BenchArgs {
     #[arg(long, value_delimiter = ',')]
     methods: Vec<String>,
     /// `train`: the backbone, the digit net (default), audio-cnn (the spoken digits' DANN step beside
-    /// `xtask/python/audio_peer.py`) or mnist-cnn (the multi-domain step of `--methods`, by default erm, irm,
-    /// dg-coral and dg-dann, beside `xtask/python/domainbed_peer.py`).
+    /// `xtask/python/audio_peer.py`), mnist-cnn (the multi-domain step of `--methods`, by default erm, irm,
+    /// dg-coral and dg-dann, beside `xtask/python/domainbed_peer.py`) or multi-lenet (the multitask step of
+    /// `--methods`, by default every weighting, beside `xtask/python/multitask_peer.py`).
     #[arg(long, default_value = "digit")]
     backbone: String,
     /// `data`: digits (MNIST, MNIST-M, the image pipeline) or fsdd (the spoken digits' decoding and log-mel
@@ -76,6 +78,36 @@ const PEER_METHODS: [&str; 10] = [
 /// DANN), and the default of `--backbone mnist-cnn`.
 const DOMAINBED_PEER_METHODS: [&str; 4] = ["erm", "irm", "dg-coral", "dg-dann"];
 
+/// The multitask weightings `multitask_peer.py --method` has a PyTorch step for, and the default of `--backbone
+/// multi-lenet`.
+const MULTITASK_PEER_METHODS: [&str; 5] = ["equal", "uncertainty", "mgda-ub", "pcgrad", "single-task"];
+
+/// A backbone whose steps one PyTorch script restates: its name, the script, the methods it has, the JSON file
+/// shift writes, and the first column's title.
+struct PeerBench {
+    backbone: &'static str,
+    script: &'static str,
+    methods: &'static [&'static str],
+    json: &'static str,
+    title: &'static str,
+}
+
+const DOMAINBED_BENCH: PeerBench = PeerBench {
+    backbone: "mnist-cnn",
+    script: "domainbed_peer.py",
+    methods: &DOMAINBED_PEER_METHODS,
+    json: "target/bench-train-domains.json",
+    title: "mnist-cnn, 2 domains x 64, Adam",
+};
+
+const MULTITASK_BENCH: PeerBench = PeerBench {
+    backbone: "multi-lenet",
+    script: "multitask_peer.py",
+    methods: &MULTITASK_PEER_METHODS,
+    json: "target/bench-train-multitask.json",
+    title: "multi-lenet, 2 tasks, batch 256, SGD",
+};
+
 pub fn run(args: BenchArgs) -> Result<()> {
     if matches!(args.which, Which::Train) && args.task != "digits" {
         anyhow::bail!(
@@ -86,10 +118,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
     match (args.which, args.backbone.as_str()) {
         (Which::ZeroShot, _) => return zero_shot(&args),
         (Which::Train, "audio-cnn") => return train_audio(&args),
-        (Which::Train, "mnist-cnn") => return train_domains(&args),
+        (Which::Train, "mnist-cnn") => return train_with_peer(&args, &DOMAINBED_BENCH),
+        (Which::Train, "multi-lenet") => return train_with_peer(&args, &MULTITASK_BENCH),
         (Which::Train, "digit") => return train(&args),
         (Which::Train, other) => {
-            anyhow::bail!("--backbone {other}: `cargo xtask bench train` times digit, audio-cnn or mnist-cnn")
+            anyhow::bail!(
+                "--backbone {other}: `cargo xtask bench train` times digit, audio-cnn, mnist-cnn or multi-lenet"
+            )
         }
         (Which::Data, "digit") => {}
         (Which::Data, other) => anyhow::bail!("--backbone {other}: a setting of `bench train`"),
@@ -350,23 +385,20 @@ fn train_audio(args: &BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// The multi-domain step (DomainBed's MNIST ConvNet, 64 images from each of two training domains, Adam, eager) of
-/// each of `--methods` in shift and in PyTorch (`domainbed_peer.py`, median of 3 runs), side by side.
-fn train_domains(args: &BenchArgs) -> Result<()> {
+/// The eager step of each of `--methods` on `bench`'s backbone (the multi-domain step on DomainBed's MNIST ConvNet,
+/// or the multitask step on MultiLeNet) in shift and in PyTorch (`bench.script`, median of 3 runs), side by side.
+fn train_with_peer(args: &BenchArgs, bench: &PeerBench) -> Result<()> {
     let methods: Vec<String> = if args.methods.is_empty() {
-        DOMAINBED_PEER_METHODS.iter().map(|m| m.to_string()).collect()
+        bench.methods.iter().map(|m| m.to_string()).collect()
     } else {
         args.methods.clone()
     };
     let libtorch = setup::run()?;
-    let json = args
-        .json
-        .clone()
-        .unwrap_or_else(|| cmd::root().join("target/bench-train-domains.json"));
+    let json = args.json.clone().unwrap_or_else(|| cmd::root().join(bench.json));
     let steps = args.steps.to_string();
     cmd::run(
         cmd::shift_release(&libtorch)
-            .args(["bench", "train", "--backbone", "mnist-cnn", "--step", "eager"])
+            .args(["bench", "train", "--backbone", bench.backbone, "--step", "eager"])
             .args(["--device", &args.device, "--steps", &steps])
             .arg("--methods")
             .arg(methods.join(","))
@@ -378,31 +410,33 @@ fn train_domains(args: &BenchArgs) -> Result<()> {
     let python = crate::python::ensure()?;
     let card = shift["card"].as_str().unwrap_or("?");
     println!(
-        "\n| method (mnist-cnn, 2 domains x 64, Adam, {device}, {card}) | shift eager steps/s | PyTorch eager steps/s \
-         (domainbed_peer.py, median of 3 runs) | shift / PyTorch |"
+        "\n| method ({}, {device}, {card}) | shift eager steps/s | PyTorch eager steps/s ({}, median of 3 runs) | \
+         shift / PyTorch |",
+        bench.title, bench.script
     );
     println!("|---|---|---|---|");
     for m in &methods {
         let ours = shift[format!("{m}/eager")]["steps_per_s"]
             .as_f64()
             .ok_or_else(|| anyhow::anyhow!("{}: no eager step rate of {m}", json.display()))?;
-        if !DOMAINBED_PEER_METHODS.contains(&m.as_str()) {
+        if !bench.methods.contains(&m.as_str()) {
             println!("| {m} | {ours:.1} | no PyTorch peer | - |");
             continue;
         }
         let theirs = median_of_3(|| {
-            let out = crate::python::script(&python, "domainbed_peer.py")
+            let out = crate::python::script(&python, bench.script)
                 .args(["--device", &device, "--steps", &steps, "--method", m])
                 .output()?;
             anyhow::ensure!(
                 out.status.success(),
-                "domainbed_peer.py --method {m} failed: {}",
+                "{} --method {m} failed: {}",
+                bench.script,
                 String::from_utf8_lossy(&out.stderr)
             );
             let line: serde_json::Value = serde_json::from_str(String::from_utf8_lossy(&out.stdout).trim())?;
             line["eager"]["steps_per_s"]
                 .as_f64()
-                .ok_or_else(|| anyhow::anyhow!("cannot read domainbed_peer.py's output: {line}"))
+                .ok_or_else(|| anyhow::anyhow!("cannot read {}'s output: {line}", bench.script))
         })?;
         println!("| {m} | {ours:.1} | {theirs:.1} | {:.2}x |", ours / theirs);
     }

@@ -35,7 +35,8 @@ fn the_table_the_run_folders_and_resume() {
     let out = tmp.path().join("out");
     let stdout = String::from_utf8_lossy(&run_ok(&mut multitask(&data, &out, &[])).stdout).to_string();
     for row in [
-        "| weighting | left | right | mean | published left | published right |",
+        "| weighting | left | right | mean | left, test-chosen epoch | right, test-chosen epoch | published left | \
+         published right |",
         "| equal | ",
         "| uncertainty | ",
         "| mgda-ub | ",
@@ -69,6 +70,14 @@ fn the_table_the_run_folders_and_resume() {
         serde_json::from_str(&std::fs::read_to_string(out.join("results.json")).unwrap()).unwrap();
     let runs = doc["runs"].as_array().unwrap();
     assert_eq!(runs.len(), 6);
+    // The test-chosen epoch (an oracle) is one of the two, and its accuracies are that epoch's.
+    for r in runs {
+        let e = r["oracle_epoch"].as_u64().unwrap();
+        assert!(e == 1 || e == 2, "{r}");
+        if e == 2 {
+            assert_eq!(r["oracle"], r["accuracy"]);
+        }
+    }
     // The single-task runs report the one task each trained.
     let single: Vec<&serde_json::Value> = runs.iter().filter(|r| r["weighting"] == "single-task").collect();
     assert_eq!(single.len(), 2);

@@ -138,12 +138,15 @@ pub(crate) fn method_parser() -> impl clap::builder::TypedValueParser<Value = Me
     .try_map(|s| s.parse::<MethodName>())
 }
 
-/// `--regulariser` values: the registry's fine-tuning regularisers, each with its line of help.
-fn regulariser_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
+/// The values of a flag that takes the registry's methods whose data needs pass `keep` (`--regulariser` the
+/// fine-tuning regularisers, `--weightings` the multitask weightings), each with its line of help.
+fn methods_where(
+    keep: fn(&shift_strategies::methods::DataNeeds) -> bool,
+) -> impl clap::builder::TypedValueParser<Value = MethodName> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
     PossibleValuesParser::new(
         MethodName::all()
-            .filter(|m| m.data().regulariser)
+            .filter(move |m| keep(&m.data()))
             .map(|m| PossibleValue::new(m.as_str()).help(m.info().help)),
     )
     .try_map(|s| s.parse::<MethodName>())
@@ -267,7 +270,7 @@ pub struct FinetuneArgs {
     pretraining: Option<Vec<Pretraining>>,
     /// Comma-separated fine-tuning regularisers: l2-sp, bss, lwf, delta, co-tuning; each adds the regularised
     /// fine-tuning of every row that starts from a pretrained network (`full + l2-sp`).
-    #[arg(long = "regulariser", value_delimiter = ',', value_parser = regulariser_parser())]
+    #[arg(long = "regulariser", value_delimiter = ',', value_parser = methods_where(|d| d.regulariser))]
     regularisers: Option<Vec<MethodName>>,
     /// Start the source-pretrained policies from this checkpoint instead of pretraining.
     #[arg(long)]
@@ -424,22 +427,11 @@ pub struct MultitaskArgs {
     #[arg(long)]
     task: Option<String>,
     /// Comma-separated task weightings [default: all of them].
-    #[arg(long, value_delimiter = ',', value_parser = weighting_parser())]
+    #[arg(long, value_delimiter = ',', value_parser = methods_where(|d| d.tasks))]
     weightings: Option<Vec<MethodName>>,
     /// Epochs of every run [default: 30].
     #[arg(long)]
     epochs: Option<usize>,
-}
-
-/// `--weightings` values: the registry's multitask weightings, each with its line of help.
-fn weighting_parser() -> impl clap::builder::TypedValueParser<Value = MethodName> {
-    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser};
-    PossibleValuesParser::new(
-        MethodName::all()
-            .filter(|m| m.data().tasks)
-            .map(|m| PossibleValue::new(m.as_str()).help(m.info().help)),
-    )
-    .try_map(|s| s.parse::<MethodName>())
 }
 
 impl MultitaskArgs {

@@ -425,6 +425,28 @@ pub trait Method: fmt::Debug {
     }
 }
 
+/// The metrics of a pretext step: no label loss and no correct label (the label predictor does not run) over the
+/// batch's rows, then the pretext loss and its correct and counted rows.
+pub fn pretext_terms(
+    loss: Tensor,
+    (correct, count): (Tensor, Tensor),
+    rows: i64,
+    device: shift_tensor::tch::Device,
+) -> Terms {
+    let zero = || Tensor::zeros([], (Kind::Float, device));
+    Terms {
+        metrics: [
+            zero(),
+            zero(),
+            Tensor::full([], rows as f64, (Kind::Float, device)),
+            loss.detach(),
+            correct,
+            count,
+        ],
+        loss,
+    }
+}
+
 /// The trainable variables of `net` under `part.` (`features`, `classifier`), in name order.
 pub fn trainable_under(net: &dyn AdaptNet, part: &str) -> Vec<(String, Tensor)> {
     let prefix = format!("{part}.");

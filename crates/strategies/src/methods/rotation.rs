@@ -11,7 +11,8 @@
 //! the labels of the batch are never read, and the label predictor does not train.
 
 use super::{
-    joint_optimiser, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec, StepInputs, Terms,
+    joint_optimiser, pretext_terms, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
+    StepInputs, Terms,
 };
 use crate::{error::StrategyError, optimiser::GroupSpec};
 use shift_models::{head::ClassifierHead, AdaptNet};
@@ -53,28 +54,6 @@ impl Rotation {
         Self {
             head: ClassifierHead::new(&p, net.feature_dim(), &net.classifier_hidden(), 4),
         }
-    }
-}
-
-/// The metrics of a pretext step: no label loss and no correct label (the label predictor does not run) over the
-/// batch's rows, then the pretext loss and its correct and counted rows.
-pub(crate) fn pretext_terms(
-    loss: Tensor,
-    (correct, count): (Tensor, Tensor),
-    rows: i64,
-    device: shift_tensor::tch::Device,
-) -> Terms {
-    let zero = || Tensor::zeros([], (Kind::Float, device));
-    Terms {
-        metrics: [
-            zero(),
-            zero(),
-            Tensor::full([], rows as f64, (Kind::Float, device)),
-            loss.detach(),
-            correct,
-            count,
-        ],
-        loss,
     }
 }
 

@@ -14,10 +14,9 @@
 //! strength 0.5), except the crops (see `crop_min`). The labels of the batch are never read, and the label
 //! predictor does not train.
 
-use super::rotation::pretext_terms;
 use super::{
-    classification_terms, joint_optimiser, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo, OptimiserSpec,
-    Param, StepInputs, Terms,
+    classification_terms, joint_optimiser, pretext_terms, BuildContext, Capture, DataNeeds, Lambda, Method, MethodInfo,
+    OptimiserSpec, Param, StepInputs, Terms,
 };
 use crate::views::Views;
 use crate::{error::StrategyError, optimiser::GroupSpec};
