@@ -498,6 +498,11 @@ pub fn run(args: BenchTrainArgs) -> Result<()> {
             "\nshift bench train: {net} train step over {BENCH_DOMAINS} training domains, batch {batch} per domain, \
              Adam, {device:?} ({card})"
         );
+    } else if args.backbone.multitask() {
+        println!(
+            "\nshift bench train: {net} train step, batch {batch} with a class for each of two tasks, SGD momentum 0.9, \
+             {device:?} ({card})"
+        );
     } else {
         println!("\nshift bench train: {net} train step, batch {batch}+{batch}, SGD momentum 0.9, {device:?} ({card})");
     }
