@@ -115,6 +115,7 @@ fn bad_settings_are_refused_naming_them() {
             "`params.single-task.task`: the experiment runs the baseline once per task",
         ),
         (&["--set", "params.pcgrad.scale=1"][..], "params.pcgrad.scale"),
+        (&["--set", "params.equl.x=1"][..], "`params.equl`"),
         (&["--set", "train.batch=0"][..], "train.batch"),
     ] {
         let e = run_err(&mut multitask(&data, &out, extra));

@@ -182,6 +182,12 @@ mod tests {
             assert_eq!(y[2 * i + 1], j % 10);
             assert!((0..n as i64).contains(&j));
         }
+        // Each image is its digit overlaid on its partner's, normalised.
+        let want = Tensor::from_slice(&overlay(digits.image(7), digits.image(m.partners[7] as usize)))
+            .to_kind(Kind::Float)
+            .view([1, 28, 28]);
+        let want = (want / 255.0 - MEAN) / STD;
+        assert!(m.x.get(7).allclose(&want, 1e-6, 1e-6, false));
         // Not every partner is the image itself: they are drawn.
         assert!(m.partners.iter().enumerate().any(|(i, &j)| i as i64 != j));
         // The same seed draws the same partners.

@@ -44,6 +44,11 @@ pub fn accuracy(net: &dyn AdaptNet, x: &Tensor, y: &Tensor, batch: i64) -> Resul
 /// tasks]`, a class per task), in task order. An empty set or labels of another shape are an error.
 pub fn task_accuracies(net: &dyn AdaptNet, x: &Tensor, y: &Tensor, batch: i64) -> Result<Vec<f64>, StrategyError> {
     let (n, tasks) = (x.size()[0], net.tasks());
+    if batch < 1 {
+        return Err(StrategyError::Other(format!(
+            "task accuracies: a batch of {batch} rows"
+        )));
+    }
     if n == 0 {
         return Err(StrategyError::Other(
             "accuracy of an empty set: there are no examples to score".into(),

@@ -42,9 +42,11 @@ pub fn project_conflicts(g: &Tensor, orders: &[Vec<usize>]) -> (Tensor, Tensor) 
         for &j in order {
             let gj = g.get(j as i64);
             let dot = (&gi * &gj).sum(g.kind());
-            conflicts += dot.lt(0.0).to_kind(Kind::Float);
-            let coef = dot.clamp_max(0.0) / gj.square().sum(g.kind()).clamp_min(f64::MIN_POSITIVE);
+            // Projected only where they conflict (a task whose gradient is 0 conflicts with none).
+            let conflict = dot.lt(0.0);
+            let coef = (&dot / gj.square().sum(g.kind())).where_self(&conflict, &dot.zeros_like());
             gi -= coef * &gj;
+            conflicts += conflict.to_kind(Kind::Float);
         }
         total += gi;
     }
