@@ -150,7 +150,6 @@ impl MultitaskConfig {
 #[derive(Debug)]
 pub struct MultiMnistData {
     digits: DigitTask,
-    test: (Tensor, Tensor),
 }
 
 impl MultiMnistData {
@@ -162,13 +161,13 @@ impl MultiMnistData {
                 test: (test.x.shallow_clone(), test.y.shallow_clone()),
                 validation: None,
             },
-            test: (test.x.shallow_clone(), test.y.shallow_clone()),
         }
     }
 
     /// Each task's test accuracy of `strategy`'s net.
     pub fn test_accuracies(&self, strategy: &dyn Strategy) -> Result<Vec<f64>, StrategyError> {
-        task_accuracies(strategy.network(), &self.test.0, &self.test.1, 1000)
+        let (x, y) = &self.digits.test;
+        task_accuracies(strategy.network(), x, y, 1000)
     }
 }
 
